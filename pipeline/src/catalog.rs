@@ -1,0 +1,378 @@
+//! `catalog.toml` (SPEC §6): billing settings, usage classes, pay-as-you-go prices, package
+//! versions and top-up specs, each priced with `effective_from` history. Look-ups use the entry
+//! in force on a billing day (SPEC §3: greatest `effective_from` ≤ that day).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::clock::Zone;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct UsageClass {
+    pub name: String,
+    /// Package minutes per usage minute (SPEC §2).
+    pub ratio: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub product: String,
+    pub version: String,
+    pub rank: i64,
+    pub minutes: i64,
+    pub list_price: Decimal,
+    pub effective_from: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Topup {
+    pub spec: String,
+    pub minutes: i64,
+    pub list_price: Decimal,
+    pub effective_from: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub zone: Zone,
+    pub utc_offset: String,
+    pub currency: String,
+    pub grace_hours: i64,
+    pub reclaim_days: i64,
+    /// In deduction order (SPEC §3 step 1).
+    pub classes: Vec<UsageClass>,
+    /// (effective_from, price per 1,000 minutes by class index), ascending.
+    payg: Vec<(NaiveDate, Vec<Decimal>)>,
+    versions: Vec<Version>,
+    topups: Vec<Topup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    billing: RawBilling,
+    usage_classes: Vec<RawClass>,
+    payg: Vec<BTreeMap<String, toml::Value>>,
+    #[serde(default)]
+    versions: Vec<RawVersion>,
+    #[serde(default)]
+    topups: Vec<RawTopup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBilling {
+    #[serde(default = "default_offset")]
+    utc_offset: String,
+    #[serde(default = "default_currency")]
+    currency: String,
+    #[serde(default = "default_grace")]
+    grace_hours: i64,
+    #[serde(default = "default_reclaim")]
+    reclaim_days: i64,
+}
+
+fn default_offset() -> String {
+    "+08:00".into()
+}
+fn default_currency() -> String {
+    "USD".into()
+}
+fn default_grace() -> i64 {
+    24
+}
+fn default_reclaim() -> i64 {
+    60
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClass {
+    name: String,
+    ratio: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVersion {
+    product: String,
+    version: String,
+    rank: i64,
+    minutes: i64,
+    list_price: toml::Value,
+    effective_from: toml::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopup {
+    spec: String,
+    minutes: i64,
+    list_price: toml::Value,
+    effective_from: toml::Value,
+}
+
+/// Parses `+08:00` / `-05:30` / `Z` into seconds east of UTC.
+pub fn parse_offset(s: &str) -> Option<i64> {
+    if s == "Z" || s == "+00:00" || s == "UTC" {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 14 || m > 59 || h < 0 || m < 0 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+impl Catalog {
+    pub fn load(path: &Path) -> Result<Catalog> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Catalog::parse(&text).map_err(|msg| Error::Input { file: path.to_path_buf(), msg })
+    }
+
+    pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
+        let raw: RawCatalog = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        let offset = parse_offset(&raw.billing.utc_offset)
+            .ok_or_else(|| format!("[billing] utc_offset: {:?} is not an offset like +08:00", raw.billing.utc_offset))?;
+        if raw.billing.grace_hours < 0 || raw.billing.reclaim_days < 0 {
+            return Err("[billing] grace_hours and reclaim_days must be >= 0".into());
+        }
+        if raw.usage_classes.is_empty() {
+            return Err("[[usage_classes]]: at least one class is needed".into());
+        }
+        let mut classes = Vec::new();
+        for c in raw.usage_classes {
+            if c.ratio < 1 {
+                return Err(format!("[[usage_classes]] {}: ratio must be >= 1", c.name));
+            }
+            if classes.iter().any(|x: &UsageClass| x.name == c.name) {
+                return Err(format!("[[usage_classes]] {}: listed twice", c.name));
+            }
+            classes.push(UsageClass { name: c.name, ratio: c.ratio });
+        }
+        let mut payg = Vec::new();
+        for (i, mut entry) in raw.payg.into_iter().enumerate() {
+            let from = entry
+                .remove("effective_from")
+                .ok_or_else(|| format!("[[payg]] #{}: effective_from missing", i + 1))?;
+            let from = date(&from).map_err(|e| format!("[[payg]] #{} effective_from: {e}", i + 1))?;
+            let mut prices = Vec::new();
+            for c in &classes {
+                let v = entry
+                    .remove(&c.name)
+                    .ok_or_else(|| format!("[[payg]] {from}: no price for class {}", c.name))?;
+                prices.push(money(&v, 3).map_err(|e| format!("[[payg]] {from} {}: {e}", c.name))?);
+            }
+            if let Some(k) = entry.keys().next() {
+                return Err(format!("[[payg]] {from}: {k} is not a usage class"));
+            }
+            payg.push((from, prices));
+        }
+        payg.sort_by_key(|p| p.0);
+        if payg.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err("[[payg]]: two entries share an effective_from".into());
+        }
+        let mut versions = Vec::new();
+        for v in raw.versions {
+            let ctx = format!("[[versions]] {} {}", v.product, v.version);
+            versions.push(Version {
+                list_price: money(&v.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
+                effective_from: date(&v.effective_from).map_err(|e| format!("{ctx} effective_from: {e}"))?,
+                minutes: nonneg(v.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
+                product: v.product,
+                version: v.version,
+                rank: v.rank,
+            });
+        }
+        let mut topups = Vec::new();
+        for t in raw.topups {
+            let ctx = format!("[[topups]] {}", t.spec);
+            topups.push(Topup {
+                list_price: money(&t.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
+                effective_from: date(&t.effective_from).map_err(|e| format!("{ctx} effective_from: {e}"))?,
+                minutes: nonneg(t.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
+                spec: t.spec,
+            });
+        }
+        Ok(Catalog {
+            zone: Zone::from_seconds(offset),
+            utc_offset: raw.billing.utc_offset,
+            currency: raw.billing.currency,
+            grace_hours: raw.billing.grace_hours,
+            reclaim_days: raw.billing.reclaim_days,
+            classes,
+            payg,
+            versions,
+            topups,
+        })
+    }
+
+    /// Index of a usage class by name.
+    pub fn class_index(&self, name: &str) -> Option<usize> {
+        self.classes.iter().position(|c| c.name == name)
+    }
+
+    /// Pay-as-you-go price per 1,000 minutes of a class in force on `day`.
+    pub fn payg(&self, class: usize, day: NaiveDate) -> Option<Decimal> {
+        self.payg.iter().rev().find(|(from, _)| *from <= day).map(|(_, p)| p[class])
+    }
+
+    /// A product version in force on `day`.
+    pub fn version(&self, product: &str, version: &str, day: NaiveDate) -> Option<&Version> {
+        in_force(
+            self.versions.iter().filter(|v| v.product == product && v.version == version),
+            day,
+            |v| v.effective_from,
+        )
+    }
+
+    /// A top-up spec in force on `day`.
+    pub fn topup(&self, spec: &str, day: NaiveDate) -> Option<&Topup> {
+        in_force(self.topups.iter().filter(|t| t.spec == spec), day, |t| t.effective_from)
+    }
+}
+
+fn in_force<'a, T>(it: impl Iterator<Item = &'a T>, day: NaiveDate, from: impl Fn(&T) -> NaiveDate) -> Option<&'a T> {
+    it.filter(|x| from(x) <= day).max_by_key(|x| from(x))
+}
+
+fn date(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
+    match v {
+        toml::Value::String(s) => s.parse().map_err(|_| format!("{s:?} is not a date YYYY-MM-DD")),
+        toml::Value::Datetime(d) => d.to_string().parse().map_err(|_| format!("{d} is not a date YYYY-MM-DD")),
+        other => Err(format!("{other} is not a date")),
+    }
+}
+
+/// A price: a string of decimals (or an integer), at most `max_scale` decimals, ≥ 0.
+fn money(v: &toml::Value, max_scale: u32) -> std::result::Result<Decimal, String> {
+    let d = match v {
+        toml::Value::String(s) => Decimal::from_str(s).map_err(|_| format!("{s:?} is not a decimal"))?,
+        toml::Value::Integer(i) => Decimal::from(*i),
+        other => return Err(format!("{other} must be a string of decimals such as \"0.99\" (no floats for money)")),
+    };
+    if d.normalize().scale() > max_scale {
+        return Err(format!("{d} has more than {max_scale} decimals"));
+    }
+    if d.is_sign_negative() {
+        return Err(format!("{d} is negative"));
+    }
+    Ok(d)
+}
+
+fn nonneg(n: i64) -> std::result::Result<i64, String> {
+    if n < 0 {
+        Err(format!("{n} is negative"))
+    } else {
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const CATALOG: &str = r#"
+[billing]
+utc_offset = "+08:00"
+currency = "USD"
+grace_hours = 24
+reclaim_days = 60
+[[usage_classes]]
+name = "audio"
+ratio = 1
+[[usage_classes]]
+name = "video_hd"
+ratio = 4
+[[payg]]
+effective_from = "2020-01-01"
+audio = "0.99"
+video_hd = "3.99"
+[[payg]]
+effective_from = "2026-03-15"
+audio = "0.89"
+video_hd = "3.49"
+[[versions]]
+product = "rtc_engine"
+version = "free"
+rank = 0
+minutes = 10000
+list_price = "0.00"
+effective_from = "2020-01-01"
+[[versions]]
+product = "rtc_engine"
+version = "lite"
+rank = 1
+minutes = 50000
+list_price = "9.90"
+effective_from = "2020-01-01"
+[[versions]]
+product = "rtc_engine"
+version = "standard"
+rank = 2
+minutes = 250000
+list_price = "99.00"
+effective_from = "2020-01-01"
+[[versions]]
+product = "rtc_engine"
+version = "pro"
+rank = 3
+minutes = 1000000
+list_price = "359.00"
+effective_from = "2020-01-01"
+[[versions]]
+product = "beauty_ar"
+version = "standard"
+rank = 1
+minutes = 0
+list_price = "49.00"
+effective_from = "2020-01-01"
+[[versions]]
+product = "beauty_ar"
+version = "pro"
+rank = 2
+minutes = 0
+list_price = "99.00"
+effective_from = "2020-01-01"
+[[topups]]
+spec = "25k"
+minutes = 25000
+list_price = "24.00"
+effective_from = "2020-01-01"
+"#;
+
+    #[test]
+    fn prices_in_force_follow_effective_from() {
+        let c = Catalog::parse(CATALOG).unwrap();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(c.payg(0, d("2026-03-14")), Some(Decimal::from_str("0.99").unwrap()));
+        assert_eq!(c.payg(0, d("2026-03-15")), Some(Decimal::from_str("0.89").unwrap()));
+        assert_eq!(c.payg(1, d("2019-12-31")), None);
+        assert_eq!(c.version("rtc_engine", "lite", d("2026-01-01")).unwrap().minutes, 50000);
+        assert_eq!(c.topup("25k", d("2026-01-01")).unwrap().list_price, Decimal::from(24));
+        assert_eq!(c.zone.offset_us, 8 * 3600 * 1_000_000);
+    }
+
+    #[test]
+    fn bad_catalogs_say_what_is_wrong() {
+        let e = Catalog::parse(&CATALOG.replace("audio = \"0.99\"", "audio = 0.99")).unwrap_err();
+        assert!(e.contains("no floats for money"), "{e}");
+        let e = Catalog::parse(&CATALOG.replace("\"+08:00\"", "\"8h\"")).unwrap_err();
+        assert!(e.contains("utc_offset"), "{e}");
+        let e = Catalog::parse(&CATALOG.replace("video_hd = \"3.99\"", "")).unwrap_err();
+        assert!(e.contains("no price for class video_hd"), "{e}");
+        assert_eq!(parse_offset("-05:30"), Some(-(5 * 3600 + 30 * 60)));
+    }
+}

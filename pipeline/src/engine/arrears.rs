@@ -1,0 +1,84 @@
+//! SPEC §5 arrears and suspension: current → in_arrears (a bill leaves the balance below 0)
+//! → suspended (at the grace deadline) → reclaimed (60 days later); credits clear or restore.
+
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::{fmt_ts, Ts, Zone, MICROS_PER_DAY, MICROS_PER_HOUR};
+
+use super::{Account, Status, Step};
+
+/// After a bill's debit at `t`: a bill that leaves the balance below 0 starts arrears.
+pub fn bill(acc: &mut Account, t: Ts, bill_id: &str, cat: &Catalog, step: &mut Step) {
+    if acc.status == Status::Current && acc.balance < Decimal::ZERO {
+        acc.status = Status::InArrears;
+        acc.arrears_since = Some(t);
+        acc.grace_deadline = Some(t + cat.grace_hours * MICROS_PER_HOUR);
+        step.event(acc, None, "arrears_entered", t, format!("bill {bill_id} left the balance at {}", acc.balance));
+    }
+}
+
+/// After a credit at `t`: a balance back at ≥ 0 clears arrears (at or before the deadline,
+/// which is processed after credits of its instant) or restores a suspended account.
+pub fn credit(acc: &mut Account, t: Ts, what: &str, step: &mut Step) {
+    if acc.balance < Decimal::ZERO {
+        return;
+    }
+    let event = match acc.status {
+        Status::InArrears => "arrears_cleared",
+        Status::Suspended => "restored",
+        Status::Current | Status::Reclaimed => return,
+    };
+    acc.status = Status::Current;
+    acc.arrears_since = None;
+    acc.grace_deadline = None;
+    acc.suspended_at = None;
+    acc.reclaim_at = None;
+    step.event(acc, None, event, t, format!("{what} brought the balance to {}", acc.balance));
+}
+
+/// The grace deadline: an account still in arrears is suspended.
+pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
+    if acc.status != Status::InArrears {
+        return;
+    }
+    acc.status = Status::Suspended;
+    acc.suspended_at = Some(t);
+    acc.reclaim_at = Some(t + cat.reclaim_days * MICROS_PER_DAY);
+    step.event(acc, None, "suspended", t, format!("still in arrears at the grace deadline, balance {}", acc.balance));
+}
+
+/// `reclaim_days` after suspension: the account is reclaimed and loses its usage packages.
+pub fn reclaim(acc: &mut Account, t: Ts, zone: &Zone, step: &mut Step) {
+    if acc.status != Status::Suspended {
+        return;
+    }
+    acc.status = Status::Reclaimed;
+    clear_packages(acc, None, t, zone);
+    let since = acc.suspended_at.map(fmt_ts).unwrap_or_default();
+    step.event(acc, None, "reclaim_due", t, format!("suspended since {since}; usage packages cleared"));
+}
+
+/// `reclaim_days` after a violation: the app's app-scoped packages are cleared.
+pub fn reclaim_app(acc: &mut Account, app_id: i64, violation_at: Ts, t: Ts, zone: &Zone, step: &mut Step) {
+    clear_packages(acc, Some(app_id), t, zone);
+    step.event(
+        acc,
+        Some(app_id),
+        "reclaim_due",
+        t,
+        format!("violation at {}; app packages cleared", fmt_ts(violation_at)),
+    );
+}
+
+/// Every cycle not yet ended at `t` loses its minutes left; auto-renew goes off.
+fn clear_packages(acc: &mut Account, app: Option<i64>, t: Ts, zone: &Zone) {
+    let today = zone.day_of(t);
+    for p in acc.packages.iter_mut().filter(|p| app.is_none() || p.app_id == app) {
+        for c in p.cycles.iter_mut().filter(|c| c.end > today) {
+            c.minutes_left = 0;
+        }
+        p.auto_renew = false;
+        p.ended = true;
+    }
+}

@@ -1,0 +1,359 @@
+//! The pure core: per account, `(state, the window's events, the day's metered usage) ->
+//! (state', rows)`. No I/O, no clock: everything it knows comes in as arguments.
+//!
+//! SPEC §1: the run for day D processes the events of its window `W(D) = (D 08:00, D+1 08:00]`
+//! in time order, deducts D's usage at D+1 00:00 (before anything else at that instant) and
+//! issues bills at D+1 08:00. Equal instants order by class, then id.
+
+pub mod arrears;
+pub mod bill;
+pub mod deduct;
+pub mod package;
+pub mod renew;
+pub mod upgrade;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::{add_days, Ts, MICROS_PER_DAY};
+use crate::input::{self, BillingMode, PackageEventKind, PackageOrder};
+use crate::meter::UsageDaily;
+use crate::rows::{AccountStatusRow, DayRows, OrderRow, StatusEventRow};
+
+pub use package::{Cycle, Kind, Package};
+
+/// SPEC §1: order of events at the same instant. Day-end deduction comes first.
+pub mod rank {
+    pub const DEDUCT: u8 = 0;
+    pub const CREDIT: u8 = 1;
+    pub const TIMED: u8 = 2;
+    pub const PURCHASE: u8 = 3;
+    pub const AUTO_RENEW: u8 = 4;
+    pub const RENEWAL: u8 = 5;
+    pub const UPGRADE: u8 = 6;
+    pub const DEBIT: u8 = 7;
+    pub const BILL: u8 = 8;
+}
+
+/// Account states of SPEC §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Current,
+    InArrears,
+    Suspended,
+    Reclaimed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Current => "current",
+            Status::InArrears => "in_arrears",
+            Status::Suspended => "suspended",
+            Status::Reclaimed => "reclaimed",
+        }
+    }
+}
+
+/// What one account carries from day to day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub mode: BillingMode,
+    pub opening_time: Ts,
+    pub balance: Decimal,
+    pub status: Status,
+    pub arrears_since: Option<Ts>,
+    pub grace_deadline: Option<Ts>,
+    pub suspended_at: Option<Ts>,
+    pub reclaim_at: Option<Ts>,
+    /// Accepted packages, in acceptance order.
+    pub packages: Vec<Package>,
+    /// Monthly accounts: overage minutes of the month so far, by (app, class, price).
+    pub month_overage: BTreeMap<(i64, usize, Decimal), i64>,
+    /// SPEC §5 free_quota_exhausted: the day it was last raised, per app.
+    pub free_quota_raised: BTreeMap<i64, NaiveDate>,
+}
+
+impl Account {
+    pub fn open(a: &input::Account) -> Account {
+        Account {
+            id: a.id,
+            mode: a.mode,
+            opening_time: a.opening_time,
+            balance: a.opening_balance,
+            status: Status::Current,
+            arrears_since: None,
+            grace_deadline: None,
+            suspended_at: None,
+            reclaim_at: None,
+            packages: Vec::new(),
+            month_overage: BTreeMap::new(),
+            free_quota_raised: BTreeMap::new(),
+        }
+    }
+
+    /// SPEC §3: an order is rejected `insufficient_balance` when the balance is below a
+    /// positive price.
+    pub fn cannot_pay(&self, price: Decimal) -> bool {
+        price > Decimal::ZERO && self.balance < price
+    }
+}
+
+/// A static event of an account, known from the inputs.
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    Txn { amount: Decimal, kind: String },
+    Purchase(Box<PackageOrder>),
+    AutoRenew { package_id: String, on: bool },
+    Upgrade { package_id: String, target: Option<String> },
+    AppDisabled { app_id: i64 },
+    Violation { app_id: i64 },
+    AppReclaim { app_id: i64, violation_at: Ts },
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub time: Ts,
+    pub rank: u8,
+    pub id: String,
+    pub kind: EventKind,
+}
+
+impl Event {
+    fn key(&self) -> (Ts, u8, &str) {
+        (self.time, self.rank, &self.id)
+    }
+}
+
+/// An account's static events for the whole chain, sorted by (time, rank, id).
+#[derive(Debug, Clone)]
+pub struct AccountEvents {
+    pub events: Vec<Event>,
+}
+
+impl AccountEvents {
+    /// Builds the events of one account from its inputs (SPEC §1: transactions at or before
+    /// `opening_time` are ignored; everything else is kept).
+    pub fn build(
+        account: &input::Account,
+        apps: &[&input::App],
+        txns: &[&input::Txn],
+        packages: &[&PackageOrder],
+        package_events: &[&input::PackageEvent],
+        catalog: &Catalog,
+    ) -> AccountEvents {
+        let mut events = Vec::new();
+        for t in txns.iter().filter(|t| t.time > account.opening_time) {
+            let rank = if t.amount > Decimal::ZERO { rank::CREDIT } else { rank::DEBIT };
+            events.push(Event { time: t.time, rank, id: t.id.clone(), kind: EventKind::Txn { amount: t.amount, kind: t.kind.clone() } });
+        }
+        for p in packages {
+            events.push(Event {
+                time: p.purchased_at,
+                rank: rank::PURCHASE,
+                id: p.package_id.clone(),
+                kind: EventKind::Purchase(Box::new((*p).clone())),
+            });
+        }
+        for e in package_events {
+            let (rank, kind) = match e.kind {
+                PackageEventKind::Upgrade => (
+                    rank::UPGRADE,
+                    EventKind::Upgrade { package_id: e.package_id.clone(), target: e.target_version.clone() },
+                ),
+                PackageEventKind::AutoRenewOn => (rank::AUTO_RENEW, EventKind::AutoRenew { package_id: e.package_id.clone(), on: true }),
+                PackageEventKind::AutoRenewOff => (rank::AUTO_RENEW, EventKind::AutoRenew { package_id: e.package_id.clone(), on: false }),
+            };
+            events.push(Event { time: e.time, rank, id: e.event_id.clone(), kind });
+        }
+        for a in apps {
+            if let Some(t) = a.disabled_at {
+                events.push(Event { time: t, rank: rank::TIMED, id: format!("app_disabled:{}", a.id), kind: EventKind::AppDisabled { app_id: a.id } });
+            }
+            if let Some(t) = a.violation_at {
+                events.push(Event { time: t, rank: rank::TIMED, id: format!("violation:{}", a.id), kind: EventKind::Violation { app_id: a.id } });
+                let r = t + catalog.reclaim_days * MICROS_PER_DAY;
+                events.push(Event {
+                    time: r,
+                    rank: rank::TIMED,
+                    id: format!("reclaim_due:{}", a.id),
+                    kind: EventKind::AppReclaim { app_id: a.id, violation_at: t },
+                });
+            }
+        }
+        events.sort_by(|a, b| a.key().cmp(&b.key()));
+        AccountEvents { events }
+    }
+}
+
+/// The day being run.
+#[derive(Debug, Clone, Copy)]
+pub struct DayCtx<'a> {
+    pub catalog: &'a Catalog,
+    pub day: NaiveDate,
+    /// Whether this is the epoch's run, which also processes every event before its window.
+    pub epoch: bool,
+}
+
+/// Rows produced while walking a day, before the per-account rows are added.
+pub type Step = DayRows;
+
+impl Step {
+    pub fn event(&mut self, acc: &Account, app_id: Option<i64>, event: &'static str, time: Ts, detail: String) {
+        self.status_events.push(StatusEventRow { account_id: acc.id, time, event, app_id, detail });
+    }
+}
+
+/// A dynamic event: one that the state schedules (renewals, grace deadlines, reclaims).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Dynamic {
+    GraceDeadline,
+    Reclaim,
+    Renewal(String),
+}
+
+fn next_dynamic(acc: &Account, zone: &crate::clock::Zone, after: (Ts, u8, &str)) -> Option<(Ts, u8, String, Dynamic)> {
+    let mut best: Option<(Ts, u8, String, Dynamic)> = None;
+    let mut consider = |t: Ts, r: u8, id: String, d: Dynamic| {
+        if (t, r, id.as_str()) > after && best.as_ref().is_none_or(|b| (t, r, &id) < (b.0, b.1, &b.2)) {
+            best = Some((t, r, id, d));
+        }
+    };
+    match acc.status {
+        Status::InArrears => consider(acc.grace_deadline.expect("set in arrears"), rank::TIMED, "grace_deadline".into(), Dynamic::GraceDeadline),
+        Status::Suspended => consider(acc.reclaim_at.expect("set when suspended"), rank::TIMED, "reclaim_due".into(), Dynamic::Reclaim),
+        _ => {}
+    }
+    for p in &acc.packages {
+        if let Some(t) = renew::renewal_time(p, zone) {
+            consider(t, rank::RENEWAL, p.id.clone(), Dynamic::Renewal(p.id.clone()));
+        }
+    }
+    best
+}
+
+/// Runs one account through day D: the window's events in order, D's deduction at D+1 00:00,
+/// the bill at D+1 08:00. `usage` is the account's metered usage of D, sorted by (app, class).
+pub fn run_day(acc: &mut Account, events: &AccountEvents, usage: &[UsageDaily], ctx: DayCtx) -> DayRows {
+    let cat = ctx.catalog;
+    let zone = &cat.zone;
+    let (w_start, w_end) = zone.window(ctx.day);
+    let deduct_at = zone.start_of(add_days(ctx.day, 1));
+    let mut step = Step::default();
+
+    // Static events of the window (the epoch's run: everything up to its window's end).
+    let first = if ctx.epoch { 0 } else { events.events.partition_point(|e| e.time <= w_start) };
+    let statics = events.events[first..].iter().take_while(|e| e.time <= w_end);
+    // The two fixed steps of the run, as pseudo-events.
+    let mut fixed = [(deduct_at, rank::DEDUCT, ""), (w_end, rank::BILL, "")].into_iter().peekable();
+    let mut statics = statics.peekable();
+    let mut pos: (Ts, u8, String) = if ctx.epoch { (Ts::MIN, 0, String::new()) } else { (w_start, u8::MAX, String::new()) };
+
+    loop {
+        let s = statics.peek().map(|e| (e.time, e.rank, e.id.as_str()));
+        let f = fixed.peek().copied();
+        let dy = next_dynamic(acc, zone, (pos.0, pos.1, &pos.2)).filter(|d| d.0 <= w_end);
+        // Pick the smallest key of the three sources.
+        let mut pick = 0u8; // 1 static, 2 fixed, 3 dynamic
+        let mut key: Option<(Ts, u8, &str)> = None;
+        for (i, k) in [(1u8, s), (2, f), (3, dy.as_ref().map(|d| (d.0, d.1, d.2.as_str())))] {
+            if let Some(k) = k {
+                if key.is_none_or(|best| k < best) {
+                    key = Some(k);
+                    pick = i;
+                }
+            }
+        }
+        let Some(k) = key else { break };
+        pos = (k.0, k.1, k.2.to_string());
+        match pick {
+            1 => {
+                let e = statics.next().expect("peeked");
+                apply_static(acc, e, ctx, &mut step);
+            }
+            2 => {
+                let (t, r, _) = fixed.next().expect("peeked");
+                if r == rank::DEDUCT {
+                    deduct::day_end(acc, usage, ctx, &mut step);
+                } else {
+                    bill::issue(acc, ctx, t, &mut step);
+                }
+            }
+            _ => {
+                let (t, _, _, d) = dy.expect("picked");
+                match d {
+                    Dynamic::GraceDeadline => arrears::deadline(acc, t, cat, &mut step),
+                    Dynamic::Reclaim => arrears::reclaim(acc, t, zone, &mut step),
+                    Dynamic::Renewal(id) => renew::renew(acc, &id, t, cat, &mut step),
+                }
+            }
+        }
+    }
+
+    step.account_status.push(status_row(acc));
+    step
+}
+
+fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
+    let cat = ctx.catalog;
+    match &e.kind {
+        EventKind::Txn { amount, kind } => {
+            acc.balance += *amount;
+            if *amount > Decimal::ZERO {
+                arrears::credit(acc, e.time, &format!("{kind} {}", e.id), step);
+            }
+        }
+        EventKind::Purchase(o) => package::purchase(acc, o, cat, step),
+        EventKind::AutoRenew { package_id, on } => package::set_auto_renew(acc, package_id, *on),
+        EventKind::Upgrade { package_id, target } => {
+            upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, step)
+        }
+        EventKind::AppDisabled { app_id } => {
+            step.event(acc, Some(*app_id), "app_disabled", e.time, "app disabled".into())
+        }
+        EventKind::Violation { app_id } => {
+            step.event(acc, Some(*app_id), "violation", e.time, "suspended for a policy violation".into())
+        }
+        EventKind::AppReclaim { app_id, violation_at } => {
+            arrears::reclaim_app(acc, *app_id, *violation_at, e.time, &cat.zone, step)
+        }
+    }
+}
+
+fn status_row(acc: &Account) -> AccountStatusRow {
+    AccountStatusRow {
+        account_id: acc.id,
+        balance: acc.balance,
+        state: acc.status.name(),
+        arrears_since: acc.arrears_since,
+        grace_deadline: acc.grace_deadline,
+        suspended_at: acc.suspended_at,
+        reclaim_at: acc.reclaim_at,
+        amount_due: (-acc.balance).max(Decimal::ZERO),
+    }
+}
+
+/// An upgrade of a package that `packages` does not hold: rejected `unknown_package` with no
+/// account (SPEC §3 upgrade), by the run whose window holds its time.
+pub fn orphan_upgrade(e: &input::PackageEvent) -> OrderRow {
+    OrderRow {
+        account_id: None,
+        time: e.time,
+        order_id: e.event_id.clone(),
+        package_id: e.package_id.clone(),
+        kind: "upgrade",
+        status: "rejected",
+        reason: Some("unknown_package"),
+        amount: None,
+        minutes_added: None,
+        cycle_start: None,
+        cycle_end: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

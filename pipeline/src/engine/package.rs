@@ -1,0 +1,213 @@
+//! SPEC §3 packages: kinds, cycles and validity, purchases.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::{add_months, month_start, Ts};
+use crate::input::PackageOrder;
+use crate::rows::OrderRow;
+
+use super::{Account, Step};
+
+/// Products whose packages count as "a TRTC product" (SPEC §5 free_quota_exhausted).
+pub const TRTC_PRODUCTS: [&str; 4] = ["call", "conference", "live", "rtc_engine"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Free,
+    Monthly,
+    Topup,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "free" => Some(Kind::Free),
+            "monthly" => Some(Kind::Monthly),
+            "topup" => Some(Kind::Topup),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Free => "free",
+            Kind::Monthly => "monthly",
+            Kind::Topup => "topup",
+        }
+    }
+}
+
+/// One validity cycle of a package: days `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cycle {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub version: String,
+    /// What was paid for the cycle (SPEC §3): the upgrade price base.
+    pub base: Decimal,
+    pub minutes_total: i64,
+    pub minutes_left: i64,
+}
+
+impl Cycle {
+    pub fn covers(&self, d: NaiveDate) -> bool {
+        self.start <= d && d < self.end
+    }
+    pub fn days(&self) -> i64 {
+        (self.end - self.start).num_days()
+    }
+}
+
+/// An accepted package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub id: String,
+    pub app_id: Option<i64>,
+    pub kind: Kind,
+    pub product: String,
+    pub purchased_at: Ts,
+    /// S: the billing day of `purchased_at`.
+    pub purchase_day: NaiveDate,
+    pub auto_renew: bool,
+    /// A failed renewal or a reclaim ends the package with its cycle.
+    pub ended: bool,
+    pub cycles: Vec<Cycle>,
+}
+
+impl Package {
+    pub fn cycle_covering(&self, d: NaiveDate) -> Option<usize> {
+        self.cycles.iter().position(|c| c.covers(d))
+    }
+    pub fn covers_app(&self, app: i64) -> bool {
+        self.app_id.is_none_or(|a| a == app)
+    }
+    /// SPEC §3 validity: cycle n of a free or monthly package is
+    /// `[add_months(S, n), add_months(S, n+1))`.
+    pub fn monthly_cycle(s: NaiveDate, n: u32) -> (NaiveDate, NaiveDate) {
+        (add_months(s, n), add_months(s, n + 1))
+    }
+}
+
+/// SPEC §3 validity: a top-up runs from S to the last day of S's month one year later.
+pub fn topup_end(s: NaiveDate) -> NaiveDate {
+    add_months(month_start(s), 13)
+}
+
+fn rejected(o: &PackageOrder, reason: &'static str) -> OrderRow {
+    OrderRow {
+        account_id: Some(o.account_id),
+        time: o.purchased_at,
+        order_id: o.package_id.clone(),
+        package_id: o.package_id.clone(),
+        kind: "purchase",
+        status: "rejected",
+        reason: Some(reason),
+        amount: Some(o.paid_price),
+        minutes_added: None,
+        cycle_start: None,
+        cycle_end: None,
+    }
+}
+
+/// SPEC §3 purchase: validates the order, charges `paid_price` and adds the package.
+pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut Step) {
+    let s = cat.zone.day_of(o.purchased_at);
+    let Some(kind) = Kind::parse(&o.kind) else {
+        return step.orders.push(rejected(o, "unknown_version"));
+    };
+    let minutes = match kind {
+        Kind::Free | Kind::Monthly => cat.version(&o.product, &o.version, s).map(|v| v.minutes),
+        Kind::Topup if o.product == "rtc_engine" => cat.topup(&o.version, s).map(|t| t.minutes),
+        Kind::Topup => None,
+    };
+    let Some(unit_minutes) = minutes else {
+        return step.orders.push(rejected(o, "unknown_version"));
+    };
+    let minutes = match kind {
+        Kind::Topup => match o.quantity {
+            Some(q) if q >= 1 => unit_minutes * q,
+            _ => return step.orders.push(rejected(o, "invalid_quantity")),
+        },
+        _ => unit_minutes,
+    };
+    if kind == Kind::Monthly
+        && acc.packages.iter().any(|p| {
+            p.kind == Kind::Monthly && p.app_id == o.app_id && p.product == o.product && p.cycle_covering(s).is_some()
+        })
+    {
+        return step.orders.push(rejected(o, "overlapping_monthly"));
+    }
+    let charged = o.purchased_at > acc.opening_time;
+    if charged && acc.cannot_pay(o.paid_price) {
+        return step.orders.push(rejected(o, "insufficient_balance"));
+    }
+    if charged {
+        acc.balance -= o.paid_price;
+    }
+    let (start, end) = match kind {
+        Kind::Topup => (s, topup_end(s)),
+        _ => Package::monthly_cycle(s, 0),
+    };
+    acc.packages.push(Package {
+        id: o.package_id.clone(),
+        app_id: o.app_id,
+        kind,
+        product: o.product.clone(),
+        purchased_at: o.purchased_at,
+        purchase_day: s,
+        // SPEC §3 auto-renewal: null means on; free and top-up packages never renew.
+        auto_renew: kind == Kind::Monthly && o.auto_renew.unwrap_or(true),
+        ended: false,
+        cycles: vec![Cycle { start, end, version: o.version.clone(), base: o.paid_price, minutes_total: minutes, minutes_left: minutes }],
+    });
+    step.orders.push(OrderRow {
+        account_id: Some(o.account_id),
+        time: o.purchased_at,
+        order_id: o.package_id.clone(),
+        package_id: o.package_id.clone(),
+        kind: "purchase",
+        status: "accepted",
+        reason: None,
+        amount: Some(o.paid_price),
+        minutes_added: Some(minutes),
+        cycle_start: Some(start),
+        cycle_end: Some(end),
+    });
+}
+
+/// SPEC §3 auto-renewal flag events: they set the flag of monthly packages only.
+pub fn set_auto_renew(acc: &mut Account, package_id: &str, on: bool) {
+    if let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) {
+        if p.kind == Kind::Monthly {
+            p.auto_renew = on;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn monthly_cycles_clamp_at_month_end() {
+        // SPEC §3: bought Jan 31: Jan 31–Feb 27, Feb 28–Mar 30, Mar 31–…
+        assert_eq!(Package::monthly_cycle(d("2026-01-31"), 0), (d("2026-01-31"), d("2026-02-28")));
+        assert_eq!(Package::monthly_cycle(d("2026-01-31"), 1), (d("2026-02-28"), d("2026-03-31")));
+        // leap February
+        assert_eq!(Package::monthly_cycle(d("2028-01-30"), 0), (d("2028-01-30"), d("2028-02-29")));
+        assert_eq!(Package::monthly_cycle(d("2028-01-30"), 1), (d("2028-02-29"), d("2028-03-30")));
+    }
+
+    #[test]
+    fn topup_runs_to_month_end_a_year_later() {
+        // SPEC §3: bought 2025-12-15 → valid to 2026-12-31 inclusive (conformance `order`).
+        assert_eq!(topup_end(d("2025-12-15")), d("2027-01-01"));
+        assert_eq!(topup_end(d("2026-02-01")), d("2027-03-01"));
+        assert_eq!(topup_end(d("2027-02-28")), d("2028-03-01"));
+    }
+}

@@ -1,0 +1,505 @@
+//! SPEC §6 inputs: footer validation of every Parquet file before anything is loaded, then
+//! loading of the small datasets into plain Rust values. Usage is only validated here; the
+//! metering stage scans it with polars.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{
+    DataType, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
+use chrono::NaiveDate;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use rtcbill_schemas::{self as schemas, c, Dataset};
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::Ts;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingMode {
+    Daily,
+    Monthly,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub mode: BillingMode,
+    pub opening_balance: Decimal,
+    pub opening_time: Ts,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: i64,
+    pub account_id: i64,
+    pub created_at: Ts,
+    pub disabled_at: Option<Ts>,
+    pub violation_at: Option<Ts>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Txn {
+    pub id: String,
+    pub account_id: i64,
+    pub time: Ts,
+    pub kind: String,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageOrder {
+    pub package_id: String,
+    pub account_id: i64,
+    pub app_id: Option<i64>,
+    pub kind: String,
+    pub product: String,
+    pub version: String,
+    pub quantity: Option<i64>,
+    pub purchased_at: Ts,
+    pub paid_price: Decimal,
+    pub auto_renew: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageEventKind {
+    Upgrade,
+    AutoRenewOn,
+    AutoRenewOff,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageEvent {
+    pub event_id: String,
+    pub package_id: String,
+    pub time: Ts,
+    pub kind: PackageEventKind,
+    pub target_version: Option<String>,
+}
+
+/// Everything of a data root but the raw usage.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub catalog: Catalog,
+    pub accounts: Vec<Account>,
+    pub apps: Vec<App>,
+    pub txns: Vec<Txn>,
+    pub packages: Vec<PackageOrder>,
+    pub package_events: Vec<PackageEvent>,
+    /// usage_date partitions present: day -> files, sorted.
+    pub usage: BTreeMap<NaiveDate, Vec<UsageFile>>,
+}
+
+/// A raw usage file whose footer was checked, with the unit of its `start_time`.
+#[derive(Debug, Clone)]
+pub struct UsageFile {
+    pub path: PathBuf,
+    pub time_unit: TimeUnit,
+}
+
+/// The `*.parquet` files of a dataset folder, sorted; a missing folder is an empty dataset.
+pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let p = e.map_err(|e| Error::io(dir, e))?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if p.is_file() && name.ends_with(".parquet") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Lists `usage/usage_date=YYYY-MM-DD/*.parquet`.
+pub fn usage_partitions(data: &Path) -> Result<BTreeMap<NaiveDate, Vec<PathBuf>>> {
+    let dir = data.join("usage");
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    let prefix = format!("{}=", schemas::USAGE_PARTITION_KEY);
+    for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let p = e.map_err(|e| Error::io(&dir, e))?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let day = name
+            .strip_prefix(&prefix)
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+            .filter(|_| p.is_dir())
+            .ok_or_else(|| Error::Input {
+                file: p.clone(),
+                msg: format!("not a partition folder {prefix}YYYY-MM-DD"),
+            })?;
+        out.insert(day, parquet_files(&p)?);
+    }
+    Ok(out)
+}
+
+/// Opens a Parquet file and checks its footer against a dataset of the contract: every column
+/// present with an accepted type. Returns the reader builder for loading.
+pub fn check_footer(path: &Path, ds: &Dataset) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| Error::Input {
+        file: path.to_path_buf(),
+        msg: format!("not a readable Parquet file ({e})"),
+    })?;
+    let schema = builder.schema().clone();
+    for col in ds.columns {
+        let field = schema.field_with_name(col.name).map_err(|_| Error::Column {
+            file: path.to_path_buf(),
+            column: col.name.into(),
+            msg: format!("missing (dataset {} needs it as {})", ds.name, col.ty.describe()),
+        })?;
+        if !col.ty.accepts(field.data_type()) {
+            return Err(Error::Column {
+                file: path.to_path_buf(),
+                column: col.name.into(),
+                msg: format!("type {} is not accepted; expected {}", field.data_type(), col.ty.describe()),
+            });
+        }
+    }
+    Ok(builder)
+}
+
+/// A loaded file: the contract's columns, in contract order.
+struct Table<'a> {
+    file: &'a Path,
+    ds: &'static Dataset,
+    batches: Vec<RecordBatch>,
+}
+
+impl<'a> Table<'a> {
+    fn load(file: &'a Path, ds: &'static Dataset) -> Result<Table<'a>> {
+        let builder = check_footer(file, ds)?;
+        let arrow_schema = builder.schema().clone();
+        let parquet_schema = builder.parquet_schema();
+        // Project the contract's columns (leaf indices of top-level primitive columns).
+        let roots: Vec<usize> =
+            ds.columns.iter().map(|c| arrow_schema.index_of(c.name).expect("checked")).collect();
+        let mask = ProjectionMask::roots(parquet_schema, roots);
+        let reader = builder.with_projection(mask).build().map_err(|e| Error::Input {
+            file: file.to_path_buf(),
+            msg: format!("cannot read ({e})"),
+        })?;
+        let mut batches = Vec::new();
+        for b in reader {
+            batches.push(b.map_err(|e| Error::Input { file: file.to_path_buf(), msg: format!("cannot read ({e})") })?);
+        }
+        Ok(Table { file, ds, batches })
+    }
+
+    fn arrays(&self, name: &str) -> Vec<ArrayRef> {
+        self.batches.iter().map(|b| b.column_by_name(name).expect("projected").clone()).collect()
+    }
+
+    fn col_err(&self, name: &str, msg: String) -> Error {
+        Error::Column { file: self.file.to_path_buf(), column: name.into(), msg }
+    }
+
+    fn null_err(&self, name: &str, row: usize) -> Error {
+        Error::Row { file: self.file.to_path_buf(), column: name.into(), row, msg: "null in a column that must be set".into() }
+    }
+
+    fn opt_i64(&self, name: &str) -> Result<Vec<Option<i64>>> {
+        let mut out = Vec::new();
+        for a in self.arrays(name) {
+            let orig_nulls = a.null_count();
+            let a = cast(&a, &DataType::Int64).map_err(|e| self.col_err(name, e.to_string()))?;
+            if a.null_count() != orig_nulls {
+                return Err(self.col_err(name, "an integer does not fit in int64".into()));
+            }
+            out.extend(a.as_primitive::<Int64Type>().iter());
+        }
+        Ok(out)
+    }
+
+    fn opt_str(&self, name: &str) -> Result<Vec<Option<String>>> {
+        let mut out = Vec::new();
+        for a in self.arrays(name) {
+            let a = cast(&a, &DataType::Utf8).map_err(|e| self.col_err(name, e.to_string()))?;
+            out.extend(a.as_string::<i32>().iter().map(|s| s.map(str::to_owned)));
+        }
+        Ok(out)
+    }
+
+    fn opt_bool(&self, name: &str) -> Result<Vec<Option<bool>>> {
+        Ok(self.arrays(name).iter().flat_map(|a| a.as_boolean().iter().collect::<Vec<_>>()).collect())
+    }
+
+    fn opt_ts(&self, name: &str) -> Result<Vec<Option<Ts>>> {
+        let mut out = Vec::new();
+        for a in self.arrays(name) {
+            out.extend(timestamps_us(&a).map_err(|m| self.col_err(name, m))?);
+        }
+        Ok(out)
+    }
+
+    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (SPEC §6, §7).
+    fn opt_money(&self, name: &str) -> Result<Vec<Option<Decimal>>> {
+        let mut out = Vec::new();
+        for a in self.arrays(name) {
+            let (p, s) = match a.data_type() {
+                DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => (*p, *s),
+                t => return Err(self.col_err(name, format!("type {t} is not a decimal"))),
+            };
+            let a = cast(&a, &DataType::Decimal128(p.max(18), s)).map_err(|e| self.col_err(name, e.to_string()))?;
+            let base = out.len();
+            for (i, v) in a.as_primitive::<Decimal128Type>().iter().enumerate() {
+                out.push(match v {
+                    None => None,
+                    Some(m) => {
+                        let d = Decimal::try_from_i128_with_scale(m, s as u32)
+                            .map_err(|e| self.col_err(name, e.to_string()))?
+                            .normalize();
+                        if d.scale() > 2 {
+                            return Err(Error::Row {
+                                file: self.file.to_path_buf(),
+                                column: name.into(),
+                                row: base + i,
+                                msg: format!("{d} is not a whole number of cents"),
+                            });
+                        }
+                        Some(d)
+                    }
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    fn required<T>(&self, name: &str, v: Vec<Option<T>>) -> Result<Vec<T>> {
+        let nullable = self.ds.columns[self.ds.index(name)].nullable;
+        debug_assert!(!nullable, "{name} is nullable");
+        v.into_iter().enumerate().map(|(i, x)| x.ok_or_else(|| self.null_err(name, i))).collect()
+    }
+
+    fn i64(&self, name: &str) -> Result<Vec<i64>> {
+        self.required(name, self.opt_i64(name)?)
+    }
+    fn str(&self, name: &str) -> Result<Vec<String>> {
+        self.required(name, self.opt_str(name)?)
+    }
+    fn ts(&self, name: &str) -> Result<Vec<Ts>> {
+        self.required(name, self.opt_ts(name)?)
+    }
+    fn money(&self, name: &str) -> Result<Vec<Decimal>> {
+        self.required(name, self.opt_money(name)?)
+    }
+
+    fn bad_value(&self, name: &str, row: usize, msg: String) -> Error {
+        Error::Row { file: self.file.to_path_buf(), column: name.into(), row, msg }
+    }
+}
+
+/// Converts a timestamp array of any unit to UTC microseconds (floor for sub-microsecond).
+pub fn timestamps_us(a: &ArrayRef) -> std::result::Result<Vec<Option<Ts>>, String> {
+    Ok(match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            a.as_primitive::<TimestampSecondType>().iter().map(|v| v.map(|x| x * 1_000_000)).collect()
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            a.as_primitive::<TimestampMillisecondType>().iter().map(|v| v.map(|x| x * 1_000)).collect()
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => a.as_primitive::<TimestampMicrosecondType>().iter().collect(),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            a.as_primitive::<TimestampNanosecondType>().iter().map(|v| v.map(|x| x.div_euclid(1_000))).collect()
+        }
+        t => return Err(format!("type {t} is not a timestamp")),
+    })
+}
+
+fn load_dataset<T>(data: &Path, ds: &'static Dataset, mut f: impl FnMut(&Table) -> Result<Vec<T>>) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for file in parquet_files(&data.join(ds.name))? {
+        let t = Table::load(&file, ds)?;
+        out.extend(f(&t)?);
+    }
+    Ok(out)
+}
+
+fn zip_err(file: &Path, what: &str, id: impl std::fmt::Display) -> Error {
+    Error::Input { file: file.to_path_buf(), msg: format!("{what} {id} appears twice") }
+}
+
+impl Inputs {
+    /// Loads and validates a data root. Stops at the first bad file, naming file, column, row.
+    pub fn load(data: &Path) -> Result<Inputs> {
+        if !data.is_dir() {
+            return Err(Error::Input { file: data.to_path_buf(), msg: "data root is not a directory".into() });
+        }
+        let catalog = Catalog::load(&data.join("catalog.toml"))?;
+
+        let mut seen = BTreeSet::new();
+        let accounts = load_dataset(data, &schemas::ACCOUNTS, |t| {
+            let ids = t.i64(c::ACCOUNT_ID)?;
+            let modes = t.str(c::BILLING_MODE)?;
+            let bal = t.money(c::OPENING_BALANCE)?;
+            let ot = t.ts(c::OPENING_TIME)?;
+            let mut v = Vec::with_capacity(t.rows());
+            for i in 0..t.rows() {
+                let mode = match modes[i].as_str() {
+                    "daily" => BillingMode::Daily,
+                    "monthly" => BillingMode::Monthly,
+                    m => return Err(t.bad_value(c::BILLING_MODE, i, format!("{m:?} is not daily or monthly"))),
+                };
+                if !seen.insert(ids[i]) {
+                    return Err(zip_err(t.file, "account_id", ids[i]));
+                }
+                v.push(Account { id: ids[i], mode, opening_balance: bal[i], opening_time: ot[i] });
+            }
+            Ok(v)
+        })?;
+        let known_accounts = seen;
+
+        let mut seen = BTreeSet::new();
+        let apps = load_dataset(data, &schemas::APPS, |t| {
+            let ids = t.i64(c::APP_ID)?;
+            let acc = t.i64(c::ACCOUNT_ID)?;
+            let created = t.ts(c::CREATED_AT)?;
+            let dis = t.opt_ts(c::DISABLED_AT)?;
+            let vio = t.opt_ts(c::VIOLATION_AT)?;
+            let mut v = Vec::with_capacity(t.rows());
+            for i in 0..t.rows() {
+                if !known_accounts.contains(&acc[i]) {
+                    return Err(t.bad_value(c::ACCOUNT_ID, i, format!("account {} is not in accounts", acc[i])));
+                }
+                if !seen.insert(ids[i]) {
+                    return Err(zip_err(t.file, "app_id", ids[i]));
+                }
+                v.push(App { id: ids[i], account_id: acc[i], created_at: created[i], disabled_at: dis[i], violation_at: vio[i] });
+            }
+            Ok(v)
+        })?;
+
+        let mut seen = BTreeSet::new();
+        let txns = load_dataset(data, &schemas::TRANSACTIONS, |t| {
+            let ids = t.str(c::TXN_ID)?;
+            let acc = t.i64(c::ACCOUNT_ID)?;
+            let time = t.ts(c::TIME)?;
+            let kind = t.str(c::KIND)?;
+            let amount = t.money(c::AMOUNT)?;
+            let mut v = Vec::with_capacity(t.rows());
+            for i in 0..t.rows() {
+                if !matches!(kind[i].as_str(), "recharge" | "refund" | "adjustment") {
+                    return Err(t.bad_value(c::KIND, i, format!("{:?} is not recharge, refund or adjustment", kind[i])));
+                }
+                if !known_accounts.contains(&acc[i]) {
+                    return Err(t.bad_value(c::ACCOUNT_ID, i, format!("account {} is not in accounts", acc[i])));
+                }
+                if !seen.insert(ids[i].clone()) {
+                    return Err(zip_err(t.file, "txn_id", &ids[i]));
+                }
+                v.push(Txn { id: ids[i].clone(), account_id: acc[i], time: time[i], kind: kind[i].clone(), amount: amount[i] });
+            }
+            Ok(v)
+        })?;
+
+        let mut seen = BTreeSet::new();
+        let packages = load_dataset(data, &schemas::PACKAGES, |t| {
+            let ids = t.str(c::PACKAGE_ID)?;
+            let acc = t.i64(c::ACCOUNT_ID)?;
+            let app = t.opt_i64(c::APP_ID)?;
+            let kind = t.str(c::KIND)?;
+            let product = t.str(c::PRODUCT)?;
+            let version = t.str(c::VERSION)?;
+            let qty = t.opt_i64(c::QUANTITY)?;
+            let at = t.ts(c::PURCHASED_AT)?;
+            let price = t.money(c::PAID_PRICE)?;
+            let ar = t.opt_bool(c::AUTO_RENEW)?;
+            let mut v = Vec::with_capacity(t.rows());
+            for i in 0..t.rows() {
+                if !known_accounts.contains(&acc[i]) {
+                    return Err(t.bad_value(c::ACCOUNT_ID, i, format!("account {} is not in accounts", acc[i])));
+                }
+                if price[i].is_sign_negative() && !price[i].is_zero() {
+                    return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
+                }
+                if !seen.insert(ids[i].clone()) {
+                    return Err(zip_err(t.file, "package_id", &ids[i]));
+                }
+                v.push(PackageOrder {
+                    package_id: ids[i].clone(),
+                    account_id: acc[i],
+                    app_id: app[i],
+                    kind: kind[i].clone(),
+                    product: product[i].clone(),
+                    version: version[i].clone(),
+                    quantity: qty[i],
+                    purchased_at: at[i],
+                    paid_price: price[i],
+                    auto_renew: ar[i],
+                });
+            }
+            Ok(v)
+        })?;
+
+        let mut seen = BTreeSet::new();
+        let package_events = load_dataset(data, &schemas::PACKAGE_EVENTS, |t| {
+            let ids = t.str(c::EVENT_ID)?;
+            let pkg = t.str(c::PACKAGE_ID)?;
+            let time = t.ts(c::TIME)?;
+            let kind = t.str(c::KIND)?;
+            let target = t.opt_str(c::TARGET_VERSION)?;
+            let mut v = Vec::with_capacity(t.rows());
+            for i in 0..t.rows() {
+                let k = match kind[i].as_str() {
+                    "upgrade" => PackageEventKind::Upgrade,
+                    "auto_renew_on" => PackageEventKind::AutoRenewOn,
+                    "auto_renew_off" => PackageEventKind::AutoRenewOff,
+                    k => return Err(t.bad_value(c::KIND, i, format!("{k:?} is not upgrade, auto_renew_on or auto_renew_off"))),
+                };
+                if !seen.insert(ids[i].clone()) {
+                    return Err(zip_err(t.file, "event_id", &ids[i]));
+                }
+                v.push(PackageEvent {
+                    event_id: ids[i].clone(),
+                    package_id: pkg[i].clone(),
+                    time: time[i],
+                    kind: k,
+                    target_version: target[i].clone(),
+                });
+            }
+            Ok(v)
+        })?;
+
+        let mut usage = BTreeMap::new();
+        for (day, files) in usage_partitions(data)? {
+            let mut checked = Vec::with_capacity(files.len());
+            for path in files {
+                let b = check_footer(&path, &schemas::USAGE)?;
+                let time_unit = match b.schema().field_with_name(c::START_TIME).map(|f| f.data_type().clone()) {
+                    Ok(DataType::Timestamp(u, _)) => u,
+                    _ => unreachable!("check_footer accepted a timestamp"),
+                };
+                checked.push(UsageFile { path, time_unit });
+            }
+            usage.insert(day, checked);
+        }
+        Ok(Inputs { catalog, accounts, apps, txns, packages, package_events, usage })
+    }
+
+    /// The epoch: the earliest `usage_date=` folder (SPEC §1).
+    pub fn epoch(&self) -> Option<NaiveDate> {
+        self.usage.keys().next().copied()
+    }
+}

@@ -1,0 +1,20 @@
+//! rtcbill's library: the data contract's readers and writers around a pure billing core.
+//!
+//! - [`input`]: footer validation and loading of a data root (SPEC §6)
+//! - [`meter`]: metering of raw usage with polars (SPEC §2)
+//! - [`engine`]: the pure per-account core (SPEC §1, §3, §4, §5)
+//! - [`output`]: Parquet writing and the atomic partition swap (SPEC §7)
+//! - [`run`]: the chain of days shared by the jobs (SPEC §8)
+
+pub mod catalog;
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod generate;
+pub mod input;
+pub mod meter;
+pub mod output;
+pub mod rows;
+pub mod run;
+
+pub use error::{Error, Result};

@@ -1,0 +1,307 @@
+//! SPEC §7 outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
+//! sort key, written with zstd, statistics, sorting metadata and `schema_version`; each
+//! `billing_date=D` partition is replaced atomically (write beside, fsync, rename).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn, SortOptions};
+use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::{KeyValue, SortingColumn};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use rtcbill_schemas::{self as schemas, ColType, Dataset, PARTITION_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::{day_number, Ts};
+use crate::error::{Error, Result};
+use crate::meter::{RejectedSlice, UsageDaily};
+use crate::rows::DayRows;
+
+/// The file name of the one file in each partition.
+pub const PART_FILE: &str = "part-0.parquet";
+
+/// Builds the columns of one dataset, in the contract's order.
+pub(crate) struct Cols {
+    ds: &'static Dataset,
+    cols: Vec<ArrayRef>,
+}
+
+fn dec(d: Decimal, scale: u32) -> std::result::Result<i128, String> {
+    let mut x = d;
+    x.rescale(scale);
+    if x.scale() != scale || x.mantissa().abs() >= 10i128.pow(18) {
+        return Err(format!("{d} does not fit decimal(18,{scale})"));
+    }
+    Ok(x.mantissa())
+}
+
+impl Cols {
+    pub(crate) fn new(ds: &'static Dataset) -> Cols {
+        Cols { ds, cols: Vec::with_capacity(ds.columns.len()) }
+    }
+    pub(crate) fn next_ty(&self) -> ColType {
+        self.ds.columns[self.cols.len()].ty
+    }
+    pub(crate) fn i64(mut self, v: impl IntoIterator<Item = Option<i64>>) -> Self {
+        self.cols.push(Arc::new(Int64Array::from_iter(v)));
+        self
+    }
+    pub(crate) fn i32(mut self, v: impl IntoIterator<Item = Option<i32>>) -> Self {
+        self.cols.push(Arc::new(arrow::array::Int32Array::from_iter(v)));
+        self
+    }
+    pub(crate) fn str<S: AsRef<str>>(mut self, v: impl IntoIterator<Item = Option<S>>) -> Self {
+        self.cols.push(Arc::new(StringArray::from_iter(v)));
+        self
+    }
+    pub(crate) fn bool(mut self, v: impl IntoIterator<Item = Option<bool>>) -> Self {
+        self.cols.push(Arc::new(BooleanArray::from_iter(v)));
+        self
+    }
+    pub(crate) fn ts(mut self, v: impl IntoIterator<Item = Option<Ts>>) -> Self {
+        self.cols.push(Arc::new(TimestampMicrosecondArray::from_iter(v).with_timezone("UTC")));
+        self
+    }
+    pub(crate) fn date(mut self, v: impl IntoIterator<Item = Option<NaiveDate>>) -> Self {
+        self.cols.push(Arc::new(Date32Array::from_iter(v.into_iter().map(|d| d.map(|d| day_number(d) as i32)))));
+        self
+    }
+    pub(crate) fn dec(mut self, v: impl IntoIterator<Item = Option<Decimal>>) -> std::result::Result<Self, String> {
+        let ColType::Decimal(scale) = self.next_ty() else { panic!("column {} is not a decimal", self.cols.len()) };
+        let vals: Vec<Option<i128>> =
+            v.into_iter().map(|d| d.map(|d| dec(d, scale as u32)).transpose()).collect::<std::result::Result<_, _>>()?;
+        let a = Decimal128Array::from_iter(vals).with_precision_and_scale(18, scale).map_err(|e| e.to_string())?;
+        self.cols.push(Arc::new(a));
+        Ok(self)
+    }
+    pub(crate) fn finish(self) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+        let b = RecordBatch::try_new(self.ds.schema(), self.cols).map_err(|e| format!("{}: {e}", self.ds.name))?;
+        Ok((self.ds, b))
+    }
+}
+
+fn s(x: &str) -> Option<&str> {
+    Some(x)
+}
+
+/// Every dataset of a day as Arrow batches.
+pub fn day_batches(
+    usage: &[UsageDaily],
+    rejected: &[RejectedSlice],
+    rows: &DayRows,
+    cat: &Catalog,
+) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
+    let class = |i: usize| Some(cat.classes[i].name.as_str());
+    let mut out = Vec::new();
+    let u = usage;
+    out.push(
+        Cols::new(&schemas::USAGE_DAILY)
+            .i64(u.iter().map(|r| Some(r.account_id)))
+            .i64(u.iter().map(|r| Some(r.app_id)))
+            .str(u.iter().map(|r| class(r.class)))
+            .i64(u.iter().map(|r| Some(r.slices)))
+            .i64(u.iter().map(|r| Some(r.seconds)))
+            .i64(u.iter().map(|r| Some(r.billable_minutes)))
+            .i64(u.iter().map(|r| Some(r.package_minutes)))
+            .finish()?,
+    );
+    let d = &rows.deductions;
+    out.push(
+        Cols::new(&schemas::DEDUCTIONS)
+            .i64(d.iter().map(|r| Some(r.account_id)))
+            .i64(d.iter().map(|r| Some(r.app_id)))
+            .str(d.iter().map(|r| class(r.class)))
+            .str(d.iter().map(|r| s(&r.package_id)))
+            .str(d.iter().map(|r| s(r.package_kind)))
+            .i64(d.iter().map(|r| Some(r.usage_minutes)))
+            .i64(d.iter().map(|r| Some(r.package_minutes)))
+            .i64(d.iter().map(|r| Some(r.remaining_after)))
+            .finish()?,
+    );
+    let c = &rows.charges;
+    out.push(
+        Cols::new(&schemas::CHARGES)
+            .i64(c.iter().map(|r| Some(r.account_id)))
+            .i64(c.iter().map(|r| Some(r.app_id)))
+            .str(c.iter().map(|r| class(r.class)))
+            .i64(c.iter().map(|r| Some(r.minutes)))
+            .dec(c.iter().map(|r| Some(r.unit_price_per_1000)))?
+            .dec(c.iter().map(|r| Some(r.amount)))?
+            .finish()?,
+    );
+    let b = &rows.bills;
+    out.push(
+        Cols::new(&schemas::BILLS)
+            .str(b.iter().map(|r| s(&r.bill_id)))
+            .i64(b.iter().map(|r| Some(r.account_id)))
+            .str(b.iter().map(|r| s(r.cycle)))
+            .date(b.iter().map(|r| Some(r.period_start)))
+            .date(b.iter().map(|r| Some(r.period_end)))
+            .ts(b.iter().map(|r| Some(r.issued_at)))
+            .str(b.iter().map(|_| s(&cat.currency)))
+            .dec(b.iter().map(|r| Some(r.amount)))?
+            .dec(b.iter().map(|r| Some(r.balance_before)))?
+            .dec(b.iter().map(|r| Some(r.balance_after)))?
+            .i64(b.iter().map(|r| Some(r.revision)))
+            .finish()?,
+    );
+    let l = &rows.bill_lines;
+    out.push(
+        Cols::new(&schemas::BILL_LINES)
+            .str(l.iter().map(|r| s(&r.bill_id)))
+            .i64(l.iter().map(|r| Some(r.account_id)))
+            .i64(l.iter().map(|r| Some(r.app_id)))
+            .str(l.iter().map(|r| class(r.class)))
+            .dec(l.iter().map(|r| Some(r.unit_price_per_1000)))?
+            .i64(l.iter().map(|r| Some(r.minutes)))
+            .dec(l.iter().map(|r| Some(r.amount)))?
+            .finish()?,
+    );
+    let o = &rows.orders;
+    out.push(
+        Cols::new(&schemas::ORDERS)
+            .str(o.iter().map(|r| s(&r.order_id)))
+            .i64(o.iter().map(|r| r.account_id))
+            .str(o.iter().map(|r| s(&r.package_id)))
+            .str(o.iter().map(|r| s(r.kind)))
+            .ts(o.iter().map(|r| Some(r.time)))
+            .str(o.iter().map(|r| s(r.status)))
+            .str(o.iter().map(|r| r.reason))
+            .dec(o.iter().map(|r| r.amount))?
+            .i64(o.iter().map(|r| r.minutes_added))
+            .date(o.iter().map(|r| r.cycle_start))
+            .date(o.iter().map(|r| r.cycle_end))
+            .finish()?,
+    );
+    let p = &rows.package_balances;
+    out.push(
+        Cols::new(&schemas::PACKAGE_BALANCES)
+            .str(p.iter().map(|r| s(&r.package_id)))
+            .i64(p.iter().map(|r| Some(r.account_id)))
+            .i64(p.iter().map(|r| r.app_id))
+            .str(p.iter().map(|r| s(r.kind)))
+            .str(p.iter().map(|r| s(&r.product)))
+            .str(p.iter().map(|r| s(&r.version)))
+            .date(p.iter().map(|r| Some(r.cycle_start)))
+            .date(p.iter().map(|r| Some(r.cycle_end)))
+            .i64(p.iter().map(|r| Some(r.minutes_total)))
+            .i64(p.iter().map(|r| Some(r.minutes_used)))
+            .i64(p.iter().map(|r| Some(r.minutes_left)))
+            .str(p.iter().map(|r| s(r.status)))
+            .bool(p.iter().map(|r| Some(r.auto_renew)))
+            .finish()?,
+    );
+    let a = &rows.account_status;
+    out.push(
+        Cols::new(&schemas::ACCOUNT_STATUS)
+            .i64(a.iter().map(|r| Some(r.account_id)))
+            .dec(a.iter().map(|r| Some(r.balance)))?
+            .str(a.iter().map(|r| s(r.state)))
+            .ts(a.iter().map(|r| r.arrears_since))
+            .ts(a.iter().map(|r| r.grace_deadline))
+            .ts(a.iter().map(|r| r.suspended_at))
+            .ts(a.iter().map(|r| r.reclaim_at))
+            .dec(a.iter().map(|r| Some(r.amount_due)))?
+            .finish()?,
+    );
+    let e = &rows.status_events;
+    out.push(
+        Cols::new(&schemas::STATUS_EVENTS)
+            .i64(e.iter().map(|r| Some(r.account_id)))
+            .i64(e.iter().map(|r| r.app_id))
+            .str(e.iter().map(|r| s(r.event)))
+            .ts(e.iter().map(|r| Some(r.time)))
+            .str(e.iter().map(|r| s(&r.detail)))
+            .finish()?,
+    );
+    let r = rejected;
+    out.push(
+        Cols::new(&schemas::REJECTED_USAGE)
+            .str(r.iter().map(|r| r.event_id.as_deref()))
+            .i64(r.iter().map(|r| r.app_id))
+            .str(r.iter().map(|r| r.user_id.as_deref()))
+            .str(r.iter().map(|r| r.room_id.as_deref()))
+            .str(r.iter().map(|r| r.usage_class.as_deref()))
+            .ts(r.iter().map(|r| r.start_time))
+            .i64(r.iter().map(|r| r.seconds))
+            .str(r.iter().map(|r| Some(r.reason.as_str())))
+            .finish()?,
+    );
+    Ok(out)
+}
+
+/// Sorts a batch by its dataset's sort key (nulls first, ascending).
+fn sort_batch(ds: &Dataset, b: &RecordBatch) -> std::result::Result<RecordBatch, String> {
+    if ds.sort_key.is_empty() || b.num_rows() < 2 {
+        return Ok(b.clone());
+    }
+    let opts = SortOptions { descending: false, nulls_first: true };
+    let cols: Vec<SortColumn> =
+        ds.sort_indices().into_iter().map(|i| SortColumn { values: b.column(i).clone(), options: Some(opts) }).collect();
+    let idx = lexsort_to_indices(&cols, None).map_err(|e| e.to_string())?;
+    take_record_batch(b, &idx).map_err(|e| e.to_string())
+}
+
+fn writer_props(ds: &Dataset) -> WriterProperties {
+    let sorting = ds
+        .sort_indices()
+        .into_iter()
+        .map(|i| SortingColumn { column_idx: i as i32, descending: false, nulls_first: true })
+        .collect();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_sorting_columns(Some(sorting))
+        .set_key_value_metadata(Some(vec![KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string())]))
+        .build()
+}
+
+/// `out/<dataset>/billing_date=D/`.
+pub fn partition_dir(out: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
+    out.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
+}
+
+fn werr(path: &Path, msg: impl ToString) -> Error {
+    Error::Write { path: path.to_path_buf(), msg: msg.to_string() }
+}
+
+/// Writes one Parquet file (sorted by the dataset's key) and fsyncs it.
+pub fn write_file(path: &Path, ds: &Dataset, batch: &RecordBatch) -> Result<()> {
+    let sorted = sort_batch(ds, batch).map_err(|m| werr(path, m))?;
+    let f = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = ArrowWriter::try_new(f, ds.schema(), Some(writer_props(ds))).map_err(|e| werr(path, e))?;
+    w.write(&sorted).map_err(|e| werr(path, e))?;
+    let f = w.into_inner().map_err(|e| werr(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+}
+
+/// Replaces the `billing_date=day` partition of every dataset given: all files are first
+/// written beside their final place (hidden `.tmp` names no reader globs), fsynced, then each
+/// renamed over the old file (an atomic replace), and the folders fsynced.
+pub fn write_day(out: &Path, day: NaiveDate, batches: &[(&'static Dataset, RecordBatch)]) -> Result<()> {
+    let mut staged = Vec::with_capacity(batches.len());
+    for (ds, b) in batches {
+        let dir = partition_dir(out, ds, day);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let tmp = dir.join(format!(".{PART_FILE}.tmp"));
+        write_file(&tmp, ds, b)?;
+        staged.push((dir, tmp));
+    }
+    for (dir, tmp) in &staged {
+        let fin = dir.join(PART_FILE);
+        std::fs::rename(tmp, &fin).map_err(|e| Error::io(&fin, e))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! The output rows of SPEC §7, as plain Rust values (the writer turns them into Arrow).
+//! Field order follows each dataset's sort key, so `sort()` gives the file order.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use crate::clock::Ts;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeductionRow {
+    pub account_id: i64,
+    pub app_id: i64,
+    pub class: usize,
+    pub package_id: String,
+    pub package_kind: &'static str,
+    pub usage_minutes: i64,
+    pub package_minutes: i64,
+    pub remaining_after: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChargeRow {
+    pub account_id: i64,
+    pub app_id: i64,
+    pub class: usize,
+    pub minutes: i64,
+    pub unit_price_per_1000: Decimal,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BillRow {
+    pub account_id: i64,
+    pub bill_id: String,
+    pub cycle: &'static str,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub issued_at: Ts,
+    pub amount: Decimal,
+    pub balance_before: Decimal,
+    pub balance_after: Decimal,
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BillLineRow {
+    pub account_id: i64,
+    pub bill_id: String,
+    pub app_id: i64,
+    pub class: usize,
+    pub unit_price_per_1000: Decimal,
+    pub minutes: i64,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OrderRow {
+    pub account_id: Option<i64>,
+    pub time: Ts,
+    pub order_id: String,
+    pub package_id: String,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub reason: Option<&'static str>,
+    pub amount: Option<Decimal>,
+    pub minutes_added: Option<i64>,
+    pub cycle_start: Option<NaiveDate>,
+    pub cycle_end: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PackageBalanceRow {
+    pub account_id: i64,
+    pub package_id: String,
+    pub app_id: Option<i64>,
+    pub kind: &'static str,
+    pub product: String,
+    pub version: String,
+    pub cycle_start: NaiveDate,
+    pub cycle_end: NaiveDate,
+    pub minutes_total: i64,
+    pub minutes_used: i64,
+    pub minutes_left: i64,
+    pub status: &'static str,
+    pub auto_renew: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AccountStatusRow {
+    pub account_id: i64,
+    pub balance: Decimal,
+    pub state: &'static str,
+    pub arrears_since: Option<Ts>,
+    pub grace_deadline: Option<Ts>,
+    pub suspended_at: Option<Ts>,
+    pub reclaim_at: Option<Ts>,
+    pub amount_due: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatusEventRow {
+    pub account_id: i64,
+    pub time: Ts,
+    pub event: &'static str,
+    pub app_id: Option<i64>,
+    pub detail: String,
+}
+
+/// Everything one account's day produced (SPEC §7 datasets but the metering ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayRows {
+    pub deductions: Vec<DeductionRow>,
+    pub charges: Vec<ChargeRow>,
+    pub orders: Vec<OrderRow>,
+    pub bills: Vec<BillRow>,
+    pub bill_lines: Vec<BillLineRow>,
+    pub package_balances: Vec<PackageBalanceRow>,
+    pub account_status: Vec<AccountStatusRow>,
+    pub status_events: Vec<StatusEventRow>,
+}
+
+impl DayRows {
+    pub fn append(&mut self, mut o: DayRows) {
+        self.deductions.append(&mut o.deductions);
+        self.charges.append(&mut o.charges);
+        self.orders.append(&mut o.orders);
+        self.bills.append(&mut o.bills);
+        self.bill_lines.append(&mut o.bill_lines);
+        self.package_balances.append(&mut o.package_balances);
+        self.account_status.append(&mut o.account_status);
+        self.status_events.append(&mut o.status_events);
+    }
+
+    /// Puts every dataset in its sort-key order.
+    pub fn sort(&mut self) {
+        self.deductions.sort();
+        self.charges.sort();
+        self.orders.sort();
+        self.bills.sort();
+        self.bill_lines.sort();
+        self.package_balances.sort();
+        self.account_status.sort();
+        self.status_events.sort();
+    }
+}

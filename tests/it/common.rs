@@ -1,0 +1,226 @@
+//! Helpers shared by the integration tests: running the binary, writing data roots, reading
+//! outputs back as JSON-like rows.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+pub type Row = BTreeMap<String, Value>;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rtcbill"))
+}
+
+/// The project's checkout root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("jobs/ has a parent").to_path_buf()
+}
+
+pub fn rtcbill(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).env("RTCBILL_LOG", "warn").output().expect("runs the binary")
+}
+
+/// Runs `rtcbill run --data DATA --out OUT` and asserts success.
+pub fn run_ok(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = rtcbill(&args);
+    assert!(o.status.success(), "rtcbill failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// Writes one Parquet file of `batch` (creating its folder).
+pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let f = File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+pub fn batch(cols: Vec<(&str, ArrayRef, bool)>) -> RecordBatch {
+    let fields: Vec<arrow::datatypes::Field> =
+        cols.iter().map(|(n, a, null)| arrow::datatypes::Field::new(*n, a.data_type().clone(), *null)).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols.into_iter().map(|c| c.1).collect()).unwrap()
+}
+
+fn cell(a: &ArrayRef, i: usize) -> Value {
+    if a.is_null(i) {
+        return Value::Null;
+    }
+    match a.data_type() {
+        DataType::Int64 => Value::from(a.as_primitive::<Int64Type>().value(i)),
+        DataType::Int32 => Value::from(a.as_primitive::<Int32Type>().value(i)),
+        DataType::Utf8 => Value::from(a.as_string::<i32>().value(i)),
+        DataType::Boolean => Value::from(a.as_boolean().value(i)),
+        DataType::Decimal128(_, s) => {
+            let v = a.as_primitive::<Decimal128Type>().value(i);
+            Value::from(Decimal::from_i128_with_scale(v, *s as u32).normalize().to_string())
+        }
+        DataType::Date32 => {
+            let n = a.as_primitive::<Date32Type>().value(i);
+            let d = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(n as u64);
+            Value::from(d.format("%Y-%m-%d").to_string())
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if tz.as_ref() == "UTC" => {
+            let v = a.as_primitive::<TimestampMicrosecondType>().value(i);
+            Value::from(chrono::DateTime::from_timestamp_micros(v).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        }
+        t => panic!("unexpected output type {t}"),
+    }
+}
+
+/// Reads every partition of an output dataset: rows with `billing_date` from the path.
+pub fn read_dataset(out: &Path, name: &str) -> Vec<Row> {
+    let dir = out.join(name);
+    let mut rows = Vec::new();
+    if !dir.exists() {
+        return rows;
+    }
+    let mut parts: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    parts.sort();
+    for p in parts {
+        let date = p.file_name().unwrap().to_str().unwrap().strip_prefix("billing_date=").expect("hive partition").to_string();
+        for f in std::fs::read_dir(&p).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().and_then(|e| e.to_str()) != Some("parquet") {
+                continue;
+            }
+            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&f).unwrap()).unwrap().build().unwrap();
+            for b in reader {
+                let b = b.unwrap();
+                for i in 0..b.num_rows() {
+                    let mut row = Row::new();
+                    for (field, col) in b.schema().fields().iter().zip(b.columns()) {
+                        row.insert(field.name().clone(), cell(col, i));
+                    }
+                    row.insert("billing_date".into(), Value::from(date.clone()));
+                    rows.push(row);
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Parses a JSON-lines file of expected rows.
+pub fn read_jsonl(path: &Path) -> Vec<Row> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Canonical text of a value for multiset comparison (decimals compared by value).
+pub fn canon(v: &Value, decimal: bool) -> String {
+    match v {
+        Value::String(s) if decimal => s.parse::<Decimal>().map(|d| d.normalize().to_string()).unwrap_or(s.clone()),
+        other => other.to_string(),
+    }
+}
+
+pub fn int(r: &Row, k: &str) -> i64 {
+    r[k].as_i64().unwrap_or_else(|| panic!("{k} is not an int in {r:?}"))
+}
+
+pub fn text<'a>(r: &'a Row, k: &str) -> &'a str {
+    r[k].as_str().unwrap_or_else(|| panic!("{k} is not a string in {r:?}"))
+}
+
+pub fn dec(r: &Row, k: &str) -> Decimal {
+    text(r, k).parse().unwrap()
+}
+
+/// A data root built in a test: the sample catalog, one daily account (10, balance 100.00),
+/// apps 101 and 102 of it; usage added per day.
+pub struct DataRoot {
+    pub dir: tempfile::TempDir,
+}
+
+/// One raw usage slice for [`DataRoot::usage`].
+#[derive(Clone)]
+pub struct Slice {
+    pub event_id: Option<&'static str>,
+    pub app_id: Option<i64>,
+    pub class: Option<&'static str>,
+    pub start: Option<&'static str>,
+    pub seconds: Option<i64>,
+}
+
+/// A well-formed slice of app 101, audio, at `start` (RFC 3339).
+pub fn slice(event_id: &'static str, start: &'static str, seconds: i64) -> Slice {
+    Slice { event_id: Some(event_id), app_id: Some(101), class: Some("audio"), start: Some(start), seconds: Some(seconds) }
+}
+
+pub fn ts_us(s: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()
+}
+
+impl DataRoot {
+    pub fn new() -> DataRoot {
+        use arrow::array::{Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(repo().join("sample-data/catalog.toml"), dir.path().join("catalog.toml")).unwrap();
+        let ts = |v: Vec<Option<i64>>| Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
+        write_parquet(
+            &dir.path().join("accounts/part-0.parquet"),
+            &batch(vec![
+                ("account_id", Arc::new(Int64Array::from(vec![10])), false),
+                ("billing_mode", Arc::new(StringArray::from(vec!["daily"])), false),
+                ("opening_balance", Arc::new(Decimal128Array::from(vec![10000i128]).with_precision_and_scale(18, 2).unwrap()), false),
+                ("opening_time", ts(vec![Some(ts_us("2026-01-01T00:00:00Z"))]), false),
+            ]),
+        );
+        write_parquet(
+            &dir.path().join("apps/part-0.parquet"),
+            &batch(vec![
+                ("app_id", Arc::new(Int64Array::from(vec![101, 102])), false),
+                ("account_id", Arc::new(Int64Array::from(vec![10, 10])), false),
+                ("created_at", ts(vec![Some(ts_us("2026-01-01T00:00:00Z")); 2]), false),
+                ("disabled_at", ts(vec![None, None]), true),
+                ("violation_at", ts(vec![None, None]), true),
+            ]),
+        );
+        DataRoot { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `usage/usage_date=DAY/FILE` with the contract's canonical types.
+    pub fn usage(&self, day: &str, file: &str, rows: &[Slice]) -> PathBuf {
+        use arrow::array::{Int64Array, StringArray, TimestampMicrosecondArray};
+        let path = self.path().join(format!("usage/usage_date={day}/{file}"));
+        write_parquet(
+            &path,
+            &batch(vec![
+                ("event_id", Arc::new(StringArray::from(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())), true),
+                ("app_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.app_id).collect::<Vec<_>>())), true),
+                ("user_id", Arc::new(StringArray::from(vec![Some("u1"); rows.len()])), true),
+                ("room_id", Arc::new(StringArray::from(vec![None::<&str>; rows.len()])), true),
+                ("usage_class", Arc::new(StringArray::from(rows.iter().map(|r| r.class).collect::<Vec<_>>())), true),
+                (
+                    "start_time",
+                    Arc::new(
+                        TimestampMicrosecondArray::from(rows.iter().map(|r| r.start.map(ts_us)).collect::<Vec<_>>()).with_timezone("UTC"),
+                    ),
+                    true,
+                ),
+                ("seconds", Arc::new(Int64Array::from(rows.iter().map(|r| r.seconds).collect::<Vec<_>>())), true),
+            ]),
+        );
+        path
+    }
+}

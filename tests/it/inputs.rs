@@ -1,0 +1,122 @@
+//! SPEC §6: a bad input stops the run before anything is written, exit 65 (EX_DATAERR), with
+//! one line on stderr naming the file, the column and, for a null, the row.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
+
+use crate::common::*;
+
+fn fails_with(root: &DataRoot, needles: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("out");
+    let o = rtcbill(&["run", "--data", root.path().to_str().unwrap(), "--out", dest.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err:?}");
+    }
+    assert!(!dest.exists(), "nothing is written on bad input");
+}
+
+fn good_day(root: &DataRoot) {
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
+}
+
+#[test]
+fn a_file_that_is_not_parquet() {
+    let root = DataRoot::new();
+    good_day(&root);
+    std::fs::write(root.path().join("usage/usage_date=2026-02-10/part-9.parquet"), b"not parquet at all").unwrap();
+    fails_with(&root, &["usage_date=2026-02-10/part-9.parquet", "not a readable Parquet file"]);
+}
+
+#[test]
+fn a_missing_column() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let ts = Arc::new(TimestampMicrosecondArray::from(vec![0i64]).with_timezone("UTC")) as ArrayRef;
+    write_parquet(
+        &root.path().join("transactions/part-0.parquet"),
+        &batch(vec![
+            ("txn_id", Arc::new(StringArray::from(vec!["t1"])), false),
+            ("account_id", Arc::new(Int64Array::from(vec![10])), false),
+            ("time", ts, false),
+            ("kind", Arc::new(StringArray::from(vec!["recharge"])), false),
+        ]),
+    );
+    fails_with(&root, &["transactions/part-0.parquet", "column amount", "missing"]);
+}
+
+#[test]
+fn a_wrong_type() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let b = batch(vec![
+        ("event_id", Arc::new(StringArray::from(vec!["a"])) as ArrayRef, false),
+        ("app_id", Arc::new(StringArray::from(vec!["101"])), false),
+        ("user_id", Arc::new(StringArray::from(vec!["u"])), false),
+        ("room_id", Arc::new(StringArray::from(vec!["r"])), false),
+        ("usage_class", Arc::new(StringArray::from(vec!["audio"])), false),
+        ("start_time", Arc::new(TimestampMicrosecondArray::from(vec![0i64]).with_timezone("UTC")), false),
+        ("seconds", Arc::new(Int64Array::from(vec![1])), false),
+    ]);
+    write_parquet(&root.path().join("usage/usage_date=2026-02-10/part-1.parquet"), &b);
+    fails_with(&root, &["part-1.parquet", "column app_id", "Utf8"]);
+}
+
+#[test]
+fn a_null_in_a_required_column_names_the_row() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let ts = Arc::new(TimestampMicrosecondArray::from(vec![0i64, 0]).with_timezone("UTC")) as ArrayRef;
+    write_parquet(
+        &root.path().join("transactions/part-0.parquet"),
+        &batch(vec![
+            ("txn_id", Arc::new(StringArray::from(vec!["t1", "t2"])), false),
+            ("account_id", Arc::new(Int64Array::from(vec![10, 10])), false),
+            ("time", ts, false),
+            ("kind", Arc::new(StringArray::from(vec!["recharge", "refund"])), false),
+            ("amount", Arc::new(Decimal128Array::from(vec![Some(100i128), None]).with_precision_and_scale(18, 2).unwrap()), true),
+        ]),
+    );
+    fails_with(&root, &["transactions/part-0.parquet", "column amount", "row 1"]);
+}
+
+#[test]
+fn an_app_of_an_unknown_account() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let ts = Arc::new(TimestampMicrosecondArray::from(vec![0i64]).with_timezone("UTC")) as ArrayRef;
+    let none = Arc::new(TimestampMicrosecondArray::from(vec![None::<i64>]).with_timezone("UTC")) as ArrayRef;
+    write_parquet(
+        &root.path().join("apps/part-1.parquet"),
+        &batch(vec![
+            ("app_id", Arc::new(Int64Array::from(vec![301])), false),
+            ("account_id", Arc::new(Int64Array::from(vec![30])), false),
+            ("created_at", ts, false),
+            ("disabled_at", none.clone(), true),
+            ("violation_at", none, true),
+        ]),
+    );
+    fails_with(&root, &["apps/part-1.parquet", "column account_id", "row 0", "account 30 is not in accounts"]);
+}
+
+#[test]
+fn a_bad_catalog() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let p = root.path().join("catalog.toml");
+    let text = std::fs::read_to_string(&p).unwrap().replacen("audio = \"0.99\"", "audio = 0.99", 1);
+    std::fs::write(&p, text).unwrap();
+    fails_with(&root, &["catalog.toml", "no floats for money"]);
+}
+
+#[test]
+fn a_usage_folder_that_is_not_a_partition() {
+    let root = DataRoot::new();
+    good_day(&root);
+    std::fs::create_dir_all(root.path().join("usage/2026-02-11")).unwrap();
+    fails_with(&root, &["usage/2026-02-11", "usage_date=YYYY-MM-DD"]);
+}

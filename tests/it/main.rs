@@ -1,0 +1,8 @@
+//! Integration tests: they run the real `rtcbill` binary on data roots built in the test or
+//! shipped beside the project (`../shared/conformance`), and read its Parquet outputs back.
+
+mod common;
+mod conformance;
+mod inputs;
+mod metering;
+mod sample;
