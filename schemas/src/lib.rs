@@ -143,7 +143,7 @@ impl Dataset {
         }, self.doc);
         s.push_str(&format!("  one row per: {}\n", self.grain));
         if self.direction == Direction::Output {
-            s.push_str(&format!("  partition: {PARTITION_KEY}=YYYY-MM-DD (date32 in readers with hive partitioning)\n"));
+            s.push_str(&format!("  partition: {PARTITION_KEY}=YYYY-MM-DD (Hive path key: the day of the run that wrote the row)\n"));
         }
         if !self.sort_key.is_empty() {
             s.push_str(&format!("  sorted by: {}\n", self.sort_key.join(", ")));

@@ -126,3 +126,28 @@ fn sample_run_keeps_the_invariants_of_spec_7() {
         assert!(rejected.iter().any(|x| x == reason), "no usage rejected {reason}");
     }
 }
+
+#[test]
+fn sample_data_is_the_generator_output() {
+    // `rtcbill generate` with its defaults writes exactly the committed sample-data/.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = rtcbill(&["generate", "--out", tmp.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (got, want) = (files(tmp.path()), files(&repo().join("sample-data")));
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (k, v) in &got {
+        assert!(v == &want[k], "{k} differs from the committed sample-data");
+    }
+}
+
+#[test]
+fn schema_command_prints_the_data_dictionary() {
+    let o = rtcbill(&["schema", "bills"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.starts_with("bills (output)"), "{text}");
+    assert!(text.contains("amount          decimal(18,2)"), "{text}");
+    assert!(text.contains("partition: billing_date=YYYY-MM-DD"));
+    let o = rtcbill(&["schema", "nope"]);
+    assert_eq!(o.status.code(), Some(64));
+}

@@ -357,3 +357,5 @@ pub fn orphan_upgrade(e: &input::PackageEvent) -> OrderRow {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod props;

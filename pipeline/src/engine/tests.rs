@@ -1,5 +1,6 @@
 //! Hand-computed cases of SPEC §3–§5 on the pure core: one account walked through days.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -297,4 +298,106 @@ fn purchase_rejections_in_order() {
     assert_eq!(want("t"), ("rejected", Some("unknown_version")), "top-ups are rtc_engine only");
     assert_eq!(want("q0"), ("rejected", Some("invalid_quantity")));
     assert_eq!(want("k"), ("rejected", Some("unknown_version")));
+}
+
+fn upgrade_event(id: &str, pkg: &str, at: &str, target: &str) -> PackageEvent {
+    PackageEvent { event_id: id.into(), package_id: pkg.into(), time: t(at), kind: PackageEventKind::Upgrade, target_version: Some(target.into()) }
+}
+
+#[test]
+fn upgrade_on_the_first_and_last_day_of_a_cycle_and_to_each_higher_rank() {
+    // cycle [2026-03-01, 2026-04-01), 31 days, bought at list (9.90).
+    let mut c = case(BillingMode::Daily, "1000.00");
+    c.orders = vec![order("mon", "monthly", "rtc_engine", "lite", Some(11), "2026-03-01T02:00:00Z", "9.90")];
+    // first day (U = 03-01, 31 of 31 days): lite → standard: 89.10, 200000 minutes
+    // last day (U = 03-31, 1 of 31): standard → pro: (359 − 99) × 1/31 = 8.387 → 8.39,
+    // (1000000 − 250000) × 1/31 = 24193.5 → 24193
+    c.orders[0].auto_renew = Some(false);
+    c.pevents = vec![upgrade_event("u1", "mon", "2026-03-01T03:00:00Z", "standard"), upgrade_event("u2", "mon", "2026-03-31T03:00:00Z", "pro")];
+    let (acc, rows) = c.run("2026-03-01", "2026-03-31", |_| vec![]);
+    let ups: Vec<_> = all(&rows, |r| &r.orders).into_iter().filter(|o| o.kind == "upgrade").collect();
+    assert_eq!(ups.iter().map(|u| (u.amount, u.minutes_added)).collect::<Vec<_>>(), vec![(Some(dec("89.10")), Some(200_000)), (Some(dec("8.39")), Some(24_193))]);
+    assert_eq!(acc.packages[0].cycles[0].minutes_total, 50_000 + 200_000 + 24_193);
+    assert_eq!(acc.balance, dec("1000.00") - dec("9.90") - dec("89.10") - dec("8.39"));
+}
+
+#[test]
+fn upgrade_rejections_in_order() {
+    let mut c = case(BillingMode::Daily, "20.00");
+    c.orders = vec![
+        order("mon", "monthly", "rtc_engine", "lite", Some(11), "2026-03-01T02:00:00Z", "9.90"),
+        order("bar", "monthly", "beauty_ar", "standard", Some(11), "2026-03-01T02:00:00Z", "0.00"),
+        order("top", "topup", "rtc_engine", "25k", None, "2026-03-01T02:00:00Z", "0.00"),
+        order("old", "monthly", "rtc_engine", "lite", Some(12), "2025-11-01T02:00:00Z", "9.90"),
+    ];
+    c.orders[3].auto_renew = Some(false);
+    c.pevents = vec![
+        upgrade_event("e1", "nope", "2026-03-02T03:00:00Z", "pro"),
+        upgrade_event("e2", "bar", "2026-03-02T03:00:00Z", "pro"),
+        upgrade_event("e3", "top", "2026-03-02T03:00:00Z", "pro"),
+        upgrade_event("e4", "old", "2026-03-02T03:00:00Z", "pro"),
+        upgrade_event("e5", "mon", "2026-03-02T03:00:00Z", "free"),
+        upgrade_event("e6", "mon", "2026-03-02T03:00:00Z", "lite"),
+        upgrade_event("e7", "mon", "2026-03-02T03:00:00Z", "ultra"),
+        // (99.00 − 9.90) × 30/31 = 86.23 > 10.10 left
+        upgrade_event("e8", "mon", "2026-03-02T03:00:00Z", "standard"),
+    ];
+    let (acc, rows) = c.run("2026-03-01", "2026-03-02", |_| vec![]);
+    let got: BTreeMap<String, (Option<&str>, Option<Decimal>)> =
+        all(&rows, |r| &r.orders).iter().filter(|o| o.kind == "upgrade").map(|o| (o.order_id.clone(), (o.reason, o.amount))).collect();
+    assert_eq!(got["e1"], (Some("unknown_package"), None));
+    assert_eq!(got["e2"].0, Some("not_upgradable"));
+    assert_eq!(got["e3"].0, Some("not_upgradable"));
+    assert_eq!(got["e4"].0, Some("not_in_force"));
+    assert_eq!(got["e5"].0, Some("not_higher_version"));
+    assert_eq!(got["e6"].0, Some("not_higher_version"));
+    assert_eq!(got["e7"].0, Some("not_higher_version"));
+    assert_eq!(got["e8"], (Some("insufficient_balance"), Some(dec("86.23"))));
+    assert_eq!(acc.balance, dec("10.10"));
+}
+
+#[test]
+fn a_renewed_cycle_keeps_its_version_when_the_old_cycle_is_upgraded_on_its_last_day() {
+    let mut c = case(BillingMode::Daily, "1000.00");
+    // cycle [03-01, 04-01); renewal at 03-31 00:00 (+08:00) as lite; upgrade later on 03-31.
+    c.orders = vec![order("mon", "monthly", "rtc_engine", "lite", Some(11), "2026-03-01T02:00:00Z", "9.90")];
+    c.pevents = vec![upgrade_event("u", "mon", "2026-03-31T03:00:00Z", "standard")];
+    let (acc, _) = c.run("2026-03-01", "2026-04-01", |_| vec![]);
+    let p = &acc.packages[0];
+    assert_eq!(p.cycles.len(), 2);
+    assert_eq!((p.cycles[0].version.as_str(), p.cycles[1].version.as_str()), ("standard", "lite"));
+    assert_eq!(p.cycles[1].minutes_total, 50_000);
+}
+
+#[test]
+fn monthly_account_enters_arrears_at_the_monthly_bill() {
+    // SPEC §5 with a monthly account: the bill on 2026-04-01 08:00 (+08:00), 1000 minutes at
+    // 0.89 (the price from 03-15), leaves −0.39; a recharge after the deadline restores it.
+    let mut c = case(BillingMode::Monthly, "0.50");
+    c.txns = vec![Txn { id: "r".into(), account_id: 1, time: t("2026-04-02T00:00:01Z"), kind: "recharge".into(), amount: dec("1.00") }];
+    let (acc, rows) = c.run("2026-03-30", "2026-04-02", |day| if day == d("2026-03-31") { vec![use_(11, 0, 1000)] } else { vec![] });
+    assert_eq!(
+        events(&rows),
+        vec![
+            ("arrears_entered", t("2026-04-01T00:00:00Z")),
+            ("suspended", t("2026-04-02T00:00:00Z")),
+            ("restored", t("2026-04-02T00:00:01Z")),
+        ]
+    );
+    assert!(rows[0].bills.is_empty() && rows[1].bills.len() == 1);
+    assert_eq!(acc.balance, dec("0.61"));
+}
+
+#[test]
+fn further_bills_in_arrears_and_other_debits_change_nothing() {
+    let mut c = case(BillingMode::Daily, "0.50");
+    // a refund drives the balance below 0 without starting arrears
+    c.txns = vec![Txn { id: "f".into(), account_id: 1, time: t("2026-02-10T01:00:00Z"), kind: "refund".into(), amount: dec("-1.00") }];
+    let (acc, rows) = c.run("2026-02-10", "2026-02-10", |_| vec![]);
+    assert!(events(&rows).is_empty());
+    assert_eq!((acc.status, acc.balance), (Status::Current, dec("-0.50")));
+    // with usage, the 0.00 bill (1 minute = 0.00099) is still a bill: arrears
+    let (_, rows) = c.run("2026-02-10", "2026-02-11", |_| vec![use_(11, 0, 1)]);
+    assert_eq!(all(&rows, |r| &r.bills).iter().map(|b| b.amount).collect::<Vec<_>>(), vec![dec("0.00"), dec("0.00")]);
+    assert_eq!(events(&rows), vec![("arrears_entered", t("2026-02-11T00:00:00Z")), ("suspended", t("2026-02-12T00:00:00Z"))]);
 }
