@@ -264,10 +264,9 @@ impl<'a> Table<'a> {
                 out.push(match v {
                     None => None,
                     Some(m) => {
-                        let d = Decimal::try_from_i128_with_scale(m, s as u32)
-                            .map_err(|e| self.col_err(name, e.to_string()))?
-                            .normalize();
-                        if d.scale() > 2 {
+                        let mut d = Decimal::try_from_i128_with_scale(m, s as u32)
+                            .map_err(|e| self.col_err(name, e.to_string()))?;
+                        if d.normalize().scale() > 2 {
                             return Err(Error::Row {
                                 file: self.file.to_path_buf(),
                                 column: name.into(),
@@ -275,6 +274,7 @@ impl<'a> Table<'a> {
                                 msg: format!("{d} is not a whole number of cents"),
                             });
                         }
+                        d.rescale(2);
                         Some(d)
                     }
                 });
