@@ -13,6 +13,8 @@ pub const DATA: u8 = 65;
 pub const SOFTWARE: u8 = 70;
 /// EX_IOERR: reading or writing files failed.
 pub const IO: u8 = 74;
+/// EX_TEMPFAIL: another run holds the output root's lock; try again later.
+pub const LOCKED: u8 = 75;
 
 /// A command-line mistake the parser could not catch.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,7 @@ fn code(e: &anyhow::Error) -> u8 {
     }
     match e.downcast_ref::<Error>() {
         Some(e) if e.is_bad_input() => DATA,
+        Some(Error::Locked(_)) => LOCKED,
         Some(Error::Io { .. } | Error::Write { .. }) => IO,
         _ => SOFTWARE,
     }

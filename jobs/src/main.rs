@@ -3,13 +3,14 @@
 
 mod exit;
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use rtcbill_pipeline::generate::GenerateOptions;
-use rtcbill_pipeline::run::{run, RunOptions};
+use rtcbill_pipeline::run::{execute, Plan};
 
 #[derive(Parser)]
 #[command(name = "rtcbill", version, about = "Batch metering and invoicing for a real-time audio/video service")]
@@ -43,6 +44,31 @@ enum Job {
         /// Last day to run (default: the latest usage day).
         #[arg(long)]
         to: Option<NaiveDate>,
+    },
+    /// Rerun days from --from (to --to) and every later day already done, so the chain of
+    /// state stays whole (SPEC §8).
+    Backfill {
+        #[arg(long, default_value = "sample-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// First day to rerun.
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day to rerun at least (later done days are rerun too).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+    },
+    /// The cron entry: rerun done days whose inputs changed, then every day up to yesterday
+    /// in the billing zone (SPEC §8).
+    Nightly {
+        #[arg(long, default_value = "sample-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Today in the billing zone (default: the clock's); days up to the day before run.
+        #[arg(long)]
+        today: Option<NaiveDate>,
     },
     /// Print the data contract: every dataset, or one, as a data dictionary.
     Schema {
@@ -97,7 +123,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
     let result = match cli.job {
-        Job::Run { data, out, from, to } => run(&RunOptions { data, out, from, to }).map(|_| ()).map_err(Into::into),
+        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }),
+        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }),
+        Job::Nightly { data, out, today } => match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
+            Ok(today) => chain(&data, &out, Plan::Nightly { today }),
+            Err(e) => Err(e),
+        },
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
             seed: g.seed,
@@ -116,6 +147,39 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(e),
     }
+}
+
+/// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise).
+fn chain(data: &Path, out: &Path, plan: Plan) -> anyhow::Result<()> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} days {msg} ({eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        b.set_prefix("rtcbill");
+        b
+    });
+    let mut on_day = |s: &rtcbill_pipeline::run::DaySummary, i: usize, n: usize| {
+        if let Some(b) = &bar {
+            b.set_length(n as u64);
+            b.set_position(i as u64);
+            b.set_message(s.day.to_string());
+        }
+    };
+    let result = execute(data, out, plan, &mut on_day);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    result.map(|_| ()).map_err(Into::into)
+}
+
+/// Today's date in the data root's billing zone.
+fn today_in_zone(data: &Path) -> anyhow::Result<NaiveDate> {
+    let cat = rtcbill_pipeline::catalog::Catalog::load(&data.join("catalog.toml"))?;
+    let now = chrono::Utc::now().timestamp_micros();
+    Ok(cat.zone.day_of(now))
 }
 
 fn schema(name: Option<&str>) -> anyhow::Result<()> {

@@ -17,6 +17,8 @@ pub enum Error {
     Io { path: PathBuf, source: std::io::Error },
     #[error("metering {day}: {source}")]
     Polars { day: String, source: polars::error::PolarsError },
+    #[error("another run holds the lock on {0}; nothing was changed")]
+    Locked(PathBuf),
     #[error("writing {path}: {msg}")]
     Write { path: PathBuf, msg: String },
 }

@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BillingMode {
     Daily,
     Monthly,
@@ -178,14 +178,14 @@ pub fn check_footer(path: &Path, ds: &Dataset) -> Result<ParquetRecordBatchReade
 }
 
 /// A loaded file: the contract's columns, in contract order.
-struct Table<'a> {
+pub(crate) struct Table<'a> {
     file: &'a Path,
     ds: &'static Dataset,
     batches: Vec<RecordBatch>,
 }
 
 impl<'a> Table<'a> {
-    fn load(file: &'a Path, ds: &'static Dataset) -> Result<Table<'a>> {
+    pub(crate) fn load(file: &'a Path, ds: &'static Dataset) -> Result<Table<'a>> {
         let builder = check_footer(file, ds)?;
         let arrow_schema = builder.schema().clone();
         let parquet_schema = builder.parquet_schema();
@@ -216,7 +216,7 @@ impl<'a> Table<'a> {
         Error::Row { file: self.file.to_path_buf(), column: name.into(), row, msg: "null in a column that must be set".into() }
     }
 
-    fn opt_i64(&self, name: &str) -> Result<Vec<Option<i64>>> {
+    pub(crate) fn opt_i64(&self, name: &str) -> Result<Vec<Option<i64>>> {
         let mut out = Vec::new();
         for a in self.arrays(name) {
             let orig_nulls = a.null_count();
@@ -229,7 +229,7 @@ impl<'a> Table<'a> {
         Ok(out)
     }
 
-    fn opt_str(&self, name: &str) -> Result<Vec<Option<String>>> {
+    pub(crate) fn opt_str(&self, name: &str) -> Result<Vec<Option<String>>> {
         let mut out = Vec::new();
         for a in self.arrays(name) {
             let a = cast(&a, &DataType::Utf8).map_err(|e| self.col_err(name, e.to_string()))?;
@@ -238,11 +238,11 @@ impl<'a> Table<'a> {
         Ok(out)
     }
 
-    fn opt_bool(&self, name: &str) -> Result<Vec<Option<bool>>> {
+    pub(crate) fn opt_bool(&self, name: &str) -> Result<Vec<Option<bool>>> {
         Ok(self.arrays(name).iter().flat_map(|a| a.as_boolean().iter().collect::<Vec<_>>()).collect())
     }
 
-    fn opt_ts(&self, name: &str) -> Result<Vec<Option<Ts>>> {
+    pub(crate) fn opt_ts(&self, name: &str) -> Result<Vec<Option<Ts>>> {
         let mut out = Vec::new();
         for a in self.arrays(name) {
             out.extend(timestamps_us(&a).map_err(|m| self.col_err(name, m))?);
@@ -250,8 +250,8 @@ impl<'a> Table<'a> {
         Ok(out)
     }
 
-    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (SPEC §6, §7).
-    fn opt_money(&self, name: &str) -> Result<Vec<Option<Decimal>>> {
+    /// Decimals of any scale ≤ 6, exact.
+    pub(crate) fn opt_decimal(&self, name: &str) -> Result<Vec<Option<Decimal>>> {
         let mut out = Vec::new();
         for a in self.arrays(name) {
             let (p, s) = match a.data_type() {
@@ -259,50 +259,47 @@ impl<'a> Table<'a> {
                 t => return Err(self.col_err(name, format!("type {t} is not a decimal"))),
             };
             let a = cast(&a, &DataType::Decimal128(p.max(18), s)).map_err(|e| self.col_err(name, e.to_string()))?;
-            let base = out.len();
-            for (i, v) in a.as_primitive::<Decimal128Type>().iter().enumerate() {
-                out.push(match v {
-                    None => None,
-                    Some(m) => {
-                        let mut d = Decimal::try_from_i128_with_scale(m, s as u32)
-                            .map_err(|e| self.col_err(name, e.to_string()))?;
-                        if d.normalize().scale() > 2 {
-                            return Err(Error::Row {
-                                file: self.file.to_path_buf(),
-                                column: name.into(),
-                                row: base + i,
-                                msg: format!("{d} is not a whole number of cents"),
-                            });
-                        }
-                        d.rescale(2);
-                        Some(d)
-                    }
-                });
+            for v in a.as_primitive::<Decimal128Type>().iter() {
+                out.push(v.map(|m| Decimal::try_from_i128_with_scale(m, s as u32)).transpose().map_err(|e| self.col_err(name, e.to_string()))?);
             }
         }
         Ok(out)
     }
 
-    fn rows(&self) -> usize {
+    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (SPEC §6, §7), at scale 2.
+    pub(crate) fn opt_money(&self, name: &str) -> Result<Vec<Option<Decimal>>> {
+        let mut out = self.opt_decimal(name)?;
+        for (row, v) in out.iter_mut().enumerate() {
+            if let Some(d) = v {
+                if d.normalize().scale() > 2 {
+                    return Err(self.bad_value(name, row, format!("{d} is not a whole number of cents")));
+                }
+                d.rescale(2);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
 
-    fn required<T>(&self, name: &str, v: Vec<Option<T>>) -> Result<Vec<T>> {
+    pub(crate) fn required<T>(&self, name: &str, v: Vec<Option<T>>) -> Result<Vec<T>> {
         let nullable = self.ds.columns[self.ds.index(name)].nullable;
         debug_assert!(!nullable, "{name} is nullable");
         v.into_iter().enumerate().map(|(i, x)| x.ok_or_else(|| self.null_err(name, i))).collect()
     }
 
-    fn i64(&self, name: &str) -> Result<Vec<i64>> {
+    pub(crate) fn i64(&self, name: &str) -> Result<Vec<i64>> {
         self.required(name, self.opt_i64(name)?)
     }
-    fn str(&self, name: &str) -> Result<Vec<String>> {
+    pub(crate) fn str(&self, name: &str) -> Result<Vec<String>> {
         self.required(name, self.opt_str(name)?)
     }
-    fn ts(&self, name: &str) -> Result<Vec<Ts>> {
+    pub(crate) fn ts(&self, name: &str) -> Result<Vec<Ts>> {
         self.required(name, self.opt_ts(name)?)
     }
-    fn money(&self, name: &str) -> Result<Vec<Decimal>> {
+    pub(crate) fn money(&self, name: &str) -> Result<Vec<Decimal>> {
         self.required(name, self.opt_money(name)?)
     }
 

@@ -14,7 +14,9 @@ pub mod generate;
 pub mod input;
 pub mod meter;
 pub mod output;
+pub mod revision;
 pub mod rows;
 pub mod run;
+pub mod store;
 
 pub use error::{Error, Result};

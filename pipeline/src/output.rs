@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::clock::{day_number, Ts};
 use crate::error::{Error, Result};
 use crate::meter::{RejectedSlice, UsageDaily};
-use crate::rows::DayRows;
+use crate::rows::{DayRows, RevisionRow};
 
 /// The file name of the one file in each partition.
 pub const PART_FILE: &str = "part-0.parquet";
@@ -237,6 +237,22 @@ pub fn day_batches(
     Ok(out)
 }
 
+/// The `bill_revisions` batch.
+pub fn revisions_batch(r: &[RevisionRow]) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+    Cols::new(&schemas::BILL_REVISIONS)
+        .str(r.iter().map(|r| s(&r.bill_id)))
+        .i64(r.iter().map(|r| Some(r.account_id)))
+        .i64(r.iter().map(|r| Some(r.revision)))
+        .ts(r.iter().map(|r| Some(r.issued_at)))
+        .dec(r.iter().map(|r| Some(r.amount)))?
+        .dec(r.iter().map(|r| Some(r.balance_before)))?
+        .dec(r.iter().map(|r| Some(r.balance_after)))?
+        .i64(r.iter().map(|r| r.replaced_by_revision))
+        .dec(r.iter().map(|r| r.new_amount))?
+        .dec(r.iter().map(|r| Some(r.change)))?
+        .finish()
+}
+
 /// Sorts a batch by its dataset's sort key (nulls first, ascending).
 fn sort_batch(ds: &Dataset, b: &RecordBatch) -> std::result::Result<RecordBatch, String> {
     if ds.sort_key.is_empty() || b.num_rows() < 2 {
@@ -280,28 +296,4 @@ pub fn write_file(path: &Path, ds: &Dataset, batch: &RecordBatch) -> Result<()> 
     w.write(&sorted).map_err(|e| werr(path, e))?;
     let f = w.into_inner().map_err(|e| werr(path, e))?;
     f.sync_all().map_err(|e| Error::io(path, e))
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
-}
-
-/// Replaces the `billing_date=day` partition of every dataset given: all files are first
-/// written beside their final place (hidden `.tmp` names no reader globs), fsynced, then each
-/// renamed over the old file (an atomic replace), and the folders fsynced.
-pub fn write_day(out: &Path, day: NaiveDate, batches: &[(&'static Dataset, RecordBatch)]) -> Result<()> {
-    let mut staged = Vec::with_capacity(batches.len());
-    for (ds, b) in batches {
-        let dir = partition_dir(out, ds, day);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let tmp = dir.join(format!(".{PART_FILE}.tmp"));
-        write_file(&tmp, ds, b)?;
-        staged.push((dir, tmp));
-    }
-    for (dir, tmp) in &staged {
-        let fin = dir.join(PART_FILE);
-        std::fs::rename(tmp, &fin).map_err(|e| Error::io(&fin, e))?;
-        sync_dir(dir)?;
-    }
-    Ok(())
 }

@@ -106,6 +106,21 @@ pub struct StatusEventRow {
     pub detail: String,
 }
 
+/// A superseded bill revision (`bill_revisions`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RevisionRow {
+    pub account_id: i64,
+    pub bill_id: String,
+    pub revision: i64,
+    pub issued_at: Ts,
+    pub amount: Decimal,
+    pub balance_before: Decimal,
+    pub balance_after: Decimal,
+    pub replaced_by_revision: Option<i64>,
+    pub new_amount: Option<Decimal>,
+    pub change: Decimal,
+}
+
 /// Everything one account's day produced (SPEC §7 datasets but the metering ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DayRows {

@@ -3,7 +3,7 @@
 //! written. Days before `from` are run for their state only.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -14,15 +14,9 @@ use crate::error::{Error, Result};
 use crate::input::{Inputs, PackageEventKind};
 use crate::meter::{self, MeterCounts};
 use crate::output;
+use crate::revision::{revise, Previous};
 use crate::rows::DayRows;
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub data: PathBuf,
-    pub out: PathBuf,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-}
+use crate::store::{self, FileSeen, Manifest, Store};
 
 /// What one written day did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +24,8 @@ pub struct DaySummary {
     pub day: NaiveDate,
     pub meter: MeterCounts,
     pub bills: usize,
+    /// Bills of the day at revision 2 or more.
+    pub revised_bills: usize,
     pub arrears_entered: usize,
 }
 
@@ -100,13 +96,16 @@ impl Chain {
         Ok(())
     }
 
-    /// Runs day `day` over `state` (the state the previous day left). Returns the metering
-    /// result and the rows, without writing.
-    pub fn run_day(&self, state: &mut [Account], day: NaiveDate) -> Result<(meter::Metered, DayRows)> {
+    /// Meters billing day `day` (no state needed: days can be metered ahead of the chain).
+    pub fn meter(&self, day: NaiveDate) -> Result<meter::Metered> {
+        let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
+        meter::meter_day(day, files, &self.inputs.apps, &self.inputs.catalog)
+    }
+
+    /// Runs day `day` over `state` (the state the previous day left) with its metered usage.
+    pub fn advance(&self, state: &mut [Account], day: NaiveDate, metered: &meter::Metered) -> Result<DayRows> {
         self.check_prices(day)?;
         let cat = &self.inputs.catalog;
-        let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
-        let metered = meter::meter_day(day, files, &self.inputs.apps, cat)?;
         let ctx = DayCtx { catalog: cat, day, epoch: day == self.epoch };
         let usage = &metered.usage;
         let parts: Vec<DayRows> = state
@@ -122,56 +121,199 @@ impl Chain {
         for p in parts {
             rows.append(p);
         }
-        let (w_start, w_end) = cat.zone.window(day);
-        for e in &self.orphan_upgrades {
-            if e.time <= w_end && (ctx.epoch || e.time > w_start) {
-                rows.orders.push(engine::orphan_upgrade(e));
-            }
+        for e in self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)) {
+            rows.orders.push(engine::orphan_upgrade(e));
         }
         rows.sort();
-        Ok((metered, rows))
+        Ok(rows)
+    }
+
+    fn in_window(&self, day: NaiveDate, t: crate::clock::Ts) -> bool {
+        let (w_start, w_end) = self.inputs.catalog.zone.window(day);
+        t <= w_end && (day == self.epoch || t > w_start)
+    }
+
+    /// Hash of what every day depends on: the catalog, the accounts and the apps.
+    pub fn chain_hash(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(format!("{:?}{:?}{:?}", self.inputs.catalog, self.accounts, self.inputs.apps).as_bytes());
+        h.finalize().to_hex().to_string()
+    }
+
+    /// Hash of the events in day `day`'s window (SPEC §1).
+    pub fn window_hash(&self, day: NaiveDate) -> String {
+        let mut h = blake3::Hasher::new();
+        for ev in &self.events {
+            for e in ev.events.iter().filter(|e| self.in_window(day, e.time)) {
+                h.update(format!("{e:?}").as_bytes());
+            }
+        }
+        for e in self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)) {
+            h.update(format!("{e:?}").as_bytes());
+        }
+        h.finalize().to_hex().to_string()
+    }
+
+    /// The usage files of a day as seen now (hashing only those whose size or time moved).
+    pub fn usage_seen(&self, day: NaiveDate, previous: Option<&Manifest>) -> Result<Vec<FileSeen>> {
+        let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
+        files
+            .iter()
+            .map(|f| {
+                let prev = previous.and_then(|m| m.usage_files.iter().find(|s| s.path == f.path.to_string_lossy()));
+                store::file_seen(&f.path, prev)
+            })
+            .collect()
+    }
+
+    /// Whether a done day's inputs differ from what its manifest recorded.
+    fn changed_since(&self, day: NaiveDate, m: &Manifest, chain_hash: &str) -> Result<bool> {
+        Ok(m.chain_hash != chain_hash || m.window_hash != self.window_hash(day) || m.usage_files != self.usage_seen(day, Some(m))?)
     }
 }
 
-/// `rtcbill run`: days from the epoch (or `from`) to `to` (or the last usage day).
-pub fn run(opts: &RunOptions) -> Result<Vec<DaySummary>> {
-    let chain = Chain::load(&opts.data)?;
-    let from = opts.from.unwrap_or(chain.epoch);
-    let to = opts.to.unwrap_or_else(|| chain.last_usage_day());
+/// Which days a job runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Plan {
+    /// `rtcbill run`: `from` (default the epoch) to `to` (default the last usage day).
+    Run { from: Option<NaiveDate>, to: Option<NaiveDate> },
+    /// `rtcbill backfill`: `from` to `to`, and every later day already done.
+    Backfill { from: NaiveDate, to: Option<NaiveDate> },
+    /// `rtcbill nightly`: from the earliest done day whose inputs changed (or the first day
+    /// not done) to yesterday.
+    Nightly { today: NaiveDate },
+}
+
+/// Runs a plan over a data root into an output root. `on_day` hears of each written day with
+/// its position and the number of days to write.
+pub fn execute(data: &Path, out: &Path, plan: Plan, on_day: &mut dyn FnMut(&DaySummary, usize, usize)) -> Result<Vec<DaySummary>> {
+    let chain = Chain::load(data)?;
+    let store = Store::open(out)?;
+    let chain_hash = chain.chain_hash();
+    let done = store.done_days()?;
+    let last_done = done.iter().next_back().copied();
+    let (from, to) = match plan {
+        Plan::Run { from, to } => (from.unwrap_or(chain.epoch), to.unwrap_or_else(|| chain.last_usage_day())),
+        Plan::Backfill { from, to } => (from, to.unwrap_or(from).max(last_done.unwrap_or(from))),
+        Plan::Nightly { today } => {
+            let mut start = None;
+            if let Some(last) = last_done {
+                let mut day = chain.epoch;
+                while day <= last && start.is_none() {
+                    let changed = match store.manifest(day)? {
+                        None => true,
+                        Some(m) => chain.changed_since(day, &m, &chain_hash)?,
+                    };
+                    if changed {
+                        tracing::info!(day = %day, "inputs changed since the day was done (or it is missing): rerunning from it");
+                        start = Some(day);
+                    }
+                    day = add_days(day, 1);
+                }
+            }
+            let from = start.or(last_done.map(|d| add_days(d, 1))).unwrap_or(chain.epoch);
+            (from, add_days(today, -1))
+        }
+    };
     if from < chain.epoch {
         return Err(Error::Invalid(format!("--from {from} is before the epoch {} (the earliest usage day)", chain.epoch)));
     }
     if to < from {
+        if matches!(plan, Plan::Nightly { .. }) {
+            tracing::info!(last_done = ?last_done, "nothing to do: every day up to yesterday is done and unchanged");
+            return Ok(Vec::new());
+        }
         return Err(Error::Invalid(format!("--to {to} is before --from {from}")));
     }
-    let mut state = chain.opening_state();
-    let mut summaries = Vec::new();
-    let mut day = chain.epoch;
-    while day <= to {
-        let (metered, rows) = chain.run_day(&mut state, day)?;
-        if day >= from {
-            let batches = output::day_batches(&metered.usage, &metered.rejected, &rows, &chain.inputs.catalog)
-                .map_err(|m| Error::Write { path: opts.out.clone(), msg: m })?;
-            output::write_day(&opts.out, day, &batches)?;
-            let s = DaySummary {
-                day,
-                meter: metered.counts,
-                bills: rows.bills.len(),
-                arrears_entered: rows.status_events.iter().filter(|e| e.event == "arrears_entered").count(),
-            };
-            tracing::info!(
-                day = %day,
-                slices_read = s.meter.raw,
-                accepted = s.meter.accepted,
-                rejected = s.meter.rejected,
-                collapsed = s.meter.collapsed,
-                bills = s.bills,
-                arrears_entered = s.arrears_entered,
-                "day written"
-            );
+    let mut state = start_state(&chain, &store, from, &chain_hash)?;
+    let total = (to - from).num_days() as usize + 1;
+    let mut summaries = Vec::with_capacity(total);
+    // Metering of the next day runs ahead on its own thread while the chain runs this one.
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let chain_ref = &chain;
+        scope.spawn(move || {
+            let mut day = from;
+            while day <= to {
+                if tx.send((day, chain_ref.meter(day))).is_err() {
+                    break;
+                }
+                day = add_days(day, 1);
+            }
+        });
+        for (i, (day, metered)) in rx.iter().enumerate() {
+            let metered = metered?;
+            let s = write_day(&chain, &store, &mut state, day, &metered, &chain_hash)?;
+            on_day(&s, i + 1, total);
             summaries.push(s);
         }
+        Ok(())
+    })?;
+    Ok(summaries)
+}
+
+/// The state day `from` starts from: the opening at the epoch, else the state the day before
+/// left when it was kept for the same catalog, accounts and apps, else the chain rerun from
+/// the epoch without writing.
+fn start_state(chain: &Chain, store: &Store, from: NaiveDate, chain_hash: &str) -> Result<Vec<Account>> {
+    if from == chain.epoch {
+        return Ok(chain.opening_state());
+    }
+    let prev = add_days(from, -1);
+    if let (Some(m), Some(s)) = (store.manifest(prev)?, store.state(prev)?) {
+        if m.chain_hash == chain_hash && s.len() == chain.accounts.len() {
+            return Ok(s);
+        }
+    }
+    tracing::warn!(day = %prev, "no usable state for the day before --from: recomputing it from the epoch");
+    let mut state = chain.opening_state();
+    let mut day = chain.epoch;
+    while day < from {
+        let metered = chain.meter(day)?;
+        chain.advance(&mut state, day, &metered)?;
         day = add_days(day, 1);
     }
-    Ok(summaries)
+    Ok(state)
+}
+
+fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate, metered: &meter::Metered, chain_hash: &str) -> Result<DaySummary> {
+    let mut rows = chain.advance(state, day, metered)?;
+    let cat = &chain.inputs.catalog;
+    let previous = Previous::load(&store.out, day)?;
+    let revisions = revise(&mut rows, &previous, cat);
+    let mut batches = output::day_batches(&metered.usage, &metered.rejected, &rows, cat)
+        .map_err(|m| Error::Write { path: store.out.clone(), msg: m })?;
+    batches.push(output::revisions_batch(&revisions).map_err(|m| Error::Write { path: store.out.clone(), msg: m })?);
+    let manifest = Manifest {
+        day,
+        code_version: env!("CARGO_PKG_VERSION").to_string(),
+        chain_hash: chain_hash.to_string(),
+        window_hash: chain.window_hash(day),
+        usage_files: chain.usage_seen(day, store.manifest(day)?.as_ref())?,
+        slices_read: metered.counts.raw,
+        slices_accepted: metered.counts.accepted,
+        slices_rejected: metered.counts.rejected,
+        slices_collapsed: metered.counts.collapsed,
+        rows_out: batches.iter().map(|(ds, b)| (ds.name.to_string(), b.num_rows())).collect(),
+    };
+    store.commit_day(day, &batches, state, &manifest)?;
+    let s = DaySummary {
+        day,
+        meter: metered.counts,
+        bills: rows.bills.len(),
+        revised_bills: rows.bills.iter().filter(|b| b.revision > 1).count(),
+        arrears_entered: rows.status_events.iter().filter(|e| e.event == "arrears_entered").count(),
+    };
+    tracing::info!(
+        day = %day,
+        slices_read = s.meter.raw,
+        accepted = s.meter.accepted,
+        rejected = s.meter.rejected,
+        collapsed = s.meter.collapsed,
+        bills = s.bills,
+        revised_bills = s.revised_bills,
+        arrears_entered = s.arrears_entered,
+        "day written"
+    );
+    Ok(s)
 }

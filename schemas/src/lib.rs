@@ -480,11 +480,31 @@ pub static REJECTED_USAGE: Dataset = Dataset {
     ],
 };
 
+pub static BILL_REVISIONS: Dataset = Dataset {
+    name: "bill_revisions",
+    direction: Direction::Output,
+    doc: "superseded versions of bills a rerun changed or withdrew (SPEC §4 revisions); kept across reruns",
+    grain: "superseded bill revision",
+    sort_key: &["account_id", "bill_id", "revision"],
+    columns: &[
+        col("bill_id", Utf8, "bill"),
+        col(c::ACCOUNT_ID, Int64, "account"),
+        col("revision", Int64, "the superseded revision"),
+        col("issued_at", Timestamp, "its issue instant"),
+        col(c::AMOUNT, MONEY, "its amount"),
+        col("balance_before", MONEY, "its balance before"),
+        col("balance_after", MONEY, "its balance after"),
+        opt("replaced_by_revision", Int64, "the revision that replaced it; null: the rerun no longer issues the bill"),
+        opt("new_amount", MONEY, "the replacing revision's amount"),
+        col("change", MONEY, "new_amount - amount (-amount when withdrawn)"),
+    ],
+};
+
 /// The Parquet input datasets other than usage, in load order.
 pub static SMALL_INPUTS: [&Dataset; 5] = [&ACCOUNTS, &APPS, &TRANSACTIONS, &PACKAGES, &PACKAGE_EVENTS];
 
-/// Every output dataset of SPEC §7.
-pub static OUTPUTS: [&Dataset; 10] = [
+/// Every output dataset: the ten of SPEC §7 and `bill_revisions`.
+pub static OUTPUTS: [&Dataset; 11] = [
     &USAGE_DAILY,
     &DEDUCTIONS,
     &CHARGES,
@@ -495,6 +515,7 @@ pub static OUTPUTS: [&Dataset; 10] = [
     &ACCOUNT_STATUS,
     &STATUS_EVENTS,
     &REJECTED_USAGE,
+    &BILL_REVISIONS,
 ];
 
 /// Every dataset, inputs first.
@@ -538,7 +559,7 @@ mod tests {
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         );
         assert_eq!(s.field(s.index_of("period_start").unwrap()).data_type(), &DataType::Date32);
-        assert_eq!(OUTPUTS.len(), 10);
+        assert_eq!(OUTPUTS.len(), 11);
     }
 
     #[test]

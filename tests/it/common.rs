@@ -201,26 +201,29 @@ impl DataRoot {
 
     /// Writes `usage/usage_date=DAY/FILE` with the contract's canonical types.
     pub fn usage(&self, day: &str, file: &str, rows: &[Slice]) -> PathBuf {
-        use arrow::array::{Int64Array, StringArray, TimestampMicrosecondArray};
         let path = self.path().join(format!("usage/usage_date={day}/{file}"));
-        write_parquet(
-            &path,
-            &batch(vec![
-                ("event_id", Arc::new(StringArray::from(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())), true),
-                ("app_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.app_id).collect::<Vec<_>>())), true),
-                ("user_id", Arc::new(StringArray::from(vec![Some("u1"); rows.len()])), true),
-                ("room_id", Arc::new(StringArray::from(vec![None::<&str>; rows.len()])), true),
-                ("usage_class", Arc::new(StringArray::from(rows.iter().map(|r| r.class).collect::<Vec<_>>())), true),
-                (
-                    "start_time",
-                    Arc::new(
-                        TimestampMicrosecondArray::from(rows.iter().map(|r| r.start.map(ts_us)).collect::<Vec<_>>()).with_timezone("UTC"),
-                    ),
-                    true,
-                ),
-                ("seconds", Arc::new(Int64Array::from(rows.iter().map(|r| r.seconds).collect::<Vec<_>>())), true),
-            ]),
-        );
+        write_usage(&path, rows);
         path
     }
+}
+
+/// Writes a usage file with the contract's canonical types.
+pub fn write_usage(path: &Path, rows: &[Slice]) {
+    use arrow::array::{Int64Array, StringArray, TimestampMicrosecondArray};
+    write_parquet(
+        path,
+        &batch(vec![
+            ("event_id", Arc::new(StringArray::from(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())), true),
+            ("app_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.app_id).collect::<Vec<_>>())), true),
+            ("user_id", Arc::new(StringArray::from(vec![Some("u1"); rows.len()])), true),
+            ("room_id", Arc::new(StringArray::from(vec![None::<&str>; rows.len()])), true),
+            ("usage_class", Arc::new(StringArray::from(rows.iter().map(|r| r.class).collect::<Vec<_>>())), true),
+            (
+                "start_time",
+                Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| r.start.map(ts_us)).collect::<Vec<_>>()).with_timezone("UTC")),
+                true,
+            ),
+            ("seconds", Arc::new(Int64Array::from(rows.iter().map(|r| r.seconds).collect::<Vec<_>>())), true),
+        ]),
+    );
 }

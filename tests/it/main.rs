@@ -2,6 +2,7 @@
 //! shipped beside the project (`../shared/conformance`), and read its Parquet outputs back.
 
 mod common;
+mod chain;
 mod conformance;
 mod inputs;
 mod metering;

@@ -14,7 +14,7 @@ use rtcbill_schemas::{OUTPUTS, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 
 use crate::common::*;
 
-fn run_sample(out: &Path, threads: usize) {
+pub fn run_sample(out: &Path, threads: usize) {
     let o = Command::new(bin())
         .args(["run", "--data", repo().join("sample-data").to_str().unwrap(), "--out", out.to_str().unwrap()])
         .env("RAYON_NUM_THREADS", threads.to_string())
@@ -25,14 +25,17 @@ fn run_sample(out: &Path, threads: usize) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+/// Every output file under `dir` (the datasets, not the `_rtcbill` bookkeeping) by path.
+pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
-                stack.push(p);
+                if !p.ends_with("_rtcbill") {
+                    stack.push(p);
+                }
             } else {
                 m.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
             }
@@ -52,7 +55,7 @@ fn sample_run_writes_every_dataset_with_the_contract_types_deterministically() {
     for (k, v) in &fa {
         assert!(v == &fb[k], "{k} differs between 1 and 2 threads");
     }
-    // 62 days × 10 datasets, one file each.
+    // 62 days × 11 datasets, one file each.
     assert_eq!(fa.len(), 62 * OUTPUTS.len());
     for ds in OUTPUTS {
         let f = a.path().join(ds.name).join("billing_date=2026-10-01/part-0.parquet");

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, Ts, MICROS_PER_DAY};
@@ -39,7 +40,7 @@ pub mod rank {
 }
 
 /// Account states of SPEC §5.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     Current,
     InArrears,
@@ -58,8 +59,8 @@ impl Status {
     }
 }
 
-/// What one account carries from day to day.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one account carries from day to day (persisted after each day, SPEC §8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub id: i64,
     pub mode: BillingMode,
@@ -73,6 +74,7 @@ pub struct Account {
     /// Accepted packages, in acceptance order.
     pub packages: Vec<Package>,
     /// Monthly accounts: overage minutes of the month so far, by (app, class, price).
+    #[serde(with = "pairs")]
     pub month_overage: BTreeMap<(i64, usize, Decimal), i64>,
     /// SPEC §5 free_quota_exhausted: the day it was last raised, per app.
     pub free_quota_raised: BTreeMap<i64, NaiveDate>,
@@ -100,6 +102,21 @@ impl Account {
     /// positive price.
     pub fn cannot_pay(&self, price: Decimal) -> bool {
         price > Decimal::ZERO && self.balance < price
+    }
+}
+
+/// A map with tuple keys, persisted as a list of pairs (JSON keys must be strings).
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<K, V>, D::Error> {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }
 

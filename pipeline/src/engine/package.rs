@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::clock::{add_months, month_start, Ts};
@@ -13,7 +14,7 @@ use super::{Account, Step};
 /// Products whose packages count as "a TRTC product" (SPEC §5 free_quota_exhausted).
 pub const TRTC_PRODUCTS: [&str; 4] = ["call", "conference", "live", "rtc_engine"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Kind {
     Free,
     Monthly,
@@ -39,7 +40,7 @@ impl Kind {
 }
 
 /// One validity cycle of a package: days `[start, end)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cycle {
     pub start: NaiveDate,
     pub end: NaiveDate,
@@ -60,7 +61,7 @@ impl Cycle {
 }
 
 /// An accepted package.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     pub id: String,
     pub app_id: Option<i64>,

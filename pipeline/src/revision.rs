@@ -1,0 +1,147 @@
+//! SPEC §4 bill revisions: a rerun that changes an issued bill gives it `revision + 1`, and the
+//! superseded version stays visible in `bill_revisions` (what it was, what replaced it, the
+//! change). A bill is "changed" when its amount or its lines differ.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rtcbill_schemas::{self as schemas, c};
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::Ts;
+use crate::error::Result;
+use crate::input::Table;
+use crate::output::{partition_dir, PART_FILE};
+use crate::rows::{DayRows, RevisionRow};
+
+/// A bill as an earlier run wrote it.
+#[derive(Debug, Clone)]
+struct OldBill {
+    account_id: i64,
+    revision: i64,
+    issued_at: Ts,
+    amount: Decimal,
+    balance_before: Decimal,
+    balance_after: Decimal,
+}
+
+/// A bill line by (app, class name, price) → minutes.
+type Lines = BTreeMap<(i64, String, Decimal), i64>;
+
+/// What the day's partitions held before this run.
+#[derive(Debug, Default)]
+pub struct Previous {
+    bills: BTreeMap<String, OldBill>,
+    lines: BTreeMap<String, Lines>,
+    revisions: Vec<RevisionRow>,
+}
+
+fn existing(out: &Path, ds: &'static schemas::Dataset, day: NaiveDate) -> Option<std::path::PathBuf> {
+    let f = partition_dir(out, ds, day).join(PART_FILE);
+    f.exists().then_some(f)
+}
+
+impl Previous {
+    /// Reads the `bills`, `bill_lines` and `bill_revisions` partitions of `day`, if any.
+    pub fn load(out: &Path, day: NaiveDate) -> Result<Previous> {
+        let mut p = Previous::default();
+        if let Some(f) = existing(out, &schemas::BILLS, day) {
+            let t = Table::load(&f, &schemas::BILLS)?;
+            let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
+            let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
+            for i in 0..t.rows() {
+                p.bills.insert(
+                    ids[i].clone(),
+                    OldBill { account_id: acc[i], revision: rev[i], issued_at: at[i], amount: amt[i], balance_before: bb[i], balance_after: ba[i] },
+                );
+            }
+        }
+        if let Some(f) = existing(out, &schemas::BILL_LINES, day) {
+            let t = Table::load(&f, &schemas::BILL_LINES)?;
+            let (ids, app, class) = (t.str("bill_id")?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
+            let (price, minutes) = (t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?, t.i64("minutes")?);
+            for i in 0..t.rows() {
+                p.lines.entry(ids[i].clone()).or_default().insert((app[i], class[i].clone(), price[i].normalize()), minutes[i]);
+            }
+        }
+        if let Some(f) = existing(out, &schemas::BILL_REVISIONS, day) {
+            let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
+            let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
+            let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
+            let (by, new, change) = (t.opt_i64("replaced_by_revision")?, t.opt_money("new_amount")?, t.money("change")?);
+            for i in 0..t.rows() {
+                p.revisions.push(RevisionRow {
+                    account_id: acc[i],
+                    bill_id: ids[i].clone(),
+                    revision: rev[i],
+                    issued_at: at[i],
+                    amount: amt[i],
+                    balance_before: bb[i],
+                    balance_after: ba[i],
+                    replaced_by_revision: by[i],
+                    new_amount: new[i],
+                    change: change[i],
+                });
+            }
+        }
+        Ok(p)
+    }
+
+    /// The highest revision number the bill has had.
+    fn last_revision(&self, bill_id: &str) -> i64 {
+        let old = self.bills.get(bill_id).map(|b| b.revision).unwrap_or(0);
+        self.revisions
+            .iter()
+            .filter(|r| r.bill_id == bill_id)
+            .map(|r| r.revision.max(r.replaced_by_revision.unwrap_or(0)))
+            .fold(old, i64::max)
+    }
+}
+
+/// Sets each new bill's revision against what the partition held, and returns the day's
+/// `bill_revisions` rows: the earlier ones plus one per bill this run changed or withdrew.
+pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog) -> Vec<RevisionRow> {
+    let mut new_lines: BTreeMap<&str, Lines> = BTreeMap::new();
+    for l in &rows.bill_lines {
+        new_lines
+            .entry(l.bill_id.as_str())
+            .or_default()
+            .insert((l.app_id, cat.classes[l.class].name.clone(), l.unit_price_per_1000.normalize()), l.minutes);
+    }
+    let mut revisions = prev.revisions.clone();
+    let superseded = |id: &str, old: &OldBill, by: Option<(i64, Decimal)>| RevisionRow {
+        account_id: old.account_id,
+        bill_id: id.to_string(),
+        revision: old.revision,
+        issued_at: old.issued_at,
+        amount: old.amount,
+        balance_before: old.balance_before,
+        balance_after: old.balance_after,
+        replaced_by_revision: by.map(|b| b.0),
+        new_amount: by.map(|b| b.1),
+        change: by.map(|b| b.1).unwrap_or(Decimal::ZERO) - old.amount,
+    };
+    let empty = Lines::new();
+    for b in rows.bills.iter_mut() {
+        let lines = new_lines.get(b.bill_id.as_str()).unwrap_or(&empty);
+        match prev.bills.get(&b.bill_id) {
+            Some(old) if old.amount == b.amount && prev.lines.get(&b.bill_id).unwrap_or(&empty) == lines => {
+                b.revision = old.revision;
+            }
+            Some(old) => {
+                b.revision = prev.last_revision(&b.bill_id) + 1;
+                revisions.push(superseded(&b.bill_id, old, Some((b.revision, b.amount))));
+            }
+            None => b.revision = prev.last_revision(&b.bill_id) + 1,
+        }
+    }
+    for (id, old) in &prev.bills {
+        if !rows.bills.iter().any(|b| &b.bill_id == id) {
+            revisions.push(superseded(id, old, None));
+        }
+    }
+    revisions.sort();
+    revisions
+}
