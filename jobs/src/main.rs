@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use rtcbill_pipeline::generate::GenerateOptions;
+use rtcbill_pipeline::meter::MeterEngine;
 use rtcbill_pipeline::run::{execute, Plan};
 
 #[derive(Parser)]
@@ -18,8 +19,17 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// Metering implementation: `stream` (default) or `polars` (the reference, for small days).
+    #[arg(long, value_enum, default_value_t = Meter::Stream, global = true)]
+    meter: Meter,
     #[command(subcommand)]
     job: Job,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Meter {
+    Stream,
+    Polars,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -122,11 +132,15 @@ fn init_logs(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
+    let meter = match cli.meter {
+        Meter::Stream => MeterEngine::Stream,
+        Meter::Polars => MeterEngine::Polars,
+    };
     let result = match cli.job {
-        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }),
-        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }),
+        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter),
+        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter),
         Job::Nightly { data, out, today } => match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
-            Ok(today) => chain(&data, &out, Plan::Nightly { today }),
+            Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter),
             Err(e) => Err(e),
         },
         Job::Schema { dataset } => schema(dataset.as_deref()),
@@ -150,7 +164,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise).
-fn chain(data: &Path, out: &Path, plan: Plan) -> anyhow::Result<()> {
+fn chain(data: &Path, out: &Path, plan: Plan, meter: MeterEngine) -> anyhow::Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -168,7 +182,7 @@ fn chain(data: &Path, out: &Path, plan: Plan) -> anyhow::Result<()> {
             b.set_message(s.day.to_string());
         }
     };
-    let result = execute(data, out, plan, &mut on_day);
+    let result = execute(data, out, plan, meter, &mut on_day);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

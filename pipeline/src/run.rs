@@ -12,7 +12,7 @@ use crate::clock::add_days;
 use crate::engine::{self, Account, AccountEvents, DayCtx};
 use crate::error::{Error, Result};
 use crate::input::{Inputs, PackageEventKind};
-use crate::meter::{self, MeterCounts};
+use crate::meter::{self, MeterCounts, MeterEngine};
 use crate::output;
 use crate::revision::{revise, Previous};
 use crate::rows::DayRows;
@@ -36,6 +36,8 @@ pub struct Chain {
     accounts: Vec<crate::input::Account>,
     events: Vec<AccountEvents>,
     orphan_upgrades: Vec<crate::input::PackageEvent>,
+    /// Which metering implementation runs (SPEC §2 either way).
+    pub meter_engine: MeterEngine,
 }
 
 impl Chain {
@@ -74,7 +76,7 @@ impl Chain {
         let events = (0..n)
             .map(|i| AccountEvents::build(&accounts[i], &apps[i], &txns[i], &pkgs[i], &pevs[i], &inputs.catalog))
             .collect();
-        Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs })
+        Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs, meter_engine: MeterEngine::default() })
     }
 
     /// The last usage day present.
@@ -99,7 +101,7 @@ impl Chain {
     /// Meters billing day `day` (no state needed: days can be metered ahead of the chain).
     pub fn meter(&self, day: NaiveDate) -> Result<meter::Metered> {
         let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
-        meter::meter_day(day, files, &self.inputs.apps, &self.inputs.catalog)
+        meter::meter_day(self.meter_engine, day, files, &self.inputs.apps, &self.inputs.catalog)
     }
 
     /// Runs day `day` over `state` (the state the previous day left) with its metered usage.
@@ -186,8 +188,15 @@ pub enum Plan {
 
 /// Runs a plan over a data root into an output root. `on_day` hears of each written day with
 /// its position and the number of days to write.
-pub fn execute(data: &Path, out: &Path, plan: Plan, on_day: &mut dyn FnMut(&DaySummary, usize, usize)) -> Result<Vec<DaySummary>> {
-    let chain = Chain::load(data)?;
+pub fn execute(
+    data: &Path,
+    out: &Path,
+    plan: Plan,
+    meter_engine: MeterEngine,
+    on_day: &mut dyn FnMut(&DaySummary, usize, usize),
+) -> Result<Vec<DaySummary>> {
+    let mut chain = Chain::load(data)?;
+    chain.meter_engine = meter_engine;
     let store = Store::open(out)?;
     let chain_hash = chain.chain_hash();
     let done = store.done_days()?;

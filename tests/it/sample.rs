@@ -154,3 +154,27 @@ fn schema_command_prints_the_data_dictionary() {
     let o = rtcbill(&["schema", "nope"]);
     assert_eq!(o.status.code(), Some(64));
 }
+
+#[test]
+fn the_streaming_and_the_polars_metering_give_the_same_bytes() {
+    // SPEC §2 two ways: the default streaming path and the polars reference, on the sample
+    // (every reject reason, identical and differing duplicates) and on both conformance cases.
+    let mut roots = vec![repo().join("sample-data")];
+    roots.extend(["metering", "order"].map(|c| repo().join("../shared/conformance").join(c).join("data")));
+    for data in roots {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for (out, meter) in [(a.path(), "stream"), (b.path(), "polars")] {
+            let o = Command::new(bin())
+                .args(["--meter", meter, "run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
+                .env("RTCBILL_LOG", "warn")
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let (fa, fb) = (files(a.path()), files(b.path()));
+        assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+        for (k, v) in &fa {
+            assert!(v == &fb[k], "{}: {k} differs between the metering engines", data.display());
+        }
+    }
+}

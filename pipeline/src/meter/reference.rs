@@ -1,9 +1,6 @@
-//! SPEC §2 metering, with polars doing the scan and the aggregation of one day's raw usage.
-//!
-//! Every slice gets the first reject reason that applies; the slices left are deduplicated by
-//! `event_id` (identical copies collapse, differing copies are all rejected
-//! `conflicting_duplicate`); the accepted ones are summed per (app, class) in integer seconds.
-//! Money never enters polars.
+//! SPEC §2 metering with polars lazy frames: the reference path. It says what metering means
+//! in a few relational steps (classify, distinct, group), and the streaming path
+//! ([`super::stream`]) is tested against it. It loads the whole day, so it is for small days.
 
 use arrow::datatypes::TimeUnit as ArrowTimeUnit;
 use chrono::NaiveDate;
@@ -11,54 +8,10 @@ use polars::prelude::*;
 use rtcbill_schemas::c;
 
 use crate::catalog::Catalog;
-use crate::clock::Ts;
 use crate::error::{Error, Result};
 use crate::input::{App, UsageFile};
 
-/// SPEC §2: a slice's seconds must be in 0..=86,400.
-pub const MAX_SECONDS: i64 = 86_400;
-
-/// One (app, class) of the day with accepted usage.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct UsageDaily {
-    pub account_id: i64,
-    pub app_id: i64,
-    /// Index into the catalog's usage classes.
-    pub class: usize,
-    pub slices: i64,
-    pub seconds: i64,
-    pub billable_minutes: i64,
-    pub package_minutes: i64,
-}
-
-/// A rejected slice, every column as read, with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RejectedSlice {
-    pub reason: String,
-    pub event_id: Option<String>,
-    pub app_id: Option<i64>,
-    pub start_time: Option<Ts>,
-    pub seconds: Option<i64>,
-    pub user_id: Option<String>,
-    pub room_id: Option<String>,
-    pub usage_class: Option<String>,
-}
-
-/// Counts for the accounting identity raw = accepted + rejected + collapsed (SPEC §2).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MeterCounts {
-    pub raw: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub collapsed: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Metered {
-    pub usage: Vec<UsageDaily>,
-    pub rejected: Vec<RejectedSlice>,
-    pub counts: MeterCounts,
-}
+use super::{MeterCounts, Metered, RejectedSlice, UsageDaily, MAX_SECONDS};
 
 const ACCOUNT: &str = "__account_id";
 const CLASS: &str = "__class";
