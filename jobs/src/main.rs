@@ -118,6 +118,9 @@ struct GenerateArgs {
     /// Leave out the scenario accounts and the bad usage rows (volume only).
     #[arg(long)]
     no_scenarios: bool,
+    /// Background slices followed by a duplicate or bad row, per thousand.
+    #[arg(long, default_value_t = 0)]
+    dirty_per_mille: u32,
 }
 
 fn init_logs(format: LogFormat) {
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
             slices_per_app_day: g.slices_per_app_day,
             rows_per_file: g.rows_per_file,
             scenarios: !g.no_scenarios,
+            dirty_per_mille: g.dirty_per_mille,
         })
         .map_err(Into::into),
     };

@@ -36,6 +36,9 @@ pub struct GenerateOptions {
     pub rows_per_file: usize,
     /// Whether to add the hand-made scenario accounts and the bad usage rows.
     pub scenarios: bool,
+    /// Background slices followed by a dirty row, per thousand: an identical copy, a
+    /// differing copy, or a row with an unknown class (a third each).
+    pub dirty_per_mille: u32,
 }
 
 #[derive(Default)]
@@ -386,6 +389,15 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
                     Some(day0 + rng.random_range(0..MICROS_PER_DAY / MICROS_PER_SECOND) * MICROS_PER_SECOND),
                     Some(secs),
                 ));
+                if o.dirty_per_mille > 0 && rng.random_range(0..1000) < o.dirty_per_mille {
+                    let mut copy = rows.last().expect("just pushed").clone();
+                    match rng.random_range(0..3) {
+                        0 => {}
+                        1 => copy.6 = copy.6.map(|s| s + 1),
+                        _ => copy.4 = Some("video_8k".into()),
+                    }
+                    rows.push(copy);
+                }
                 if rows.len() >= o.rows_per_file {
                     write_usage(&dir.join(format!("part-{part}.parquet")), &rows)?;
                     rows.clear();

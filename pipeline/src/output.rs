@@ -91,11 +91,11 @@ fn s(x: &str) -> Option<&str> {
     Some(x)
 }
 
-/// Every dataset of a day as Arrow batches.
+/// Every dataset of a day as Arrow batches; each dataset's rows are freed once converted.
 pub fn day_batches(
-    usage: &[UsageDaily],
-    rejected: &[RejectedSlice],
-    rows: &DayRows,
+    usage: Vec<UsageDaily>,
+    rejected: Vec<RejectedSlice>,
+    mut rows: DayRows,
     cat: &Catalog,
 ) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
@@ -112,7 +112,8 @@ pub fn day_batches(
             .i64(u.iter().map(|r| Some(r.package_minutes)))
             .finish()?,
     );
-    let d = &rows.deductions;
+    drop(u);
+    let d = std::mem::take(&mut rows.deductions);
     out.push(
         Cols::new(&schemas::DEDUCTIONS)
             .i64(d.iter().map(|r| Some(r.account_id)))
@@ -125,7 +126,8 @@ pub fn day_batches(
             .i64(d.iter().map(|r| Some(r.remaining_after)))
             .finish()?,
     );
-    let c = &rows.charges;
+    drop(d);
+    let c = std::mem::take(&mut rows.charges);
     out.push(
         Cols::new(&schemas::CHARGES)
             .i64(c.iter().map(|r| Some(r.account_id)))
@@ -136,7 +138,8 @@ pub fn day_batches(
             .dec(c.iter().map(|r| Some(r.amount)))?
             .finish()?,
     );
-    let b = &rows.bills;
+    drop(c);
+    let b = std::mem::take(&mut rows.bills);
     out.push(
         Cols::new(&schemas::BILLS)
             .str(b.iter().map(|r| s(&r.bill_id)))
@@ -152,7 +155,8 @@ pub fn day_batches(
             .i64(b.iter().map(|r| Some(r.revision)))
             .finish()?,
     );
-    let l = &rows.bill_lines;
+    drop(b);
+    let l = std::mem::take(&mut rows.bill_lines);
     out.push(
         Cols::new(&schemas::BILL_LINES)
             .str(l.iter().map(|r| s(&r.bill_id)))
@@ -164,7 +168,8 @@ pub fn day_batches(
             .dec(l.iter().map(|r| Some(r.amount)))?
             .finish()?,
     );
-    let o = &rows.orders;
+    drop(l);
+    let o = std::mem::take(&mut rows.orders);
     out.push(
         Cols::new(&schemas::ORDERS)
             .str(o.iter().map(|r| s(&r.order_id)))
@@ -180,7 +185,8 @@ pub fn day_batches(
             .date(o.iter().map(|r| r.cycle_end))
             .finish()?,
     );
-    let p = &rows.package_balances;
+    drop(o);
+    let p = std::mem::take(&mut rows.package_balances);
     out.push(
         Cols::new(&schemas::PACKAGE_BALANCES)
             .str(p.iter().map(|r| s(&r.package_id)))
@@ -198,7 +204,8 @@ pub fn day_batches(
             .bool(p.iter().map(|r| Some(r.auto_renew)))
             .finish()?,
     );
-    let a = &rows.account_status;
+    drop(p);
+    let a = std::mem::take(&mut rows.account_status);
     out.push(
         Cols::new(&schemas::ACCOUNT_STATUS)
             .i64(a.iter().map(|r| Some(r.account_id)))
@@ -211,7 +218,8 @@ pub fn day_batches(
             .dec(a.iter().map(|r| Some(r.amount_due)))?
             .finish()?,
     );
-    let e = &rows.status_events;
+    drop(a);
+    let e = std::mem::take(&mut rows.status_events);
     out.push(
         Cols::new(&schemas::STATUS_EVENTS)
             .i64(e.iter().map(|r| Some(r.account_id)))
@@ -221,6 +229,7 @@ pub fn day_batches(
             .str(e.iter().map(|r| s(&r.detail)))
             .finish()?,
     );
+    drop(e);
     let r = rejected;
     out.push(
         Cols::new(&schemas::REJECTED_USAGE)

@@ -135,6 +135,19 @@ pub struct DayRows {
 }
 
 impl DayRows {
+    /// Joins the parts of many accounts, reserving once.
+    pub fn concat(parts: Vec<DayRows>) -> DayRows {
+        let mut all = DayRows::default();
+        macro_rules! reserve {
+            ($($f:ident),*) => { $( all.$f.reserve_exact(parts.iter().map(|p| p.$f.len()).sum()); )* };
+        }
+        reserve!(deductions, charges, orders, bills, bill_lines, package_balances, account_status, status_events);
+        for p in parts {
+            all.append(p);
+        }
+        all
+    }
+
     pub fn append(&mut self, mut o: DayRows) {
         self.deductions.append(&mut o.deductions);
         self.charges.append(&mut o.charges);

@@ -119,10 +119,7 @@ impl Chain {
                 engine::run_day(acc, ev, &usage[lo..hi], ctx)
             })
             .collect();
-        let mut rows = DayRows::default();
-        for p in parts {
-            rows.append(p);
-        }
+        let mut rows = DayRows::concat(parts);
         for e in self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)) {
             rows.orders.push(engine::orphan_upgrade(e));
         }
@@ -252,7 +249,7 @@ pub fn execute(
         });
         for (i, (day, metered)) in rx.iter().enumerate() {
             let metered = metered?;
-            let s = write_day(&chain, &store, &mut state, day, &metered, &chain_hash)?;
+            let s = write_day(&chain, &store, &mut state, day, metered, &chain_hash)?;
             on_day(&s, i + 1, total);
             summaries.push(s);
         }
@@ -285,12 +282,19 @@ fn start_state(chain: &Chain, store: &Store, from: NaiveDate, chain_hash: &str) 
     Ok(state)
 }
 
-fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate, metered: &meter::Metered, chain_hash: &str) -> Result<DaySummary> {
-    let mut rows = chain.advance(state, day, metered)?;
+fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate, metered: meter::Metered, chain_hash: &str) -> Result<DaySummary> {
+    let mut rows = chain.advance(state, day, &metered)?;
     let cat = &chain.inputs.catalog;
     let previous = Previous::load(&store.out, day)?;
     let revisions = revise(&mut rows, &previous, cat);
-    let mut batches = output::day_batches(&metered.usage, &metered.rejected, &rows, cat)
+    let summary = DaySummary {
+        day,
+        meter: metered.counts,
+        bills: rows.bills.len(),
+        revised_bills: rows.bills.iter().filter(|b| b.revision > 1).count(),
+        arrears_entered: rows.status_events.iter().filter(|e| e.event == "arrears_entered").count(),
+    };
+    let mut batches = output::day_batches(metered.usage, metered.rejected, rows, cat)
         .map_err(|m| Error::Write { path: store.out.clone(), msg: m })?;
     batches.push(output::revisions_batch(&revisions).map_err(|m| Error::Write { path: store.out.clone(), msg: m })?);
     let manifest = Manifest {
@@ -306,13 +310,7 @@ fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate
         rows_out: batches.iter().map(|(ds, b)| (ds.name.to_string(), b.num_rows())).collect(),
     };
     store.commit_day(day, &batches, state, &manifest)?;
-    let s = DaySummary {
-        day,
-        meter: metered.counts,
-        bills: rows.bills.len(),
-        revised_bills: rows.bills.iter().filter(|b| b.revision > 1).count(),
-        arrears_entered: rows.status_events.iter().filter(|e| e.event == "arrears_entered").count(),
-    };
+    let s = summary;
     tracing::info!(
         day = %day,
         slices_read = s.meter.raw,

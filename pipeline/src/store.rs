@@ -73,6 +73,16 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(path, e))
 }
 
+/// The state as zstd-compressed JSON, streamed (no full copy in memory), fsynced.
+fn write_state(path: &Path, state: &[Account]) -> Result<()> {
+    let f = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut enc = zstd::Encoder::new(std::io::BufWriter::new(f), 3).map_err(|e| Error::io(path, e))?;
+    serde_json::to_writer(&mut enc, state).map_err(|e| Error::Write { path: path.to_path_buf(), msg: e.to_string() })?;
+    let w = enc.finish().map_err(|e| Error::io(path, e))?;
+    let f = w.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
 fn day_name(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -182,9 +192,7 @@ impl Store {
             write_file(&sub.join(PART_FILE), ds, b)?;
             sync_dir(&sub)?;
         }
-        let json = serde_json::to_vec(state).map_err(|e| Error::Write { path: dir.clone(), msg: e.to_string() })?;
-        let zst = zstd::encode_all(json.as_slice(), 3).map_err(|e| Error::io(&dir, e))?;
-        write_synced(&dir.join("state.json.zst"), &zst)?;
+        write_state(&dir.join("state.json.zst"), state)?;
         let m = serde_json::to_vec_pretty(manifest).map_err(|e| Error::Write { path: dir.clone(), msg: e.to_string() })?;
         write_synced(&dir.join("manifest.json"), &m)?;
         sync_dir(&dir)?;

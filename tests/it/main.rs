@@ -3,7 +3,9 @@
 
 mod common;
 mod chain;
+mod clients;
 mod conformance;
 mod inputs;
+mod logs;
 mod metering;
 mod sample;

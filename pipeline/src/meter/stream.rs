@@ -165,6 +165,15 @@ fn classify(cols: &Cols, i: usize, ctx: &Ctx) -> std::result::Result<(u32, usize
     }
 }
 
+/// Concatenates per-task results, freeing each part as it is moved (one copy resident).
+fn concat<T>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for p in parts {
+        all.extend(p);
+    }
+    all
+}
+
 fn event_hash(id: &str) -> u64 {
     let mut h = FxBuildHasher.build_hasher();
     h.write(id.as_bytes());
@@ -265,7 +274,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
             Ok(rejected)
         })
         .collect::<Result<_>>()?;
-    let mut rejected: Vec<RejectedSlice> = rejects.into_iter().flatten().collect();
+    let mut rejected = concat(rejects);
 
     // Event ids that may repeat: equal hashes.
     hashes.par_sort_unstable();
@@ -298,7 +307,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
                 Ok(rows)
             })
             .collect::<Result<_>>()?;
-        let mut found: Vec<(Row, u32, usize)> = found.into_iter().flatten().collect();
+        let mut found = concat(found);
         found.sort();
         for group in found.chunk_by(|a, b| a.0.event_id == b.0.event_id) {
             if group.len() < 2 {
