@@ -1,6 +1,6 @@
 //! SPEC §7 outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
-//! sort key, written with zstd, statistics, sorting metadata and `schema_version`; each
-//! `billing_date=D` partition is replaced atomically (write beside, fsync, rename).
+//! sort key, written with zstd, statistics, sorting metadata and `schema_version`. The store
+//! ([`crate::store`]) stages the files of a day and swaps them in.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
