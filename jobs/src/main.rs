@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use rtcbill_pipeline::generate::GenerateOptions;
 use rtcbill_pipeline::meter::MeterEngine;
-use rtcbill_pipeline::run::{execute, Plan};
+use rtcbill_pipeline::run::{execute, Plan, Source};
 
 #[derive(Parser)]
 #[command(name = "rtcbill", version, about = "Batch metering and invoicing for a real-time audio/video service")]
@@ -22,6 +22,10 @@ struct Cli {
     /// Metering implementation: `stream` (default) or `polars` (the reference, for small days).
     #[arg(long, value_enum, default_value_t = Meter::Stream, global = true)]
     meter: Meter,
+    /// Read metering from DIR (usage_daily, rejected_usage, meter_counts by billing_date, as
+    /// jobs/spark/meter.py writes them) instead of scanning raw usage.
+    #[arg(long, global = true, value_name = "DIR")]
+    metered: Option<PathBuf>,
     #[command(subcommand)]
     job: Job,
 }
@@ -135,13 +139,14 @@ fn init_logs(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    let meter = match cli.meter {
-        Meter::Stream => MeterEngine::Stream,
-        Meter::Polars => MeterEngine::Polars,
+    let meter = match (cli.metered, cli.meter) {
+        (Some(dir), _) => Source::Metered(dir),
+        (None, Meter::Stream) => Source::Raw(MeterEngine::Stream),
+        (None, Meter::Polars) => Source::Raw(MeterEngine::Polars),
     };
     let result = match cli.job {
-        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter),
-        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter),
+        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter.clone()),
+        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter.clone()),
         Job::Nightly { data, out, today } => match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
             Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter),
             Err(e) => Err(e),
@@ -168,7 +173,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise).
-fn chain(data: &Path, out: &Path, plan: Plan, meter: MeterEngine) -> anyhow::Result<()> {
+fn chain(data: &Path, out: &Path, plan: Plan, source: Source) -> anyhow::Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -186,7 +191,7 @@ fn chain(data: &Path, out: &Path, plan: Plan, meter: MeterEngine) -> anyhow::Res
             b.set_message(s.day.to_string());
         }
     };
-    let result = execute(data, out, plan, meter, &mut on_day);
+    let result = execute(data, out, plan, source, &mut on_day);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

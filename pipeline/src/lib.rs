@@ -13,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod input;
 pub mod meter;
+pub mod metered;
 pub mod output;
 pub mod revision;
 pub mod rows;

@@ -2,8 +2,8 @@
 //! every account is run through its window in parallel (rayon), then the day's partitions are
 //! written. Days before `from` are run for their state only.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -13,6 +13,7 @@ use crate::engine::{self, Account, AccountEvents, DayCtx};
 use crate::error::{Error, Result};
 use crate::input::{Inputs, PackageEventKind};
 use crate::meter::{self, MeterCounts, MeterEngine};
+use crate::metered;
 use crate::output;
 use crate::revision::{revise, Previous};
 use crate::rows::DayRows;
@@ -36,16 +37,31 @@ pub struct Chain {
     accounts: Vec<crate::input::Account>,
     events: Vec<AccountEvents>,
     orphan_upgrades: Vec<crate::input::PackageEvent>,
-    /// Which metering implementation runs (SPEC §2 either way).
-    pub meter_engine: MeterEngine,
+    source: Source,
+    /// The days with usage (raw partitions, or metered ones).
+    usage_days: BTreeSet<NaiveDate>,
+}
+
+/// Where each day's metering comes from (SPEC §2 either way).
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Scan `usage/usage_date=D/` with this implementation.
+    Raw(MeterEngine),
+    /// Read a metered directory (`--metered DIR`, e.g. written by the Spark job).
+    Metered(PathBuf),
 }
 
 impl Chain {
-    pub fn load(data: &Path) -> Result<Chain> {
+    pub fn load(data: &Path, source: Source) -> Result<Chain> {
         let inputs = Inputs::load(data)?;
-        let epoch = inputs
-            .epoch()
-            .ok_or_else(|| Error::Input { file: data.join("usage"), msg: "no usage_date= partition: nothing to run".into() })?;
+        let usage_days: BTreeSet<NaiveDate> = match &source {
+            Source::Raw(_) => inputs.usage.keys().copied().collect(),
+            Source::Metered(dir) => metered::days(dir)?,
+        };
+        let epoch = usage_days.first().copied().ok_or_else(|| match &source {
+            Source::Raw(_) => Error::Input { file: data.join("usage"), msg: "no usage_date= partition: nothing to run".into() },
+            Source::Metered(dir) => Error::Input { file: dir.join("meter_counts"), msg: "no billing_date= partition: nothing to run".into() },
+        })?;
         let mut accounts = inputs.accounts.clone();
         accounts.sort_by_key(|a| a.id);
         let index: BTreeMap<i64, usize> = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
@@ -76,12 +92,12 @@ impl Chain {
         let events = (0..n)
             .map(|i| AccountEvents::build(&accounts[i], &apps[i], &txns[i], &pkgs[i], &pevs[i], &inputs.catalog))
             .collect();
-        Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs, meter_engine: MeterEngine::default() })
+        Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs, source, usage_days })
     }
 
     /// The last usage day present.
     pub fn last_usage_day(&self) -> NaiveDate {
-        *self.inputs.usage.keys().next_back().expect("epoch exists")
+        *self.usage_days.last().expect("epoch exists")
     }
 
     /// Fresh state at the epoch: every account at its opening balance.
@@ -100,8 +116,15 @@ impl Chain {
 
     /// Meters billing day `day` (no state needed: days can be metered ahead of the chain).
     pub fn meter(&self, day: NaiveDate) -> Result<meter::Metered> {
-        let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
-        meter::meter_day(self.meter_engine, day, files, &self.inputs.apps, &self.inputs.catalog)
+        let (apps, cat) = (&self.inputs.apps, &self.inputs.catalog);
+        match &self.source {
+            Source::Raw(engine) => {
+                let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
+                meter::meter_day(*engine, day, files, apps, cat)
+            }
+            Source::Metered(dir) if self.usage_days.contains(&day) => metered::load(dir, day, apps, cat),
+            Source::Metered(_) => Ok(meter::Metered::default()),
+        }
     }
 
     /// Runs day `day` over `state` (the state the previous day left) with its metered usage.
@@ -155,12 +178,15 @@ impl Chain {
 
     /// The usage files of a day as seen now (hashing only those whose size or time moved).
     pub fn usage_seen(&self, day: NaiveDate, previous: Option<&Manifest>) -> Result<Vec<FileSeen>> {
-        let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
-        files
+        let paths: Vec<PathBuf> = match &self.source {
+            Source::Raw(_) => self.inputs.usage.get(&day).map(|v| v.iter().map(|f| f.path.clone()).collect()).unwrap_or_default(),
+            Source::Metered(dir) => metered::files(dir, day)?.into_iter().map(|f| f.1).collect(),
+        };
+        paths
             .iter()
-            .map(|f| {
-                let prev = previous.and_then(|m| m.usage_files.iter().find(|s| s.path == f.path.to_string_lossy()));
-                store::file_seen(&f.path, prev)
+            .map(|p| {
+                let prev = previous.and_then(|m| m.usage_files.iter().find(|s| s.path == p.to_string_lossy()));
+                store::file_seen(p, prev)
             })
             .collect()
     }
@@ -189,11 +215,10 @@ pub fn execute(
     data: &Path,
     out: &Path,
     plan: Plan,
-    meter_engine: MeterEngine,
+    source: Source,
     on_day: &mut dyn FnMut(&DaySummary, usize, usize),
 ) -> Result<Vec<DaySummary>> {
-    let mut chain = Chain::load(data)?;
-    chain.meter_engine = meter_engine;
+    let chain = Chain::load(data, source)?;
     let store = Store::open(out)?;
     let chain_hash = chain.chain_hash();
     let done = store.done_days()?;

@@ -500,6 +500,22 @@ pub static BILL_REVISIONS: Dataset = Dataset {
     ],
 };
 
+/// Written with `usage_daily` and `rejected_usage` by a metering job run elsewhere (the Spark
+/// job), read by `rtcbill --metered DIR`: the day's slice counts.
+pub static METER_COUNTS: Dataset = Dataset {
+    name: "meter_counts",
+    direction: Direction::Input,
+    doc: "slice counts of an externally metered day (--metered DIR/meter_counts/billing_date=D/)",
+    grain: "metered day",
+    sort_key: &[],
+    columns: &[
+        col("slices_read", Int64, "raw slices of the day"),
+        col("accepted", Int64, "distinct accepted event ids (sum of usage_daily.slices)"),
+        col("rejected", Int64, "rejected slices (rows of rejected_usage)"),
+        col("collapsed", Int64, "identical extra copies counted once"),
+    ],
+};
+
 /// The Parquet input datasets other than usage, in load order.
 pub static SMALL_INPUTS: [&Dataset; 5] = [&ACCOUNTS, &APPS, &TRANSACTIONS, &PACKAGES, &PACKAGE_EVENTS];
 
@@ -522,6 +538,7 @@ pub static OUTPUTS: [&Dataset; 11] = [
 pub fn all() -> Vec<&'static Dataset> {
     let mut v: Vec<&'static Dataset> = SMALL_INPUTS.to_vec();
     v.push(&USAGE);
+    v.push(&METER_COUNTS);
     v.extend(OUTPUTS.iter().copied());
     v
 }

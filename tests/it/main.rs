@@ -9,3 +9,4 @@ mod inputs;
 mod logs;
 mod metering;
 mod sample;
+mod spark;

@@ -1,0 +1,91 @@
+//! The metering stage on Apache Spark (`jobs/spark/meter.py`, pyspark in local mode, in a
+//! virtual environment under `target/` made on first use): on the sample and on the
+//! conformance cases its `usage_daily` and `rejected_usage` equal rtcbill's row for row, and
+//! `rtcbill run --metered` on its output writes the same bytes as a plain run.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::*;
+use crate::sample::files;
+
+/// A Python with pyspark: `RTCBILL_SPARK_PYTHON` if set, else a venv under `target/py-spark`.
+fn spark_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("RTCBILL_SPARK_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo().join("target/py-spark");
+    let py = venv.join("bin/python");
+    let ready = venv.join(".ready");
+    if !ready.exists() {
+        assert!(Command::new("python3").args(["-m", "venv", venv.to_str().unwrap()]).status().unwrap().success());
+        let ok = Command::new(&py).args(["-m", "pip", "install", "--quiet", "pyspark==3.5.*"]).status().unwrap().success();
+        assert!(ok, "pip install pyspark failed");
+        std::fs::write(&ready, b"").unwrap();
+    }
+    py
+}
+
+fn multiset(rows: Vec<Row>) -> BTreeMap<String, i64> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        *m.entry(serde_json::to_string(&r).unwrap()).or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn spark_metering_equals_rtcbill_and_feeds_the_same_chain() {
+    let py = spark_python();
+    let mut roots = vec![repo().join("sample-data")];
+    roots.extend(["metering", "order"].map(|c| repo().join("../shared/conformance").join(c).join("data")));
+    for data in roots {
+        let d = data.to_str().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let (metered, plain, via) = (tmp.path().join("metered"), tmp.path().join("plain"), tmp.path().join("via"));
+        let o = Command::new(&py)
+            .arg(repo().join("jobs/spark/meter.py"))
+            .args(["--master", "local[2]", "--data", d, "--out", metered.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "spark job failed on {d}: {}", String::from_utf8_lossy(&o.stderr));
+        run_ok(&data, &plain, &[]);
+        for ds in ["usage_daily", "rejected_usage"] {
+            let (spark, ours) = (read_dataset(&metered, ds), read_dataset(&plain, ds));
+            assert!(!ours.is_empty() || ds == "rejected_usage");
+            assert_eq!(multiset(spark), multiset(ours), "{ds} of {d}: Spark and rtcbill differ");
+        }
+        let o = rtcbill(&["--metered", metered.to_str().unwrap(), "run", "--data", d, "--out", via.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (a, b) = (files(&plain), files(&via));
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        for (k, v) in &a {
+            assert!(v == &b[k], "{d}: {k} differs between a plain run and --metered");
+        }
+    }
+}
+
+#[test]
+fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
+    // Built without Spark: rtcbill's own outputs plus a meter_counts row that lies.
+    use std::sync::Arc;
+    use arrow::array::{ArrayRef, Int64Array};
+    let data = repo().join("../shared/conformance/metering/data");
+    let tmp = tempfile::tempdir().unwrap();
+    let metered = tmp.path().join("metered");
+    run_ok(&data, &metered, &[]);
+    let counts = batch(
+        ["slices_read", "accepted", "rejected", "collapsed"]
+            .iter()
+            .zip([21i64, 8, 10, 2])
+            .map(|(n, v)| (*n, Arc::new(Int64Array::from(vec![v])) as ArrayRef, false))
+            .collect(),
+    );
+    write_parquet(&metered.join("meter_counts/billing_date=2026-02-10/part-0.parquet"), &counts);
+    let out = tmp.path().join("out");
+    let o = rtcbill(&["--metered", metered.to_str().unwrap(), "run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(err.contains("counts do not add up: read 21, accepted 8"), "{err}");
+}
