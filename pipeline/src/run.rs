@@ -38,6 +38,7 @@ pub struct Chain {
     events: Vec<AccountEvents>,
     orphan_upgrades: Vec<crate::input::PackageEvent>,
     source: Source,
+    data: PathBuf,
     /// The days with usage (raw partitions, or metered ones).
     usage_days: BTreeSet<NaiveDate>,
 }
@@ -92,7 +93,7 @@ impl Chain {
         let events = (0..n)
             .map(|i| AccountEvents::build(&accounts[i], &apps[i], &txns[i], &pkgs[i], &pevs[i], &inputs.catalog))
             .collect();
-        Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs, source, usage_days })
+        Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs, source, data: data.to_path_buf(), usage_days })
     }
 
     /// The last usage day present.
@@ -178,15 +179,21 @@ impl Chain {
 
     /// The usage files of a day as seen now (hashing only those whose size or time moved).
     pub fn usage_seen(&self, day: NaiveDate, previous: Option<&Manifest>) -> Result<Vec<FileSeen>> {
-        let paths: Vec<PathBuf> = match &self.source {
-            Source::Raw(_) => self.inputs.usage.get(&day).map(|v| v.iter().map(|f| f.path.clone()).collect()).unwrap_or_default(),
-            Source::Metered(dir) => metered::files(dir, day)?.into_iter().map(|f| f.1).collect(),
+        // Paths are recorded relative to their root, so a data root moved or named another
+        // way (relative, absolute) is not taken as changed.
+        let (root, paths): (&Path, Vec<PathBuf>) = match &self.source {
+            Source::Raw(_) => (
+                &self.data,
+                self.inputs.usage.get(&day).map(|v| v.iter().map(|f| f.path.clone()).collect()).unwrap_or_default(),
+            ),
+            Source::Metered(dir) => (dir, metered::files(dir, day)?.into_iter().map(|f| f.1).collect()),
         };
         paths
             .iter()
             .map(|p| {
-                let prev = previous.and_then(|m| m.usage_files.iter().find(|s| s.path == p.to_string_lossy()));
-                store::file_seen(p, prev)
+                let name = p.strip_prefix(root).unwrap_or(p).to_string_lossy().to_string();
+                let prev = previous.and_then(|m| m.usage_files.iter().find(|s| s.path == name));
+                store::file_seen(p, name, prev)
             })
             .collect()
     }

@@ -243,8 +243,9 @@ fn crash_point(point: &str) {
     }
 }
 
-/// Reads a usage file's size, modification time and content hash.
-pub fn file_seen(path: &Path, previous: Option<&FileSeen>) -> Result<FileSeen> {
+/// Reads a usage file's size, modification time and content hash; `name` is how the manifest
+/// records it.
+pub fn file_seen(path: &Path, name: String, previous: Option<&FileSeen>) -> Result<FileSeen> {
     let md = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let modified_ns = md
         .modified()
@@ -252,12 +253,11 @@ pub fn file_seen(path: &Path, previous: Option<&FileSeen>) -> Result<FileSeen> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0);
-    let p = path.to_string_lossy().to_string();
     // Same size and time as last seen: the content hash is taken as unchanged.
-    if let Some(prev) = previous.filter(|f| f.path == p && f.size == md.len() && f.modified_ns == modified_ns) {
+    if let Some(prev) = previous.filter(|f| f.path == name && f.size == md.len() && f.modified_ns == modified_ns) {
         return Ok(prev.clone());
     }
     let mut h = blake3::Hasher::new();
     h.update_reader(File::open(path).map_err(|e| Error::io(path, e))?).map_err(|e| Error::io(path, e))?;
-    Ok(FileSeen { path: p, size: md.len(), modified_ns, blake3: h.finalize().to_hex().to_string() })
+    Ok(FileSeen { path: name, size: md.len(), modified_ns, blake3: h.finalize().to_hex().to_string() })
 }

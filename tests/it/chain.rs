@@ -165,3 +165,23 @@ fn a_second_run_on_a_locked_output_is_refused_and_changes_nothing() {
     assert_same(&before, &files(out.path()));
     drop(lock);
 }
+
+#[test]
+fn nightly_finds_nothing_changed_when_the_data_root_is_named_another_way() {
+    // Manifests record usage paths relative to the data root: relative then absolute is the
+    // same root, so nightly has nothing to rerun.
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(bin())
+        .current_dir(repo())
+        .args(["run", "--data", "sample-data", "--to", "2026-09-05", "--out", out.path().to_str().unwrap()])
+        .env("RTCBILL_LOG", "warn")
+        .output()
+        .unwrap();
+    ok(o);
+    let before = files(out.path());
+    let o = job(out.path(), &["nightly", "--data", &sample(), "--today", "2026-09-06"], &[("RTCBILL_LOG", "info")]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    ok(o);
+    assert!(err.contains("nothing to do"), "{err}");
+    assert_same(&before, &files(out.path()));
+}

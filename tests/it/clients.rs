@@ -3,36 +3,12 @@
 //! and find the contract's names and types, decimal scales, UTC instants and the partition
 //! key; DuckDB reconciles bills with their lines and usage with deductions and charges.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use rtcbill_schemas::OUTPUTS;
 
 use crate::common::*;
 use crate::sample::run_sample;
-
-/// A Python with duckdb, pyarrow and polars: `RTCBILL_PYTHON` if set, else a venv under
-/// `target/py-clients` (created and filled from PyPI the first time).
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("RTCBILL_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = repo().join("target/py-clients");
-    let py = venv.join("bin/python");
-    let ready = venv.join(".ready");
-    if !ready.exists() {
-        let ok = Command::new("python3").args(["-m", "venv", venv.to_str().unwrap()]).status().unwrap().success();
-        assert!(ok, "python3 -m venv failed");
-        let ok = Command::new(&py)
-            .args(["-m", "pip", "install", "--quiet", "duckdb==1.4.*", "pyarrow>=18", "polars>=1.30"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "pip install of duckdb, pyarrow and polars failed");
-        std::fs::write(&ready, b"").unwrap();
-    }
-    py
-}
 
 #[test]
 fn duckdb_pyarrow_and_polars_read_every_dataset_with_the_contract_types() {
@@ -48,7 +24,7 @@ fn duckdb_pyarrow_and_polars_read_every_dataset_with_the_contract_types() {
         .collect();
     let contract_path = out.path().join("contract.json");
     std::fs::write(&contract_path, serde_json::to_vec(&contract).unwrap()).unwrap();
-    let o = Command::new(python())
+    let o = Command::new(python_venv("RTCBILL_PYTHON", "py-clients", &["duckdb==1.4.*", "pyarrow>=18", "polars>=1.30"]))
         .arg(repo().join("tests/clients/read_outputs.py"))
         .args([out.path(), &contract_path])
         .output()

@@ -227,3 +227,22 @@ pub fn write_usage(path: &Path, rows: &[Slice]) {
         ]),
     );
 }
+
+/// A Python interpreter with `packages`: the one `env_var` names if set, else a virtual
+/// environment under `target/<name>` created and filled from PyPI on first use.
+pub fn python_venv(env_var: &str, name: &str, packages: &[&str]) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_var) {
+        return PathBuf::from(p);
+    }
+    let venv = repo().join("target").join(name);
+    let py = venv.join("bin/python");
+    let ready = venv.join(".ready");
+    if !ready.exists() {
+        let ok = Command::new("python3").args(["-m", "venv", venv.to_str().unwrap()]).status().unwrap().success();
+        assert!(ok, "python3 -m venv {} failed", venv.display());
+        let ok = Command::new(&py).args(["-m", "pip", "install", "--quiet"]).args(packages).status().unwrap().success();
+        assert!(ok, "pip install {packages:?} failed");
+        std::fs::write(&ready, b"").unwrap();
+    }
+    py
+}

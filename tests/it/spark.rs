@@ -4,28 +4,10 @@
 //! `rtcbill run --metered` on its output writes the same bytes as a plain run.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::*;
 use crate::sample::files;
-
-/// A Python with pyspark: `RTCBILL_SPARK_PYTHON` if set, else a venv under `target/py-spark`.
-fn spark_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("RTCBILL_SPARK_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = repo().join("target/py-spark");
-    let py = venv.join("bin/python");
-    let ready = venv.join(".ready");
-    if !ready.exists() {
-        assert!(Command::new("python3").args(["-m", "venv", venv.to_str().unwrap()]).status().unwrap().success());
-        let ok = Command::new(&py).args(["-m", "pip", "install", "--quiet", "pyspark==3.5.*"]).status().unwrap().success();
-        assert!(ok, "pip install pyspark failed");
-        std::fs::write(&ready, b"").unwrap();
-    }
-    py
-}
 
 fn multiset(rows: Vec<Row>) -> BTreeMap<String, i64> {
     let mut m = BTreeMap::new();
@@ -37,7 +19,7 @@ fn multiset(rows: Vec<Row>) -> BTreeMap<String, i64> {
 
 #[test]
 fn spark_metering_equals_rtcbill_and_feeds_the_same_chain() {
-    let py = spark_python();
+    let py = python_venv("RTCBILL_SPARK_PYTHON", "py-spark", &["pyspark==3.5.*"]);
     let mut roots = vec![repo().join("sample-data")];
     roots.extend(["metering", "order"].map(|c| repo().join("../shared/conformance").join(c).join("data")));
     for data in roots {
