@@ -91,11 +91,10 @@ fn s(x: &str) -> Option<&str> {
     Some(x)
 }
 
-/// Every dataset of a day as Arrow batches; each dataset's rows are freed once converted.
-pub fn day_batches(
+/// The metering datasets of a day (`usage_daily`, `rejected_usage`) as Arrow batches.
+pub fn metering_batches(
     usage: Vec<UsageDaily>,
     rejected: Vec<RejectedSlice>,
-    mut rows: DayRows,
     cat: &Catalog,
 ) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
@@ -113,6 +112,27 @@ pub fn day_batches(
             .finish()?,
     );
     drop(u);
+    let r = rejected;
+    out.push(
+        Cols::new(&schemas::REJECTED_USAGE)
+            .str(r.iter().map(|r| r.event_id.as_deref()))
+            .i64(r.iter().map(|r| r.app_id))
+            .str(r.iter().map(|r| r.user_id.as_deref()))
+            .str(r.iter().map(|r| r.room_id.as_deref()))
+            .str(r.iter().map(|r| r.usage_class.as_deref()))
+            .ts(r.iter().map(|r| r.start_time))
+            .i64(r.iter().map(|r| r.seconds))
+            .str(r.iter().map(|r| Some(r.reason.as_str())))
+            .finish()?,
+    );
+    Ok(out)
+}
+
+/// The engine's datasets of (part of) a day as Arrow batches; each dataset's rows are freed
+/// once converted.
+pub fn rows_batches(mut rows: DayRows, cat: &Catalog) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
+    let class = |i: usize| Some(cat.classes[i].name.as_str());
+    let mut out = Vec::new();
     let d = std::mem::take(&mut rows.deductions);
     out.push(
         Cols::new(&schemas::DEDUCTIONS)
@@ -230,19 +250,6 @@ pub fn day_batches(
             .finish()?,
     );
     drop(e);
-    let r = rejected;
-    out.push(
-        Cols::new(&schemas::REJECTED_USAGE)
-            .str(r.iter().map(|r| r.event_id.as_deref()))
-            .i64(r.iter().map(|r| r.app_id))
-            .str(r.iter().map(|r| r.user_id.as_deref()))
-            .str(r.iter().map(|r| r.room_id.as_deref()))
-            .str(r.iter().map(|r| r.usage_class.as_deref()))
-            .ts(r.iter().map(|r| r.start_time))
-            .i64(r.iter().map(|r| r.seconds))
-            .str(r.iter().map(|r| Some(r.reason.as_str())))
-            .finish()?,
-    );
     Ok(out)
 }
 
@@ -297,12 +304,37 @@ fn werr(path: &Path, msg: impl ToString) -> Error {
     Error::Write { path: path.to_path_buf(), msg: msg.to_string() }
 }
 
+/// One output file written in parts: each part sorted by the dataset's key (parts must come
+/// in key order), fsynced on finish.
+pub struct PartWriter {
+    path: PathBuf,
+    ds: &'static Dataset,
+    w: ArrowWriter<File>,
+    pub rows: usize,
+}
+
+impl PartWriter {
+    pub fn create(path: &Path, ds: &'static Dataset) -> Result<PartWriter> {
+        let f = File::create(path).map_err(|e| Error::io(path, e))?;
+        let w = ArrowWriter::try_new(f, ds.schema(), Some(writer_props(ds))).map_err(|e| werr(path, e))?;
+        Ok(PartWriter { path: path.to_path_buf(), ds, w, rows: 0 })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let sorted = sort_batch(self.ds, batch).map_err(|m| werr(&self.path, m))?;
+        self.rows += sorted.num_rows();
+        self.w.write(&sorted).map_err(|e| werr(&self.path, e))
+    }
+
+    pub fn finish(self) -> Result<()> {
+        let f = self.w.into_inner().map_err(|e| werr(&self.path, e))?;
+        f.sync_all().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
 /// Writes one Parquet file (sorted by the dataset's key) and fsyncs it.
-pub fn write_file(path: &Path, ds: &Dataset, batch: &RecordBatch) -> Result<()> {
-    let sorted = sort_batch(ds, batch).map_err(|m| werr(path, m))?;
-    let f = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w = ArrowWriter::try_new(f, ds.schema(), Some(writer_props(ds))).map_err(|e| werr(path, e))?;
-    w.write(&sorted).map_err(|e| werr(path, e))?;
-    let f = w.into_inner().map_err(|e| werr(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
+pub fn write_file(path: &Path, ds: &'static Dataset, batch: &RecordBatch) -> Result<()> {
+    let mut w = PartWriter::create(path, ds)?;
+    w.write(batch)?;
+    w.finish()
 }

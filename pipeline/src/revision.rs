@@ -2,7 +2,7 @@
 //! superseded version stays visible in `bill_revisions` (what it was, what replaced it, the
 //! change). A bill is "changed" when its amount or its lines differ.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -100,8 +100,8 @@ impl Previous {
     }
 }
 
-/// Sets each new bill's revision against what the partition held, and returns the day's
-/// `bill_revisions` rows: the earlier ones plus one per bill this run changed or withdrew.
+/// Sets each bill's revision against what the partition held; returns a `bill_revisions` row
+/// for each bill of `rows` this run changed.
 pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog) -> Vec<RevisionRow> {
     let mut new_lines: BTreeMap<&str, Lines> = BTreeMap::new();
     for l in &rows.bill_lines {
@@ -110,8 +110,38 @@ pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog) -> Vec<Revisio
             .or_default()
             .insert((l.app_id, cat.classes[l.class].name.clone(), l.unit_price_per_1000.normalize()), l.minutes);
     }
-    let mut revisions = prev.revisions.clone();
-    let superseded = |id: &str, old: &OldBill, by: Option<(i64, Decimal)>| RevisionRow {
+    let mut changed = Vec::new();
+    let empty = Lines::new();
+    for b in rows.bills.iter_mut() {
+        let lines = new_lines.get(b.bill_id.as_str()).unwrap_or(&empty);
+        match prev.bills.get(&b.bill_id) {
+            Some(old) if old.amount == b.amount && prev.lines.get(&b.bill_id).unwrap_or(&empty) == lines => {
+                b.revision = old.revision;
+            }
+            Some(old) => {
+                b.revision = prev.last_revision(&b.bill_id) + 1;
+                changed.push(superseded(&b.bill_id, old, Some((b.revision, b.amount))));
+            }
+            None => b.revision = prev.last_revision(&b.bill_id) + 1,
+        }
+    }
+    changed
+}
+
+/// The day's `bill_revisions`: the earlier rows, the `changed` ones, and one for each bill the
+/// partition held that this run (which issued `issued`) no longer issues.
+pub fn finish(prev: &Previous, changed: Vec<RevisionRow>, issued: &BTreeSet<String>) -> Vec<RevisionRow> {
+    let mut all = prev.revisions.clone();
+    all.extend(changed);
+    for (id, old) in prev.bills.iter().filter(|(id, _)| !issued.contains(*id)) {
+        all.push(superseded(id, old, None));
+    }
+    all.sort();
+    all
+}
+
+fn superseded(id: &str, old: &OldBill, by: Option<(i64, Decimal)>) -> RevisionRow {
+    RevisionRow {
         account_id: old.account_id,
         bill_id: id.to_string(),
         revision: old.revision,
@@ -122,26 +152,5 @@ pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog) -> Vec<Revisio
         replaced_by_revision: by.map(|b| b.0),
         new_amount: by.map(|b| b.1),
         change: by.map(|b| b.1).unwrap_or(Decimal::ZERO) - old.amount,
-    };
-    let empty = Lines::new();
-    for b in rows.bills.iter_mut() {
-        let lines = new_lines.get(b.bill_id.as_str()).unwrap_or(&empty);
-        match prev.bills.get(&b.bill_id) {
-            Some(old) if old.amount == b.amount && prev.lines.get(&b.bill_id).unwrap_or(&empty) == lines => {
-                b.revision = old.revision;
-            }
-            Some(old) => {
-                b.revision = prev.last_revision(&b.bill_id) + 1;
-                revisions.push(superseded(&b.bill_id, old, Some((b.revision, b.amount))));
-            }
-            None => b.revision = prev.last_revision(&b.bill_id) + 1,
-        }
     }
-    for (id, old) in &prev.bills {
-        if !rows.bills.iter().any(|b| &b.bill_id == id) {
-            revisions.push(superseded(id, old, None));
-        }
-    }
-    revisions.sort();
-    revisions
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
+use rtcbill_schemas as schemas;
 
 use crate::clock::add_days;
 use crate::engine::{self, Account, AccountEvents, DayCtx};
@@ -15,7 +16,7 @@ use crate::input::{Inputs, PackageEventKind};
 use crate::meter::{self, MeterCounts, MeterEngine};
 use crate::metered;
 use crate::output;
-use crate::revision::{revise, Previous};
+use crate::revision::{self, revise, Previous};
 use crate::rows::DayRows;
 use crate::store::{self, FileSeen, Manifest, Store};
 
@@ -128,15 +129,15 @@ impl Chain {
         }
     }
 
-    /// Runs day `day` over `state` (the state the previous day left) with its metered usage.
-    pub fn advance(&self, state: &mut [Account], day: NaiveDate, metered: &meter::Metered) -> Result<DayRows> {
+    /// Runs one chunk of accounts (`state` with their `events`) through day `day`.
+    fn advance_chunk(&self, state: &mut [Account], events: &[AccountEvents], day: NaiveDate, metered: &meter::Metered) -> Result<DayRows> {
         self.check_prices(day)?;
         let cat = &self.inputs.catalog;
         let ctx = DayCtx { catalog: cat, day, epoch: day == self.epoch };
         let usage = &metered.usage;
         let parts: Vec<DayRows> = state
             .par_iter_mut()
-            .zip(self.events.par_iter())
+            .zip(events.par_iter())
             .map(|(acc, ev)| {
                 let lo = usage.partition_point(|u| u.account_id < acc.id);
                 let hi = usage.partition_point(|u| u.account_id <= acc.id);
@@ -144,11 +145,24 @@ impl Chain {
             })
             .collect();
         let mut rows = DayRows::concat(parts);
-        for e in self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)) {
-            rows.orders.push(engine::orphan_upgrade(e));
-        }
         rows.sort();
         Ok(rows)
+    }
+
+    /// Runs every account through day `day`, calling `each` with the rows of each chunk of
+    /// [`CHUNK`] accounts, in account order (the outputs' sort keys start with the account).
+    pub fn advance(&self, state: &mut [Account], day: NaiveDate, metered: &meter::Metered, mut each: impl FnMut(DayRows) -> Result<()>) -> Result<()> {
+        for (st, ev) in state.chunks_mut(CHUNK).zip(self.events.chunks(CHUNK)) {
+            each(self.advance_chunk(st, ev, day, metered)?)?;
+        }
+        Ok(())
+    }
+
+    /// Upgrades of packages `packages` does not hold, in the day's window (SPEC §3 upgrade).
+    pub fn orphan_orders(&self, day: NaiveDate) -> Vec<crate::rows::OrderRow> {
+        let mut v: Vec<_> = self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)).map(engine::orphan_upgrade).collect();
+        v.sort();
+        v
     }
 
     fn in_window(&self, day: NaiveDate, t: crate::clock::Ts) -> bool {
@@ -203,6 +217,10 @@ impl Chain {
         Ok(m.chain_hash != chain_hash || m.window_hash != self.window_hash(day) || m.usage_files != self.usage_seen(day, Some(m))?)
     }
 }
+
+/// Accounts run and written together: bounds the memory a day's rows take, whatever the
+/// number of accounts. Fixed (not tied to threads) so the files are the same on any machine.
+pub const CHUNK: usize = 65_536;
 
 /// Which days a job runs.
 #[derive(Debug, Clone, Copy)]
@@ -308,27 +326,44 @@ fn start_state(chain: &Chain, store: &Store, from: NaiveDate, chain_hash: &str) 
     let mut day = chain.epoch;
     while day < from {
         let metered = chain.meter(day)?;
-        chain.advance(&mut state, day, &metered)?;
+        chain.advance(&mut state, day, &metered, |_| Ok(()))?;
         day = add_days(day, 1);
     }
     Ok(state)
 }
 
 fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate, metered: meter::Metered, chain_hash: &str) -> Result<DaySummary> {
-    let mut rows = chain.advance(state, day, &metered)?;
     let cat = &chain.inputs.catalog;
+    let werr = |m: String| Error::Write { path: store.out.clone(), msg: m };
     let previous = Previous::load(&store.out, day)?;
-    let revisions = revise(&mut rows, &previous, cat);
-    let summary = DaySummary {
-        day,
-        meter: metered.counts,
-        bills: rows.bills.len(),
-        revised_bills: rows.bills.iter().filter(|b| b.revision > 1).count(),
-        arrears_entered: rows.status_events.iter().filter(|e| e.event == "arrears_entered").count(),
-    };
-    let mut batches = output::day_batches(metered.usage, metered.rejected, rows, cat)
-        .map_err(|m| Error::Write { path: store.out.clone(), msg: m })?;
-    batches.push(output::revisions_batch(&revisions).map_err(|m| Error::Write { path: store.out.clone(), msg: m })?);
+    let mut staged = store.stage(day)?;
+    let mut s = DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };
+    // Orders of no account sort first; then every chunk of accounts in order.
+    let orphans = DayRows { orders: chain.orphan_orders(day), ..DayRows::default() };
+    for (ds, b) in output::rows_batches(orphans, cat).map_err(werr)? {
+        if ds.name == schemas::ORDERS.name {
+            staged.write(ds, &b)?;
+        }
+    }
+    let mut changed = Vec::new();
+    let mut issued = BTreeSet::new();
+    chain.advance(state, day, &metered, |mut rows| {
+        changed.extend(revise(&mut rows, &previous, cat));
+        issued.extend(rows.bills.iter().map(|b| b.bill_id.clone()));
+        s.bills += rows.bills.len();
+        s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
+        s.arrears_entered += rows.status_events.iter().filter(|e| e.event == "arrears_entered").count();
+        for (ds, b) in output::rows_batches(rows, cat).map_err(werr)? {
+            staged.write(ds, &b)?;
+        }
+        Ok(())
+    })?;
+    let revisions = revision::finish(&previous, changed, &issued);
+    let (ds, b) = output::revisions_batch(&revisions).map_err(werr)?;
+    staged.write(ds, &b)?;
+    for (ds, b) in output::metering_batches(metered.usage, metered.rejected, cat).map_err(werr)? {
+        staged.write(ds, &b)?;
+    }
     let manifest = Manifest {
         day,
         code_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -339,10 +374,9 @@ fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate
         slices_accepted: metered.counts.accepted,
         slices_rejected: metered.counts.rejected,
         slices_collapsed: metered.counts.collapsed,
-        rows_out: batches.iter().map(|(ds, b)| (ds.name.to_string(), b.num_rows())).collect(),
+        rows_out: staged.rows_out(),
     };
-    store.commit_day(day, &batches, state, &manifest)?;
-    let s = summary;
+    staged.commit(state, &manifest)?;
     tracing::info!(
         day = %day,
         slices_read = s.meter.raw,

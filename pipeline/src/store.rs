@@ -7,7 +7,7 @@
 //! before the marker leaves the old day; one that dies after it is rolled forward by the next
 //! run ([`Store::recover`]). Readers see each partition either old or new, never half.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Account;
 use crate::error::{Error, Result};
 use crate::meter::MeterCounts;
-use crate::output::{partition_dir, write_file, PART_FILE};
+use crate::output::{partition_dir, PartWriter, PART_FILE};
 
 const META: &str = "_rtcbill";
 const COMMIT: &str = "COMMIT";
@@ -179,28 +179,14 @@ impl Store {
             .map_err(|e| Error::Input { file: p, msg: format!("unreadable state: {e}") })
     }
 
-    /// Writes a day: datasets, state and manifest, staged then committed (module docs).
-    pub fn commit_day(&self, day: NaiveDate, batches: &[(&'static Dataset, RecordBatch)], state: &[Account], manifest: &Manifest) -> Result<()> {
+    /// Starts writing a day under the staging area (module docs).
+    pub fn stage(&self, day: NaiveDate) -> Result<Staged<'_>> {
         let dir = self.meta("staging").join(day_name(day));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        for (ds, b) in batches {
-            let sub = dir.join(ds.name);
-            std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
-            write_file(&sub.join(PART_FILE), ds, b)?;
-            sync_dir(&sub)?;
-        }
-        write_state(&dir.join("state.json.zst"), state)?;
-        let m = serde_json::to_vec_pretty(manifest).map_err(|e| Error::Write { path: dir.clone(), msg: e.to_string() })?;
-        write_synced(&dir.join("manifest.json"), &m)?;
-        sync_dir(&dir)?;
-        crash_point("staged");
-        write_synced(&dir.join(COMMIT), b"")?;
-        sync_dir(&dir)?;
-        crash_point("committed");
-        self.apply(day, &dir)
+        Ok(Staged { store: self, day, dir, writers: BTreeMap::new() })
     }
 
     /// Moves a committed staging folder's files into place (idempotent), then removes it.
@@ -232,6 +218,55 @@ impl Store {
             }
         }
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))
+    }
+}
+
+/// A day being written: one file per dataset, written in parts, then committed.
+pub struct Staged<'a> {
+    store: &'a Store,
+    day: NaiveDate,
+    dir: PathBuf,
+    writers: BTreeMap<&'static str, PartWriter>,
+}
+
+impl Staged<'_> {
+    /// Appends a part to a dataset's file (parts in the dataset's key order).
+    pub fn write(&mut self, ds: &'static Dataset, batch: &RecordBatch) -> Result<()> {
+        if !self.writers.contains_key(ds.name) {
+            let sub = self.dir.join(ds.name);
+            std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
+            self.writers.insert(ds.name, PartWriter::create(&sub.join(PART_FILE), ds)?);
+        }
+        self.writers.get_mut(ds.name).expect("inserted").write(batch)
+    }
+
+    /// Rows written so far, per dataset.
+    pub fn rows_out(&self) -> Vec<(String, usize)> {
+        self.writers.iter().map(|(n, w)| (n.to_string(), w.rows)).collect()
+    }
+
+    /// Closes every file (an empty one for a dataset with no rows), writes the state and the
+    /// manifest, marks the day committed and moves it into place.
+    pub fn commit(mut self, state: &[Account], manifest: &Manifest) -> Result<()> {
+        for ds in rtcbill_schemas::OUTPUTS {
+            if !self.writers.contains_key(ds.name) {
+                self.write(ds, &RecordBatch::new_empty(ds.schema()))?;
+            }
+        }
+        for (name, w) in std::mem::take(&mut self.writers) {
+            w.finish()?;
+            sync_dir(&self.dir.join(name))?;
+        }
+        let dir = &self.dir;
+        write_state(&dir.join("state.json.zst"), state)?;
+        let m = serde_json::to_vec_pretty(manifest).map_err(|e| Error::Write { path: dir.clone(), msg: e.to_string() })?;
+        write_synced(&dir.join("manifest.json"), &m)?;
+        sync_dir(dir)?;
+        crash_point("staged");
+        write_synced(&dir.join(COMMIT), b"")?;
+        sync_dir(dir)?;
+        crash_point("committed");
+        self.store.apply(self.day, dir)
     }
 }
 
