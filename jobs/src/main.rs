@@ -3,6 +3,11 @@
 
 mod exit;
 
+/// mimalloc returns freed memory to the system where glibc's allocator keeps it: at 100M
+/// slices a day it lowered the peak RSS of a run (README, Performance).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

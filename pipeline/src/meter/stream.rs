@@ -49,7 +49,7 @@ struct Ctx<'a> {
 }
 
 /// A slice as read, with its classification.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     event_id: Option<String>,
     app_id: Option<i64>,
@@ -309,21 +309,22 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
             .collect::<Result<_>>()?;
         let mut found = concat(found);
         found.sort();
-        for group in found.chunk_by(|a, b| a.0.event_id == b.0.event_id) {
-            if group.len() < 2 {
-                continue;
-            }
-            if group.iter().all(|g| g.0 == group[0].0) {
+        let mut start = 0;
+        while start < found.len() {
+            let end = start + found[start..].partition_point(|f| f.0.event_id == found[start].0.event_id);
+            let group = &mut found[start..end];
+            if group.len() > 1 && group.iter().all(|g| g.0 == group[0].0) {
                 // identical copies count once: the extra ones are collapsed
                 let (row, app, class) = &group[0];
                 let extra = group.len() as i64 - 1;
                 counters.add(*app, *class, -extra, -extra * row.seconds.unwrap_or(0));
-            } else {
-                for (row, app, class) in group {
+            } else if group.len() > 1 {
+                for (row, app, class) in group.iter_mut() {
                     counters.add(*app, *class, -1, -row.seconds.unwrap_or(0));
-                    rejected.push(row.clone().rejected("conflicting_duplicate"));
+                    rejected.push(std::mem::take(row).rejected("conflicting_duplicate"));
                 }
             }
+            start = end;
         }
     }
 
