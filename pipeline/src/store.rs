@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Account;
 use crate::error::{Error, Result};
-use crate::meter::MeterCounts;
 use crate::output::{partition_dir, PartWriter, PART_FILE};
 
 const META: &str = "_rtcbill";
@@ -50,12 +49,6 @@ pub struct Manifest {
     pub slices_collapsed: u64,
     /// Rows written per dataset.
     pub rows_out: Vec<(String, usize)>,
-}
-
-impl Manifest {
-    pub fn counts(&self) -> MeterCounts {
-        MeterCounts { raw: self.slices_read, accepted: self.slices_accepted, rejected: self.slices_rejected, collapsed: self.slices_collapsed }
-    }
 }
 
 /// The output root.
