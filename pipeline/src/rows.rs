@@ -158,16 +158,4 @@ impl DayRows {
         self.account_status.append(&mut o.account_status);
         self.status_events.append(&mut o.status_events);
     }
-
-    /// Puts every dataset in its sort-key order.
-    pub fn sort(&mut self) {
-        self.deductions.sort();
-        self.charges.sort();
-        self.orders.sort();
-        self.bills.sort();
-        self.bill_lines.sort();
-        self.package_balances.sort();
-        self.account_status.sort();
-        self.status_events.sort();
-    }
 }

@@ -130,8 +130,7 @@ impl Chain {
     }
 
     /// Runs one chunk of accounts (`state` with their `events`) through day `day`.
-    fn advance_chunk(&self, state: &mut [Account], events: &[AccountEvents], day: NaiveDate, metered: &meter::Metered) -> Result<DayRows> {
-        self.check_prices(day)?;
+    fn advance_chunk(&self, state: &mut [Account], events: &[AccountEvents], day: NaiveDate, metered: &meter::Metered) -> DayRows {
         let cat = &self.inputs.catalog;
         let ctx = DayCtx { catalog: cat, day, epoch: day == self.epoch };
         let usage = &metered.usage;
@@ -144,16 +143,16 @@ impl Chain {
                 engine::run_day(acc, ev, &usage[lo..hi], ctx)
             })
             .collect();
-        let mut rows = DayRows::concat(parts);
-        rows.sort();
-        Ok(rows)
+        // In account order; the writer sorts each part by its dataset's full key.
+        DayRows::concat(parts)
     }
 
     /// Runs every account through day `day`, calling `each` with the rows of each chunk of
     /// [`CHUNK`] accounts, in account order (the outputs' sort keys start with the account).
     pub fn advance(&self, state: &mut [Account], day: NaiveDate, metered: &meter::Metered, mut each: impl FnMut(DayRows) -> Result<()>) -> Result<()> {
+        self.check_prices(day)?;
         for (st, ev) in state.chunks_mut(CHUNK).zip(self.events.chunks(CHUNK)) {
-            each(self.advance_chunk(st, ev, day, metered)?)?;
+            each(self.advance_chunk(st, ev, day, metered))?;
         }
         Ok(())
     }
