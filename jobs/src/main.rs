@@ -96,6 +96,37 @@ enum Job {
     },
     /// Write a deterministic synthetic data root (the generator of `sample-data/`).
     Generate(GenerateArgs),
+    /// Export outputs for other tools.
+    Export {
+        #[command(subcommand)]
+        format: Export,
+    },
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// A month's charges as a FOCUS 1.2 Cost and Usage dataset (one Parquet file).
+    Focus {
+        /// The month, YYYY-MM (billing zone).
+        #[arg(long, value_parser = parse_month)]
+        month: NaiveDate,
+        /// File to write (default: focus-YYYY-MM.parquet).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Data root the month was run from (catalog, accounts, packages).
+        #[arg(long, default_value = "sample-data")]
+        data: PathBuf,
+        /// Output root of the runs.
+        #[arg(long, default_value = "out")]
+        outputs: PathBuf,
+        /// ProviderName, PublisherName and InvoiceIssuerName.
+        #[arg(long, default_value = "rtcbill")]
+        provider: String,
+    },
+}
+
+fn parse_month(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| format!("{s:?} is not a month YYYY-MM"))
 }
 
 #[derive(clap::Args)]
@@ -170,6 +201,18 @@ fn main() -> ExitCode {
             dirty_per_mille: g.dirty_per_mille,
         })
         .map_err(Into::into),
+        Job::Export { format: Export::Focus { month, out, data, outputs, provider } } => {
+            let dest = out.unwrap_or_else(|| PathBuf::from(format!("focus-{}.parquet", month.format("%Y-%m"))));
+            rtcbill_pipeline::focus::export(&data, &outputs, month, &provider, &dest)
+                .map(|s| {
+                    tracing::info!(
+                        file = %dest.display(), days = s.days, usage = s.usage, purchases = s.purchases,
+                        roundings = s.roundings, corrections = s.corrections, billed = %s.billed,
+                        "FOCUS export written"
+                    );
+                })
+                .map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -229,6 +229,11 @@ impl Catalog {
         self.payg.iter().rev().find(|(from, _)| *from <= day).map(|(_, p)| p[class])
     }
 
+    /// The `effective_from` of the pay-as-you-go prices in force on `day`.
+    pub fn payg_from(&self, day: NaiveDate) -> Option<NaiveDate> {
+        self.payg.iter().rev().find(|(from, _)| *from <= day).map(|(from, _)| *from)
+    }
+
     /// A product version in force on `day`.
     pub fn version(&self, product: &str, version: &str, day: NaiveDate) -> Option<&Version> {
         in_force(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{
-    DataType, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    DataType, Date32Type, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
 use chrono::NaiveDate;
@@ -301,6 +301,18 @@ impl<'a> Table<'a> {
     }
     pub(crate) fn money(&self, name: &str) -> Result<Vec<Decimal>> {
         self.required(name, self.opt_money(name)?)
+    }
+    /// Dates (`date32`, as outputs are written).
+    pub(crate) fn opt_date(&self, name: &str) -> Result<Vec<Option<NaiveDate>>> {
+        let mut out = Vec::new();
+        for a in self.arrays(name) {
+            let a = a.as_primitive_opt::<Date32Type>().ok_or_else(|| self.col_err(name, format!("type {} is not date32", a.data_type())))?;
+            out.extend(a.iter().map(|d| d.map(|d| crate::clock::date_of_number(d as i64))));
+        }
+        Ok(out)
+    }
+    pub(crate) fn date(&self, name: &str) -> Result<Vec<NaiveDate>> {
+        self.required(name, self.opt_date(name)?)
     }
 
     fn bad_value(&self, name: &str, row: usize, msg: String) -> Error {

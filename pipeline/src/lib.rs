@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod focus;
 pub mod generate;
 pub mod input;
 pub mod meter;

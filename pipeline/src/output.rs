@@ -266,6 +266,7 @@ pub fn revisions_batch(r: &[RevisionRow]) -> std::result::Result<(&'static Datas
         .i64(r.iter().map(|r| r.replaced_by_revision))
         .dec(r.iter().map(|r| r.new_amount))?
         .dec(r.iter().map(|r| Some(r.change)))?
+        .date(r.iter().map(|r| Some(r.restated_on)))
         .finish()
 }
 

@@ -71,6 +71,7 @@ impl Previous {
             let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
             let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
             let (by, new, change) = (t.opt_i64("replaced_by_revision")?, t.opt_money("new_amount")?, t.money("change")?);
+            let restated = t.date("restated_on")?;
             for i in 0..t.rows() {
                 p.revisions.push(RevisionRow {
                     account_id: acc[i],
@@ -83,6 +84,7 @@ impl Previous {
                     replaced_by_revision: by[i],
                     new_amount: new[i],
                     change: change[i],
+                    restated_on: restated[i],
                 });
             }
         }
@@ -101,8 +103,9 @@ impl Previous {
 }
 
 /// Sets each bill's revision against what the partition held; returns a `bill_revisions` row
-/// for each bill of `rows` this run changed.
-pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog) -> Vec<RevisionRow> {
+/// for each bill of `rows` this run changed. `restated_on` is the last day of the run making
+/// the change (the chain's head), whose month reports it (`rtcbill export focus`).
+pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog, restated_on: NaiveDate) -> Vec<RevisionRow> {
     let mut new_lines: BTreeMap<&str, Lines> = BTreeMap::new();
     for l in &rows.bill_lines {
         new_lines
@@ -120,7 +123,7 @@ pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog) -> Vec<Revisio
             }
             Some(old) => {
                 b.revision = prev.last_revision(&b.bill_id) + 1;
-                changed.push(superseded(&b.bill_id, old, Some((b.revision, b.amount))));
+                changed.push(superseded(&b.bill_id, old, Some((b.revision, b.amount)), restated_on));
             }
             None => b.revision = prev.last_revision(&b.bill_id) + 1,
         }
@@ -130,17 +133,17 @@ pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog) -> Vec<Revisio
 
 /// The day's `bill_revisions`: the earlier rows, the `changed` ones, and one for each bill the
 /// partition held that this run (which issued `issued`) no longer issues.
-pub fn finish(prev: &Previous, changed: Vec<RevisionRow>, issued: &BTreeSet<String>) -> Vec<RevisionRow> {
+pub fn finish(prev: &Previous, changed: Vec<RevisionRow>, issued: &BTreeSet<String>, restated_on: NaiveDate) -> Vec<RevisionRow> {
     let mut all = prev.revisions.clone();
     all.extend(changed);
     for (id, old) in prev.bills.iter().filter(|(id, _)| !issued.contains(*id)) {
-        all.push(superseded(id, old, None));
+        all.push(superseded(id, old, None, restated_on));
     }
     all.sort();
     all
 }
 
-fn superseded(id: &str, old: &OldBill, by: Option<(i64, Decimal)>) -> RevisionRow {
+fn superseded(id: &str, old: &OldBill, by: Option<(i64, Decimal)>, restated_on: NaiveDate) -> RevisionRow {
     RevisionRow {
         account_id: old.account_id,
         bill_id: id.to_string(),
@@ -152,5 +155,6 @@ fn superseded(id: &str, old: &OldBill, by: Option<(i64, Decimal)>) -> RevisionRo
         replaced_by_revision: by.map(|b| b.0),
         new_amount: by.map(|b| b.1),
         change: by.map(|b| b.1).unwrap_or(Decimal::ZERO) - old.amount,
+        restated_on,
     }
 }

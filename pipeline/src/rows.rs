@@ -119,6 +119,7 @@ pub struct RevisionRow {
     pub replaced_by_revision: Option<i64>,
     pub new_amount: Option<Decimal>,
     pub change: Decimal,
+    pub restated_on: NaiveDate,
 }
 
 /// Everything one account's day produced (SPEC §7 datasets but the metering ones).

@@ -281,6 +281,7 @@ pub fn execute(
         return Err(Error::Invalid(format!("--to {to} is before --from {from}")));
     }
     let mut state = start_state(&chain, &store, from, &chain_hash)?;
+    let head = last_done.map_or(to, |l| l.max(to));
     let total = (to - from).num_days() as usize + 1;
     let mut summaries = Vec::with_capacity(total);
     // Metering of the next day runs ahead on its own thread while the chain runs this one.
@@ -298,7 +299,7 @@ pub fn execute(
         });
         for (i, (day, metered)) in rx.iter().enumerate() {
             let metered = metered?;
-            let s = write_day(&chain, &store, &mut state, day, metered, &chain_hash)?;
+            let s = write_day(&chain, &store, &mut state, day, metered, &chain_hash, head)?;
             on_day(&s, i + 1, total);
             summaries.push(s);
         }
@@ -331,7 +332,16 @@ fn start_state(chain: &Chain, store: &Store, from: NaiveDate, chain_hash: &str) 
     Ok(state)
 }
 
-fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate, metered: meter::Metered, chain_hash: &str) -> Result<DaySummary> {
+/// `head` is the last day done once this run ends: the day a bill change it makes is reported on.
+fn write_day(
+    chain: &Chain,
+    store: &Store,
+    state: &mut [Account],
+    day: NaiveDate,
+    metered: meter::Metered,
+    chain_hash: &str,
+    head: NaiveDate,
+) -> Result<DaySummary> {
     let cat = &chain.inputs.catalog;
     let werr = |m: String| Error::Write { path: store.out.clone(), msg: m };
     let previous = Previous::load(&store.out, day)?;
@@ -347,7 +357,7 @@ fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate
     let mut changed = Vec::new();
     let mut issued = BTreeSet::new();
     chain.advance(state, day, &metered, |mut rows| {
-        changed.extend(revise(&mut rows, &previous, cat));
+        changed.extend(revise(&mut rows, &previous, cat, head));
         issued.extend(rows.bills.iter().map(|b| b.bill_id.clone()));
         s.bills += rows.bills.len();
         s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
@@ -357,7 +367,7 @@ fn write_day(chain: &Chain, store: &Store, state: &mut [Account], day: NaiveDate
         }
         Ok(())
     })?;
-    let revisions = revision::finish(&previous, changed, &issued);
+    let revisions = revision::finish(&previous, changed, &issued, head);
     let (ds, b) = output::revisions_batch(&revisions).map_err(werr)?;
     staged.write(ds, &b)?;
     for (ds, b) in output::metering_batches(metered.usage, metered.rejected, cat).map_err(werr)? {

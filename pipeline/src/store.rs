@@ -21,7 +21,7 @@ use crate::engine::Account;
 use crate::error::{Error, Result};
 use crate::output::{partition_dir, PartWriter, PART_FILE};
 
-const META: &str = "_rtcbill";
+pub const META: &str = "_rtcbill";
 const COMMIT: &str = "COMMIT";
 
 /// A usage file as a run saw it.

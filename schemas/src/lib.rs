@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// Version written into every output file's key-value metadata under [`SCHEMA_VERSION_KEY`].
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 /// Metadata key of the schema version.
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// The Hive partition key of every output dataset (SPEC §7).
@@ -94,6 +94,8 @@ pub struct Column {
 pub enum Direction {
     Input,
     Output,
+    /// Written on request to one file (`rtcbill export ...`), not partitioned.
+    Export,
 }
 
 /// One dataset of the contract.
@@ -140,6 +142,7 @@ impl Dataset {
         let mut s = format!("{} ({}): {}\n", self.name, match self.direction {
             Direction::Input => "input",
             Direction::Output => "output",
+            Direction::Export => "export",
         }, self.doc);
         s.push_str(&format!("  one row per: {}\n", self.grain));
         if self.direction == Direction::Output {
@@ -497,6 +500,7 @@ pub static BILL_REVISIONS: Dataset = Dataset {
         opt("replaced_by_revision", Int64, "the revision that replaced it; null: the rerun no longer issues the bill"),
         opt("new_amount", MONEY, "the replacing revision's amount"),
         col("change", MONEY, "new_amount - amount (-amount when withdrawn)"),
+        col("restated_on", Date, "the last billing day of the run that made the change: the change is reported in that day's month"),
     ],
 };
 
@@ -513,6 +517,59 @@ pub static METER_COUNTS: Dataset = Dataset {
         col("accepted", Int64, "distinct accepted event ids (sum of usage_daily.slices)"),
         col("rejected", Int64, "rejected slices (rows of rejected_usage)"),
         col("collapsed", Int64, "identical extra copies counted once"),
+    ],
+};
+
+/// `rtcbill export focus --month YYYY-MM`: a month of charges as a FOCUS 1.2 Cost and Usage
+/// dataset (FOCUS columns first, alphabetically, then `x_` columns). README "FOCUS export" maps
+/// each row kind to its source dataset.
+pub static FOCUS: Dataset = Dataset {
+    name: "focus",
+    direction: Direction::Export,
+    doc: "a month's charges as a FOCUS 1.2 Cost and Usage dataset (rtcbill export focus)",
+    grain: "overage charge (app, class, day), package order, bill rounding, or correction of an earlier month's bill",
+    sort_key: &["x_BillingDate", "BillingAccountId", "ChargeCategory", "ChargeClass", "InvoiceId", "SubAccountId", "x_UsageClass", "ListUnitPrice"],
+    columns: &[
+        col("BilledCost", PRECISE, "what the account is charged for the row"),
+        col("BillingAccountId", Utf8, "account_id"),
+        opt("BillingAccountName", Utf8, "always null: accounts have no display names"),
+        col("BillingCurrency", Utf8, "catalog currency"),
+        col("BillingPeriodEnd", Timestamp, "first instant of the next month, billing zone"),
+        col("BillingPeriodStart", Timestamp, "first instant of the month, billing zone"),
+        col("ChargeCategory", Utf8, "Usage (overage, corrections), Purchase (orders) or Adjustment (bill rounding)"),
+        opt("ChargeClass", Utf8, "Correction: a change to a bill of an earlier month; else null"),
+        col("ChargeDescription", Utf8, "what the row charges, in words"),
+        col("ChargeFrequency", Utf8, "Usage-Based, One-Time (purchase, upgrade) or Recurring (renewal)"),
+        col("ChargePeriodEnd", Timestamp, "end (exclusive) of the billing day, or of the corrected bill's period"),
+        col("ChargePeriodStart", Timestamp, "start of the billing day, or of the corrected bill's period"),
+        opt("CommitmentDiscountStatus", Utf8, "always null: no commitment discounts"),
+        opt("ConsumedQuantity", PRECISE, "overage minutes (Usage rows)"),
+        opt("ConsumedUnit", Utf8, "Minutes (Usage rows)"),
+        col("ContractedCost", PRECISE, "BilledCost (no negotiated prices)"),
+        col("EffectiveCost", PRECISE, "BilledCost; 0 for package orders, which prepay future usage"),
+        col("InvoiceId", Utf8, "bill_id of the bill the row is on (usage, rounding, correction) or order_id (orders)"),
+        col("InvoiceIssuerName", Utf8, "--provider"),
+        col("ListCost", PRECISE, "ListUnitPrice x PricingQuantity (corrections: BilledCost)"),
+        opt("ListUnitPrice", PRECISE, "catalog price per PricingUnit"),
+        opt("PricingCurrencyContractedUnitPrice", PRECISE, "price paid per PricingUnit"),
+        col("PricingCurrencyEffectiveCost", PRECISE, "EffectiveCost"),
+        opt("PricingCurrencyListUnitPrice", PRECISE, "ListUnitPrice"),
+        opt("PricingQuantity", PRECISE, "overage minutes / 1000, packages, or 1 upgrade"),
+        opt("PricingUnit", Utf8, "1000 Minutes, Packages or Upgrades"),
+        col("ProviderName", Utf8, "--provider"),
+        col("PublisherName", Utf8, "--provider"),
+        col("ServiceCategory", Utf8, "Media"),
+        col("ServiceName", Utf8, "Real-Time Communication"),
+        col("ServiceSubcategory", Utf8, "Media Streaming"),
+        opt("SkuId", Utf8, "payg/{class}, monthly/{product}/{version} or topup/{spec}"),
+        opt("SkuMeter", Utf8, "what the SKU meters"),
+        opt("SkuPriceDetails", Utf8, "always null"),
+        opt("SkuPriceId", Utf8, "SkuId@{catalog effective_from} (upgrades: .../upgrade)"),
+        opt("SubAccountId", Utf8, "app_id; null for account-wide rows"),
+        opt("SubAccountName", Utf8, "app {app_id}"),
+        col("x_BillingDate", Date, "billing_date partition the row comes from"),
+        opt("x_OrderId", Utf8, "orders.order_id (Purchase rows)"),
+        opt("x_UsageClass", Utf8, "usage class (overage rows)"),
     ],
 };
 
@@ -540,6 +597,7 @@ pub fn all() -> Vec<&'static Dataset> {
     v.push(&USAGE);
     v.push(&METER_COUNTS);
     v.extend(OUTPUTS.iter().copied());
+    v.push(&FOCUS);
     v
 }
 

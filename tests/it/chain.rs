@@ -98,18 +98,6 @@ fn every_file_is_whole(out: &Path) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
 
 #[test]
 fn late_usage_found_by_nightly_gives_revision_2_and_keeps_the_first() {
@@ -139,6 +127,8 @@ fn late_usage_found_by_nightly_gives_revision_2_and_keeps_the_first() {
     let r = &revs[0];
     assert_eq!((text(r, "bill_id"), int(r, "revision"), int(r, "replaced_by_revision")), ("daily-1004-20260910", 1, 2));
     assert_eq!((dec(r, "amount"), dec(r, "change")), (dec(&old, "amount"), delta));
+    // the change is reported in the month of the run's last day (README, FOCUS export)
+    assert_eq!(text(r, "restated_on"), "2026-11-01");
     // every other bill keeps its amount and revision 1 (1004's later balances move by the delta)
     let others = |v: &[Row]| {
         v.iter()

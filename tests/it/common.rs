@@ -95,21 +95,44 @@ pub fn read_dataset(out: &Path, name: &str) -> Vec<Row> {
             if f.extension().and_then(|e| e.to_str()) != Some("parquet") {
                 continue;
             }
-            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&f).unwrap()).unwrap().build().unwrap();
-            for b in reader {
-                let b = b.unwrap();
-                for i in 0..b.num_rows() {
-                    let mut row = Row::new();
-                    for (field, col) in b.schema().fields().iter().zip(b.columns()) {
-                        row.insert(field.name().clone(), cell(col, i));
-                    }
-                    row.insert("billing_date".into(), Value::from(date.clone()));
-                    rows.push(row);
-                }
+            for mut row in read_file(&f) {
+                row.insert("billing_date".into(), Value::from(date.clone()));
+                rows.push(row);
             }
         }
     }
     rows
+}
+
+/// Reads the rows of one Parquet file.
+pub fn read_file(f: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap()).unwrap().build().unwrap();
+    for b in reader {
+        let b = b.unwrap();
+        for i in 0..b.num_rows() {
+            let mut row = Row::new();
+            for (field, col) in b.schema().fields().iter().zip(b.columns()) {
+                row.insert(field.name().clone(), cell(col, i));
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// Copies a folder tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
 }
 
 /// Parses a JSON-lines file of expected rows.
@@ -231,6 +254,29 @@ pub fn write_usage(path: &Path, rows: &[Slice]) {
 /// A Python interpreter with `packages`: the one `env_var` names if set, else a virtual
 /// environment under `target/<name>` created and filled from PyPI on first use.
 pub fn python_venv(env_var: &str, name: &str, packages: &[&str]) -> PathBuf {
+    python_venv_of(Path::new("python3"), env_var, name, packages)
+}
+
+/// A Python 3.12 interpreter: `python3.12` on the PATH, else pyenv's (`$PYENV_ROOT` or
+/// `~/.pyenv`, versions/3.12.*).
+pub fn python312() -> PathBuf {
+    if Command::new("python3.12").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return PathBuf::from("python3.12");
+    }
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".pyenv"));
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("3.12.")));
+    found.sort();
+    let py = found.last().map(|p| p.join("bin/python3.12"));
+    py.filter(|p| p.exists()).unwrap_or_else(|| panic!("no Python 3.12: neither python3.12 on the PATH nor {}/versions/3.12.*", root.display()))
+}
+
+/// [`python_venv`] made with a given interpreter.
+pub fn python_venv_of(python: &Path, env_var: &str, name: &str, packages: &[&str]) -> PathBuf {
     if let Some(p) = std::env::var_os(env_var) {
         return PathBuf::from(p);
     }
@@ -238,7 +284,7 @@ pub fn python_venv(env_var: &str, name: &str, packages: &[&str]) -> PathBuf {
     let py = venv.join("bin/python");
     let ready = venv.join(".ready");
     if !ready.exists() {
-        let ok = Command::new("python3").args(["-m", "venv", venv.to_str().unwrap()]).status().unwrap().success();
+        let ok = Command::new(python).args(["-m", "venv", venv.to_str().unwrap()]).status().unwrap().success();
         assert!(ok, "python3 -m venv {} failed", venv.display());
         let ok = Command::new(&py).args(["-m", "pip", "install", "--quiet"]).args(packages).status().unwrap().success();
         assert!(ok, "pip install {packages:?} failed");

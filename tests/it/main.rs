@@ -5,6 +5,7 @@ mod common;
 mod chain;
 mod clients;
 mod conformance;
+mod focus;
 mod inputs;
 mod logs;
 mod metering;

@@ -1,0 +1,422 @@
+//! `rtcbill export focus --month YYYY-MM`: the month's charges as a FOCUS 1.2 Cost and Usage
+//! dataset, read from the outputs of the days of that month (SPEC §7) and the catalog.
+//!
+//! Rows, each from the `billing_date` partitions of the month:
+//! - Usage: one per `charges` row (overage of an app and class on a day, at its pay-as-you-go
+//!   price), on the bill that day's or month's usage goes to.
+//! - Purchase: one per accepted, charged order (purchase, upgrade, renewal) of a paid package.
+//! - Adjustment: a bill's rounding to cents (SPEC §4: one rounding per bill), so that the
+//!   BilledCost of an InvoiceId sums to the bill's amount.
+//! - Usage with ChargeClass Correction: a change to a bill of an earlier month made by a rerun
+//!   whose last day falls in this month (`bill_revisions.restated_on`).
+//!
+//! A restatement of a bill of the same month is not a correction (FOCUS: ChargeClass is null
+//! for a correction within the billing period): the month's usage rows already show it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate};
+use rtcbill_schemas::{self as schemas, c, Dataset};
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::{add_days, add_months, Ts, Zone};
+use crate::error::{Error, Result};
+use crate::input::{Inputs, PackageEventKind, Table};
+use crate::output::{partition_dir, write_file, Cols, PART_FILE};
+use crate::store::{Store, META};
+
+const SERVICE_NAME: &str = "Real-Time Communication";
+const SERVICE_CATEGORY: &str = "Media";
+const SERVICE_SUBCATEGORY: &str = "Media Streaming";
+
+/// What an export wrote.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Billing days of the month found done in the outputs.
+    pub days: usize,
+    pub usage: usize,
+    pub purchases: usize,
+    pub roundings: usize,
+    pub corrections: usize,
+    /// Sum of BilledCost.
+    pub billed: Decimal,
+}
+
+/// One FOCUS row; fields follow the columns of [`schemas::FOCUS`].
+#[derive(Debug, Clone, Default)]
+struct Row {
+    billed: Decimal,
+    account_id: i64,
+    charge_category: &'static str,
+    correction: bool,
+    description: String,
+    frequency: &'static str,
+    period: (Ts, Ts),
+    consumed_minutes: Option<i64>,
+    effective: Decimal,
+    invoice_id: String,
+    list_cost: Decimal,
+    list_unit_price: Option<Decimal>,
+    contracted_unit_price: Option<Decimal>,
+    pricing_quantity: Option<Decimal>,
+    pricing_unit: Option<&'static str>,
+    sku_id: Option<String>,
+    sku_meter: Option<String>,
+    sku_price_id: Option<String>,
+    app_id: Option<i64>,
+    billing_date: NaiveDate,
+    order_id: Option<String>,
+    usage_class: Option<String>,
+}
+
+fn part(out: &Path, ds: &'static Dataset, day: NaiveDate) -> Option<std::path::PathBuf> {
+    let f = partition_dir(out, ds, day).join(PART_FILE);
+    f.exists().then_some(f)
+}
+
+/// The period of a bill: its day, or its month for a monthly bill (SPEC §4).
+fn bill_period(zone: &Zone, bill_id: &str, day: NaiveDate) -> (Ts, Ts) {
+    if bill_id.starts_with("monthly-") {
+        let first = day.with_day(1).expect("day 1");
+        (zone.start_of(first), zone.start_of(add_months(first, 1)))
+    } else {
+        (zone.start_of(day), zone.start_of(add_days(day, 1)))
+    }
+}
+
+/// Writes the FOCUS export of the month starting `month` to `dest` (atomically: a temporary
+/// file beside it, renamed). `out` must hold at least one done day of the month.
+pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &Path) -> Result<Summary> {
+    if !out.join(META).is_dir() {
+        return Err(Error::Invalid(format!("{} is not an rtcbill output root (no {META}/)", out.display())));
+    }
+    // The lock keeps a run from replacing partitions while they are read.
+    let store = Store::open(out)?;
+    let inputs = Inputs::load(data)?;
+    let cat = &inputs.catalog;
+    let zone = cat.zone;
+    let next = add_months(month, 1);
+    let mut rows = Vec::new();
+    let mut s = Summary::default();
+    for &day in store.done_days()?.range(month..next) {
+        s.days += 1;
+        let before = rows.len();
+        usage_rows(out, cat, &inputs, day, &mut rows)?;
+        s.usage += rows.len() - before;
+        let before = rows.len();
+        order_rows(out, cat, &inputs, day, &mut rows)?;
+        s.purchases += rows.len() - before;
+        let before = rows.len();
+        rounding_rows(out, &zone, day, &mut rows)?;
+        s.roundings += rows.len() - before;
+    }
+    if s.days == 0 {
+        return Err(Error::Invalid(format!(
+            "{} holds no billing day of {}: run the month first",
+            out.display(),
+            month.format("%Y-%m")
+        )));
+    }
+    let before = rows.len();
+    correction_rows(out, &zone, month, next, &mut rows)?;
+    s.corrections = rows.len() - before;
+    s.billed = rows.iter().map(|r| r.billed).sum();
+    let period = (zone.start_of(month), zone.start_of(next));
+    let batch = to_batch(&rows, period, cat, provider).map_err(|m| Error::Write { path: dest.to_path_buf(), msg: m })?;
+    let tmp = dest.with_extension("parquet.tmp");
+    write_file(&tmp, &schemas::FOCUS, &batch)?;
+    std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
+    Ok(s)
+}
+
+/// Usage rows: the day's `charges`, each on its daily bill or its month's bill.
+fn usage_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+    let Some(f) = part(out, &schemas::CHARGES, day) else { return Ok(()) };
+    let t = Table::load(&f, &schemas::CHARGES)?;
+    let (acc, app, class, minutes) = (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64("minutes")?);
+    let price = t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?;
+    let amount = t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?;
+    let monthly: BTreeMap<i64, bool> =
+        inputs.accounts.iter().map(|a| (a.id, a.mode == crate::input::BillingMode::Monthly)).collect();
+    let price_from = cat.payg_from(day).ok_or_else(|| Error::Invalid(format!("no pay-as-you-go prices in force on {day}")))?;
+    let zone = cat.zone;
+    for i in 0..t.rows() {
+        let invoice_id = if monthly.get(&acc[i]).copied().unwrap_or(false) {
+            format!("monthly-{}-{}", acc[i], day.with_day(1).expect("day 1").format("%Y%m%d"))
+        } else {
+            format!("daily-{}-{}", acc[i], day.format("%Y%m%d"))
+        };
+        let sku = format!("payg/{}", class[i]);
+        rows.push(Row {
+            billed: amount[i],
+            account_id: acc[i],
+            charge_category: "Usage",
+            description: format!("{} {} minutes beyond packages at {} per 1,000 minutes", minutes[i], class[i], price[i].normalize()),
+            frequency: "Usage-Based",
+            period: (zone.start_of(day), zone.start_of(add_days(day, 1))),
+            consumed_minutes: Some(minutes[i]),
+            effective: amount[i],
+            invoice_id,
+            list_cost: amount[i],
+            list_unit_price: Some(price[i]),
+            contracted_unit_price: Some(price[i]),
+            pricing_quantity: Some(Decimal::new(minutes[i], 3)),
+            pricing_unit: Some("1000 Minutes"),
+            sku_meter: Some(format!("{} minutes", class[i])),
+            sku_price_id: Some(format!("{sku}@{price_from}")),
+            sku_id: Some(sku),
+            app_id: Some(app[i]),
+            billing_date: day,
+            usage_class: Some(class[i].clone()),
+            ..Row::default()
+        });
+    }
+    Ok(())
+}
+
+/// Purchase rows: the day's accepted orders of paid packages that were charged (not at or
+/// before the account's `opening_time`, SPEC §1).
+fn order_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+    let Some(f) = part(out, &schemas::ORDERS, day) else { return Ok(()) };
+    let t = Table::load(&f, &schemas::ORDERS)?;
+    let (ids, acc, pkg, kind, time, status) =
+        (t.str("order_id")?, t.opt_i64(c::ACCOUNT_ID)?, t.str(c::PACKAGE_ID)?, t.str(c::KIND)?, t.ts(c::TIME)?, t.str("status")?);
+    let (amount, cycle_start) = (t.opt_money(c::AMOUNT)?, t.opt_date("cycle_start")?);
+    let opening: BTreeMap<i64, Ts> = inputs.accounts.iter().map(|a| (a.id, a.opening_time)).collect();
+    let packages: BTreeMap<&str, &crate::input::PackageOrder> =
+        inputs.packages.iter().map(|p| (p.package_id.as_str(), p)).collect();
+    let upgrades: BTreeMap<&str, &str> = inputs
+        .package_events
+        .iter()
+        .filter(|e| e.kind == PackageEventKind::Upgrade)
+        .filter_map(|e| e.target_version.as_deref().map(|v| (e.event_id.as_str(), v)))
+        .collect();
+    let renewed = renewed_versions(out, day)?;
+    let bad = |m: String| Error::Invalid(format!("{}: {m}", f.display()));
+    for i in 0..t.rows() {
+        let Some(account_id) = acc[i] else { continue };
+        if status[i] != "accepted" || opening.get(&account_id).is_some_and(|o| time[i] <= *o) {
+            continue;
+        }
+        let p = packages.get(pkg[i].as_str()).ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
+        if p.kind == "free" {
+            continue;
+        }
+        let amount = amount[i].ok_or_else(|| bad(format!("accepted order {} has no amount", ids[i])))?;
+        let on = cat.zone.day_of(time[i]);
+        // (SKU, SkuPriceId suffix, list unit price, quantity, unit, frequency, what)
+        let (sku, price_from, list, qty, unit, freq, what) = match kind[i].as_str() {
+            "purchase" if p.kind == "topup" => {
+                let e = cat.topup(&p.version, on).ok_or_else(|| bad(format!("top-up {} not in the catalog on {on}", p.version)))?;
+                let q = p.quantity.unwrap_or(1);
+                (format!("topup/{}", p.version), e.effective_from.to_string(), e.list_price, q, "Packages", "One-Time", "purchase")
+            }
+            "purchase" | "renewal" => {
+                let version = if kind[i] == "renewal" {
+                    let start = cycle_start[i].ok_or_else(|| bad(format!("renewal {} has no cycle_start", ids[i])))?;
+                    renewed.get(&(pkg[i].clone(), start)).cloned().ok_or_else(|| {
+                        bad(format!("renewal {}: package_balances of {day} has no cycle of {} ending {start}", ids[i], pkg[i]))
+                    })?
+                } else {
+                    p.version.clone()
+                };
+                let e = cat
+                    .version(&p.product, &version, on)
+                    .ok_or_else(|| bad(format!("{} {version} not in the catalog on {on}", p.product)))?;
+                let freq = if kind[i] == "renewal" { "Recurring" } else { "One-Time" };
+                let sku = format!("monthly/{}/{version}", p.product);
+                (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", freq, kind[i].as_str())
+            }
+            "upgrade" => {
+                let target = upgrades.get(ids[i].as_str()).ok_or_else(|| bad(format!("upgrade {} has no target version", ids[i])))?;
+                let e = cat
+                    .version(&p.product, target, on)
+                    .ok_or_else(|| bad(format!("{} {target} not in the catalog on {on}", p.product)))?;
+                // SPEC §3: the upgrade's price is prorated; it is its own list price.
+                (format!("monthly/{}/{target}", p.product), format!("{}/upgrade", e.effective_from), amount, 1, "Upgrades", "One-Time", "upgrade")
+            }
+            other => return Err(bad(format!("order {} of unknown kind {other}", ids[i]))),
+        };
+        let qty_d = Decimal::from(qty);
+        rows.push(Row {
+            billed: amount,
+            account_id,
+            charge_category: "Purchase",
+            description: format!("{what} of package {} ({sku})", pkg[i]),
+            frequency: freq,
+            period: (cat.zone.start_of(day), cat.zone.start_of(add_days(day, 1))),
+            // FOCUS EffectiveCost-C-005: a purchase that prepays future usage has EffectiveCost 0.
+            effective: Decimal::ZERO,
+            invoice_id: ids[i].clone(),
+            list_cost: list * qty_d,
+            list_unit_price: Some(list),
+            contracted_unit_price: Some((amount / qty_d).round_dp(6)),
+            pricing_quantity: Some(qty_d),
+            pricing_unit: Some(unit),
+            sku_meter: Some(format!("{} package", p.product)),
+            sku_price_id: Some(format!("{sku}@{price_from}")),
+            sku_id: Some(sku),
+            app_id: p.app_id,
+            billing_date: day,
+            order_id: Some(ids[i].clone()),
+            ..Row::default()
+        });
+    }
+    Ok(())
+}
+
+/// The version of each package cycle in the day's `package_balances`, by (package, cycle end):
+/// a renewal at 00:00 of a cycle's last day gives the next cycle that version (SPEC §3), and
+/// the day's balances are taken just before it.
+fn renewed_versions(out: &Path, day: NaiveDate) -> Result<BTreeMap<(String, NaiveDate), String>> {
+    let mut m = BTreeMap::new();
+    if let Some(f) = part(out, &schemas::PACKAGE_BALANCES, day) {
+        let t = Table::load(&f, &schemas::PACKAGE_BALANCES)?;
+        let (pkg, version, end) = (t.str(c::PACKAGE_ID)?, t.str(c::VERSION)?, t.date("cycle_end")?);
+        for i in 0..t.rows() {
+            m.insert((pkg[i].clone(), end[i]), version[i].clone());
+        }
+    }
+    Ok(m)
+}
+
+/// Adjustment rows: each bill of the day minus the exact sum of its lines (SPEC §4 rounding).
+fn rounding_rows(out: &Path, zone: &Zone, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+    let Some(f) = part(out, &schemas::BILLS, day) else { return Ok(()) };
+    let t = Table::load(&f, &schemas::BILLS)?;
+    let (ids, acc, amount) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.money(c::AMOUNT)?);
+    let mut lines: BTreeMap<String, Decimal> = BTreeMap::new();
+    if let Some(f) = part(out, &schemas::BILL_LINES, day) {
+        let t = Table::load(&f, &schemas::BILL_LINES)?;
+        let (ids, amount) = (t.str("bill_id")?, t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?);
+        for (id, a) in ids.into_iter().zip(amount) {
+            *lines.entry(id).or_default() += a;
+        }
+    }
+    for i in 0..t.rows() {
+        let diff = amount[i] - lines.get(&ids[i]).copied().unwrap_or_default();
+        if diff.is_zero() {
+            continue;
+        }
+        rows.push(Row {
+            billed: diff,
+            account_id: acc[i],
+            charge_category: "Adjustment",
+            description: format!("rounding of bill {} to {} (one rounding per bill)", ids[i], amount[i]),
+            frequency: "Usage-Based",
+            period: bill_period(zone, &ids[i], day),
+            effective: diff,
+            invoice_id: ids[i].clone(),
+            list_cost: diff,
+            billing_date: day,
+            ..Row::default()
+        });
+    }
+    Ok(())
+}
+
+/// Correction rows: changes to bills of months before `month` made by a rerun whose last day
+/// is in [month, next).
+fn correction_rows(out: &Path, zone: &Zone, month: NaiveDate, next: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+    let dir = out.join(schemas::BILL_REVISIONS.name);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+    let mut days = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| Error::io(&dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(d) = name.strip_prefix(&format!("{}=", schemas::PARTITION_KEY)) {
+            if let Ok(d) = NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                if d < month {
+                    days.push(d);
+                }
+            }
+        }
+    }
+    days.sort();
+    for day in days {
+        let Some(f) = part(out, &schemas::BILL_REVISIONS, day) else { continue };
+        let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
+        let (ids, acc, rev, by) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.opt_i64("replaced_by_revision")?);
+        let (change, on) = (t.money("change")?, t.date("restated_on")?);
+        for i in 0..t.rows() {
+            if on[i] < month || on[i] >= next {
+                continue;
+            }
+            let what = match by[i] {
+                Some(r) => format!("revision {} replaced by revision {r}", rev[i]),
+                None => format!("revision {} withdrawn", rev[i]),
+            };
+            rows.push(Row {
+                billed: change[i],
+                account_id: acc[i],
+                charge_category: "Usage",
+                correction: true,
+                description: format!("correction of bill {}: {what} on {}", ids[i], on[i]),
+                frequency: "Usage-Based",
+                period: bill_period(zone, &ids[i], day),
+                effective: change[i],
+                invoice_id: ids[i].clone(),
+                list_cost: change[i],
+                billing_date: day,
+                ..Row::default()
+            });
+        }
+    }
+    Ok(())
+}
+
+fn to_batch(
+    rows: &[Row],
+    period: (Ts, Ts),
+    cat: &Catalog,
+    provider: &str,
+) -> std::result::Result<arrow::array::RecordBatch, String> {
+    let n = rows.len();
+    let same = |v: &str| vec![Some(v.to_string()); n];
+    let r = rows;
+    Cols::new(&schemas::FOCUS)
+        .dec(r.iter().map(|r| Some(r.billed)))?
+        .str(r.iter().map(|r| Some(r.account_id.to_string())))
+        .str(vec![None::<String>; n])
+        .str(same(&cat.currency))
+        .ts(vec![Some(period.1); n])
+        .ts(vec![Some(period.0); n])
+        .str(r.iter().map(|r| Some(r.charge_category)))
+        .str(r.iter().map(|r| r.correction.then_some("Correction")))
+        .str(r.iter().map(|r| Some(r.description.as_str())))
+        .str(r.iter().map(|r| Some(r.frequency)))
+        .ts(r.iter().map(|r| Some(r.period.1)))
+        .ts(r.iter().map(|r| Some(r.period.0)))
+        .str(vec![None::<String>; n])
+        .dec(r.iter().map(|r| r.consumed_minutes.map(Decimal::from)))?
+        .str(r.iter().map(|r| r.consumed_minutes.map(|_| "Minutes")))
+        .dec(r.iter().map(|r| Some(r.billed)))?
+        .dec(r.iter().map(|r| Some(r.effective)))?
+        .str(r.iter().map(|r| Some(r.invoice_id.as_str())))
+        .str(same(provider))
+        .dec(r.iter().map(|r| Some(r.list_cost)))?
+        .dec(r.iter().map(|r| r.list_unit_price))?
+        .dec(r.iter().map(|r| r.contracted_unit_price))?
+        .dec(r.iter().map(|r| Some(r.effective)))?
+        .dec(r.iter().map(|r| r.list_unit_price))?
+        .dec(r.iter().map(|r| r.pricing_quantity))?
+        .str(r.iter().map(|r| r.pricing_unit))
+        .str(same(provider))
+        .str(same(provider))
+        .str(same(SERVICE_CATEGORY))
+        .str(same(SERVICE_NAME))
+        .str(same(SERVICE_SUBCATEGORY))
+        .str(r.iter().map(|r| r.sku_id.as_deref()))
+        .str(r.iter().map(|r| r.sku_meter.as_deref()))
+        .str(vec![None::<String>; n])
+        .str(r.iter().map(|r| r.sku_price_id.as_deref()))
+        .str(r.iter().map(|r| r.app_id.map(|a| a.to_string())))
+        .str(r.iter().map(|r| r.app_id.map(|a| format!("app {a}"))))
+        .date(r.iter().map(|r| Some(r.billing_date)))
+        .str(r.iter().map(|r| r.order_id.as_deref()))
+        .str(r.iter().map(|r| r.usage_class.as_deref()))
+        .finish()
+        .map(|(_, b)| b)
+}

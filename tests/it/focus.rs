@@ -1,0 +1,152 @@
+//! `rtcbill export focus`: a month of the sample, with a correction of the month before, as a
+//! FOCUS 1.2 Cost and Usage dataset that the official validator (PyPI focus-validator 2.2.1,
+//! in a Python 3.12 virtual environment under `target/`) passes, and whose figures reconcile
+//! with the month's charges, bills and orders.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use rust_decimal::Decimal;
+
+use crate::common::*;
+
+fn ok(o: std::process::Output) -> std::process::Output {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn export(data: &str, out: &Path, month: &str, file: &Path) -> std::process::Output {
+    rtcbill(&["export", "focus", "--month", month, "--data", data, "--outputs", out.to_str().unwrap(), "--out", file.to_str().unwrap()])
+}
+
+fn in_month<'a>(rows: &'a [Row], month: &str) -> Vec<&'a Row> {
+    rows.iter().filter(|r| text(r, "billing_date").starts_with(month)).collect()
+}
+
+fn sum(rows: &[&Row], k: &str) -> Decimal {
+    rows.iter().map(|r| dec(r, k)).sum()
+}
+
+#[test]
+fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_validator() {
+    let data_dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("sample-data"), data_dir.path());
+    let data = data_dir.path().to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    // September and half of October are billed; then a late file for 2026-09-10 (6000 s of
+    // audio for app 100401, account 1004, no package) is found by the nightly of 2026-10-16,
+    // whose last day is 2026-10-15: the change to a September bill is reported in October.
+    ok(rtcbill(&["nightly", "--data", data, "--out", o, "--today", "2026-10-16"]));
+    let late = Slice { app_id: Some(100401), ..slice("late-1", "2026-09-10T03:00:00Z", 6000) };
+    write_usage(&data_dir.path().join("usage/usage_date=2026-09-10/late-0.parquet"), &[late]);
+    ok(rtcbill(&["nightly", "--data", data, "--out", o, "--today", "2026-10-16"]));
+    ok(rtcbill(&["nightly", "--data", data, "--out", o, "--today", "2026-11-02"]));
+
+    let files = tempfile::tempdir().unwrap();
+    let (oct, sep) = (files.path().join("focus-2026-10.parquet"), files.path().join("focus-2026-09.parquet"));
+    ok(export(data, out.path(), "2026-10", &oct));
+    ok(export(data, out.path(), "2026-09", &sep));
+    let rows = read_file(&oct);
+    let kind = |r: &Row| (text(r, "ChargeCategory").to_string(), r["ChargeClass"].as_str().map(str::to_string));
+    let of = |cat: &str, class: Option<&str>| -> Vec<&Row> {
+        rows.iter().filter(|r| kind(r) == (cat.to_string(), class.map(str::to_string))).collect()
+    };
+
+    // One correction: the September bill's change, on its invoice, for its own day, in October.
+    let revs = read_dataset(out.path(), "bill_revisions");
+    assert_eq!(revs.len(), 1, "{revs:?}");
+    let corrections = of("Usage", Some("Correction"));
+    assert_eq!(corrections.len(), 1, "{corrections:?}");
+    let c = corrections[0];
+    assert_eq!(text(c, "InvoiceId"), "daily-1004-20260910");
+    assert_eq!(dec(c, "BilledCost"), dec(&revs[0], "change"));
+    assert_eq!(text(c, "ChargePeriodStart"), "2026-09-09T16:00:00Z"); // 2026-09-10 00:00 +08:00
+    assert_eq!(text(c, "ChargePeriodEnd"), "2026-09-10T16:00:00Z");
+    assert_eq!(text(c, "BillingPeriodStart"), "2026-09-30T16:00:00Z");
+    assert_eq!(text(c, "BillingPeriodEnd"), "2026-10-31T16:00:00Z");
+    // September's own export shows the restated usage and no correction.
+    let sep_rows = read_file(&sep);
+    assert!(sep_rows.iter().all(|r| r["ChargeClass"].is_null()));
+
+    // Usage rows are October's charges, one each, at the same amounts.
+    let charges = read_dataset(out.path(), "charges");
+    let charges = in_month(&charges, "2026-10");
+    let usage = of("Usage", None);
+    assert_eq!(usage.len(), charges.len());
+    assert_eq!(sum(&usage, "BilledCost"), sum(&charges, "amount"));
+    for u in &usage {
+        // FOCUS: ListUnitPrice x PricingQuantity = ListCost; price per 1,000 minutes
+        assert_eq!(dec(u, "ListUnitPrice") * dec(u, "PricingQuantity"), dec(u, "ListCost"));
+        assert_eq!(dec(u, "PricingQuantity") * Decimal::from(1000), dec(u, "ConsumedQuantity"));
+        assert_eq!(text(u, "PricingUnit"), "1000 Minutes");
+    }
+
+    // Every October bill: the BilledCost on its InvoiceId (usage + rounding) is its amount.
+    let bills = read_dataset(out.path(), "bills");
+    let bills = in_month(&bills, "2026-10");
+    let mut on_invoice: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r["ChargeClass"].is_null()) {
+        *on_invoice.entry(text(r, "InvoiceId")).or_default() += dec(r, "BilledCost");
+    }
+    assert!(!bills.is_empty());
+    for b in &bills {
+        assert_eq!(on_invoice.get(text(b, "bill_id")), Some(&dec(b, "amount")), "{b:?}");
+    }
+    let roundings = of("Adjustment", None);
+    assert!(!roundings.is_empty(), "the sample has bills whose lines do not sum to whole cents");
+    assert!(roundings.iter().all(|r| dec(r, "BilledCost").abs() <= "0.005".parse().unwrap()));
+
+    // Purchase rows: October's accepted, charged orders of paid packages; prepaid, so
+    // EffectiveCost 0 (FOCUS EffectiveCost-C-005).
+    let orders = read_dataset(out.path(), "orders");
+    let packages = read_file(&repo().join("sample-data/packages/part-0.parquet"));
+    let free: Vec<&str> = packages.iter().filter(|p| text(p, "kind") == "free").map(|p| text(p, "package_id")).collect();
+    let mut want: Vec<&str> = in_month(&orders, "2026-10")
+        .into_iter()
+        .filter(|r| text(r, "status") == "accepted" && !free.contains(&text(r, "package_id")))
+        .map(|r| text(r, "order_id"))
+        .collect();
+    let purchases = of("Purchase", None);
+    let mut got: Vec<&str> = purchases.iter().map(|r| text(r, "x_OrderId")).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(purchases.iter().any(|r| text(r, "ChargeFrequency") == "Recurring"), "a renewal in October");
+    for p in &purchases {
+        assert_eq!(dec(p, "EffectiveCost"), Decimal::ZERO);
+        assert_eq!(dec(p, "ListUnitPrice") * dec(p, "PricingQuantity"), dec(p, "ListCost"));
+    }
+    assert_eq!(rows.len(), usage.len() + roundings.len() + purchases.len() + corrections.len());
+
+    // The official validator passes the file (tests/clients/focus_check.py).
+    let py = python_venv_of(&python312(), "RTCBILL_FOCUS_PYTHON", "py-focus", &["focus-validator==2.2.1", "pyarrow<20"]);
+    for f in [&oct, &sep] {
+        let v = Command::new(&py).arg(repo().join("tests/clients/focus_check.py")).arg(f).output().unwrap();
+        let stdout = String::from_utf8_lossy(&v.stdout);
+        assert!(v.status.success(), "{}: {stdout}\n{}", f.display(), String::from_utf8_lossy(&v.stderr));
+        assert!(stdout.contains("FOCUS validation passed"), "{stdout}");
+    }
+}
+
+#[test]
+fn an_export_of_a_month_not_run_or_of_no_output_root_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("f.parquet");
+    let sample = repo().join("sample-data");
+    let s = sample.to_str().unwrap();
+    // not an output root: exit 65, nothing written
+    let o = export(s, &out.path().join("nothing"), "2026-10", &file);
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an rtcbill output root"));
+    ok(rtcbill(&["run", "--data", s, "--out", out.path().to_str().unwrap(), "--to", "2026-09-02"]));
+    let o = export(s, out.path(), "2026-10", &file);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds no billing day of 2026-10"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!file.exists());
+    // a month that is not YYYY-MM: a usage error
+    let o = export(s, out.path(), "2026-13", &file);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a month YYYY-MM"));
+}
