@@ -173,7 +173,14 @@ fn init_logs(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A bad command line exits 64 (EX_USAGE), not clap's 2; --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
+        }
+    };
     init_logs(cli.log_format);
     let meter = match (cli.metered, cli.meter) {
         (Some(dir), _) => Source::Metered(dir),

@@ -13,20 +13,11 @@ use rtcbill_schemas::{self as schemas, c, Dataset, PARTITION_KEY};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{check_footer, parquet_files, App, Table};
-use crate::meter::{MeterCounts, Metered, RejectedSlice, UsageDaily};
+use crate::meter::{reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily};
 
 /// The datasets a metered directory holds.
 pub const DATASETS: [&Dataset; 3] = [&schemas::METER_COUNTS, &schemas::USAGE_DAILY, &schemas::REJECTED_USAGE];
 
-const REASONS: [&str; 7] = [
-    "missing_event_id",
-    "missing_start_time",
-    "wrong_partition",
-    "unknown_app",
-    "unknown_usage_class",
-    "invalid_seconds",
-    "conflicting_duplicate",
-];
 
 fn partition(dir: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
     dir.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
@@ -118,19 +109,16 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
                     (t.opt_str(c::EVENT_ID)?, t.opt_i64(c::APP_ID)?, t.opt_str(c::USER_ID)?, t.opt_str(c::ROOM_ID)?, t.opt_str(c::USAGE_CLASS)?);
                 let (start, secs, reason) = (t.opt_ts(c::START_TIME)?, t.opt_i64(c::SECONDS)?, t.str(c::REASON)?);
                 for i in 0..t.rows() {
-                    if !REASONS.contains(&reason[i].as_str()) {
+                    let Some(why) = reject_reason(&reason[i]) else {
                         return Err(bad(&f, c::REASON, i, format!("{:?} is not a reject reason", reason[i])));
-                    }
-                    rejected.push(RejectedSlice {
-                        reason: reason[i].clone(),
-                        event_id: ev[i].clone(),
-                        app_id: app[i],
-                        start_time: start[i],
-                        seconds: secs[i],
-                        user_id: user[i].clone(),
-                        room_id: room[i].clone(),
-                        usage_class: class[i].clone(),
-                    });
+                    };
+                    let text = RejectedText {
+                        event_id: ev[i].as_deref(),
+                        user_id: user[i].as_deref(),
+                        room_id: room[i].as_deref(),
+                        usage_class: class[i].as_deref(),
+                    };
+                    rejected.push(RejectedSlice::new(why, text, app[i], start[i], secs[i]));
                 }
             }
         }

@@ -91,41 +91,32 @@ fn s(x: &str) -> Option<&str> {
     Some(x)
 }
 
-/// The metering datasets of a day (`usage_daily`, `rejected_usage`) as Arrow batches.
-pub fn metering_batches(
-    usage: Vec<UsageDaily>,
-    rejected: Vec<RejectedSlice>,
-    cat: &Catalog,
-) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
+/// A day's `usage_daily` as an Arrow batch.
+pub fn usage_daily_batch(u: &[UsageDaily], cat: &Catalog) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
-    let mut out = Vec::new();
-    let u = usage;
-    out.push(
-        Cols::new(&schemas::USAGE_DAILY)
-            .i64(u.iter().map(|r| Some(r.account_id)))
-            .i64(u.iter().map(|r| Some(r.app_id)))
-            .str(u.iter().map(|r| class(r.class)))
-            .i64(u.iter().map(|r| Some(r.slices)))
-            .i64(u.iter().map(|r| Some(r.seconds)))
-            .i64(u.iter().map(|r| Some(r.billable_minutes)))
-            .i64(u.iter().map(|r| Some(r.package_minutes)))
-            .finish()?,
-    );
-    drop(u);
-    let r = rejected;
-    out.push(
-        Cols::new(&schemas::REJECTED_USAGE)
-            .str(r.iter().map(|r| r.event_id.as_deref()))
+    Cols::new(&schemas::USAGE_DAILY)
+        .i64(u.iter().map(|r| Some(r.account_id)))
+        .i64(u.iter().map(|r| Some(r.app_id)))
+        .str(u.iter().map(|r| class(r.class)))
+        .i64(u.iter().map(|r| Some(r.slices)))
+        .i64(u.iter().map(|r| Some(r.seconds)))
+        .i64(u.iter().map(|r| Some(r.billable_minutes)))
+        .i64(u.iter().map(|r| Some(r.package_minutes)))
+        .finish()
+}
+
+/// A day's `rejected_usage` as an Arrow batch (the rows are freed).
+pub fn rejected_batch(r: Vec<RejectedSlice>) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+    Cols::new(&schemas::REJECTED_USAGE)
+            .str(r.iter().map(|r| r.event_id()))
             .i64(r.iter().map(|r| r.app_id))
-            .str(r.iter().map(|r| r.user_id.as_deref()))
-            .str(r.iter().map(|r| r.room_id.as_deref()))
-            .str(r.iter().map(|r| r.usage_class.as_deref()))
+            .str(r.iter().map(|r| r.user_id()))
+            .str(r.iter().map(|r| r.room_id()))
+            .str(r.iter().map(|r| r.usage_class()))
             .ts(r.iter().map(|r| r.start_time))
             .i64(r.iter().map(|r| r.seconds))
-            .str(r.iter().map(|r| Some(r.reason.as_str())))
-            .finish()?,
-    );
-    Ok(out)
+        .str(r.iter().map(|r| Some(r.reason)))
+        .finish()
 }
 
 /// The engine's datasets of (part of) a day as Arrow batches; each dataset's rows are freed

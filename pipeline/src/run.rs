@@ -13,7 +13,7 @@ use crate::clock::add_days;
 use crate::engine::{self, Account, AccountEvents, DayCtx};
 use crate::error::{Error, Result};
 use crate::input::{Inputs, PackageEventKind};
-use crate::meter::{self, MeterCounts, MeterEngine};
+use crate::meter::{self, MeterCounts, MeterEngine, UsageDaily};
 use crate::metered;
 use crate::output;
 use crate::revision::{self, revise, Previous};
@@ -33,6 +33,7 @@ pub struct DaySummary {
 
 /// The data root with its per-account events, ready to run any day of the chain.
 pub struct Chain {
+    /// The catalog, apps and usage files; accounts, transactions and packages live in `events`.
     pub inputs: Inputs,
     pub epoch: NaiveDate,
     accounts: Vec<crate::input::Account>,
@@ -55,7 +56,7 @@ pub enum Source {
 
 impl Chain {
     pub fn load(data: &Path, source: Source) -> Result<Chain> {
-        let inputs = Inputs::load(data)?;
+        let mut inputs = Inputs::load(data)?;
         let usage_days: BTreeSet<NaiveDate> = match &source {
             Source::Raw(_) => inputs.usage.keys().copied().collect(),
             Source::Metered(dir) => metered::days(dir)?,
@@ -64,7 +65,7 @@ impl Chain {
             Source::Raw(_) => Error::Input { file: data.join("usage"), msg: "no usage_date= partition: nothing to run".into() },
             Source::Metered(dir) => Error::Input { file: dir.join("meter_counts"), msg: "no billing_date= partition: nothing to run".into() },
         })?;
-        let mut accounts = inputs.accounts.clone();
+        let mut accounts = std::mem::take(&mut inputs.accounts);
         accounts.sort_by_key(|a| a.id);
         let index: BTreeMap<i64, usize> = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
         let n = accounts.len();
@@ -94,6 +95,11 @@ impl Chain {
         let events = (0..n)
             .map(|i| AccountEvents::build(&accounts[i], &apps[i], &txns[i], &pkgs[i], &pevs[i], &inputs.catalog))
             .collect();
+        // The events hold what the runs need of these: keep one copy.
+        drop((apps, txns, pkgs, pevs, owner));
+        inputs.txns = Vec::new();
+        inputs.packages = Vec::new();
+        inputs.package_events = Vec::new();
         Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs, source, data: data.to_path_buf(), usage_days })
     }
 
@@ -130,10 +136,9 @@ impl Chain {
     }
 
     /// Runs one chunk of accounts (`state` with their `events`) through day `day`.
-    fn advance_chunk(&self, state: &mut [Account], events: &[AccountEvents], day: NaiveDate, metered: &meter::Metered) -> DayRows {
+    fn advance_chunk(&self, state: &mut [Account], events: &[AccountEvents], day: NaiveDate, usage: &[UsageDaily]) -> DayRows {
         let cat = &self.inputs.catalog;
         let ctx = DayCtx { catalog: cat, day, epoch: day == self.epoch };
-        let usage = &metered.usage;
         let parts: Vec<DayRows> = state
             .par_iter_mut()
             .zip(events.par_iter())
@@ -149,10 +154,10 @@ impl Chain {
 
     /// Runs every account through day `day`, calling `each` with the rows of each chunk of
     /// [`CHUNK`] accounts, in account order (the outputs' sort keys start with the account).
-    pub fn advance(&self, state: &mut [Account], day: NaiveDate, metered: &meter::Metered, mut each: impl FnMut(DayRows) -> Result<()>) -> Result<()> {
+    pub fn advance(&self, state: &mut [Account], day: NaiveDate, usage: &[UsageDaily], mut each: impl FnMut(DayRows) -> Result<()>) -> Result<()> {
         self.check_prices(day)?;
         for (st, ev) in state.chunks_mut(CHUNK).zip(self.events.chunks(CHUNK)) {
-            each(self.advance_chunk(st, ev, day, metered))?;
+            each(self.advance_chunk(st, ev, day, usage))?;
         }
         Ok(())
     }
@@ -171,8 +176,10 @@ impl Chain {
 
     /// Hash of what every day depends on: the catalog, the accounts and the apps.
     pub fn chain_hash(&self) -> String {
+        use std::io::Write;
         let mut h = blake3::Hasher::new();
-        h.update(format!("{:?}{:?}{:?}", self.inputs.catalog, self.accounts, self.inputs.apps).as_bytes());
+        // Streamed into the hasher: at 1M apps the text would be a few hundred MB.
+        write!(h, "{:?}{:?}{:?}", self.inputs.catalog, self.accounts, self.inputs.apps).expect("hashing does not fail");
         h.finalize().to_hex().to_string()
     }
 
@@ -326,7 +333,7 @@ fn start_state(chain: &Chain, store: &Store, from: NaiveDate, chain_hash: &str) 
     let mut day = chain.epoch;
     while day < from {
         let metered = chain.meter(day)?;
-        chain.advance(&mut state, day, &metered, |_| Ok(()))?;
+        chain.advance(&mut state, day, &metered.usage, |_| Ok(()))?;
         day = add_days(day, 1);
     }
     Ok(state)
@@ -356,7 +363,12 @@ fn write_day(
     }
     let mut changed = Vec::new();
     let mut issued = BTreeSet::new();
-    chain.advance(state, day, &metered, |mut rows| {
+    // The rejects go first, and are freed: a day can reject millions of slices.
+    let meter::Metered { usage, rejected, counts } = metered;
+    let (ds, b) = output::rejected_batch(rejected).map_err(werr)?;
+    staged.write(ds, &b)?;
+    drop(b);
+    chain.advance(state, day, &usage, |mut rows| {
         changed.extend(revise(&mut rows, &previous, cat, head));
         issued.extend(rows.bills.iter().map(|b| b.bill_id.clone()));
         s.bills += rows.bills.len();
@@ -370,19 +382,18 @@ fn write_day(
     let revisions = revision::finish(&previous, changed, &issued, head);
     let (ds, b) = output::revisions_batch(&revisions).map_err(werr)?;
     staged.write(ds, &b)?;
-    for (ds, b) in output::metering_batches(metered.usage, metered.rejected, cat).map_err(werr)? {
-        staged.write(ds, &b)?;
-    }
+    let (ds, b) = output::usage_daily_batch(&usage, cat).map_err(werr)?;
+    staged.write(ds, &b)?;
     let manifest = Manifest {
         day,
         code_version: env!("CARGO_PKG_VERSION").to_string(),
         chain_hash: chain_hash.to_string(),
         window_hash: chain.window_hash(day),
         usage_files: chain.usage_seen(day, store.manifest(day)?.as_ref())?,
-        slices_read: metered.counts.raw,
-        slices_accepted: metered.counts.accepted,
-        slices_rejected: metered.counts.rejected,
-        slices_collapsed: metered.counts.collapsed,
+        slices_read: counts.raw,
+        slices_accepted: counts.accepted,
+        slices_rejected: counts.rejected,
+        slices_collapsed: counts.collapsed,
         rows_out: staged.rows_out(),
     };
     staged.commit(state, &manifest)?;

@@ -145,8 +145,8 @@ fn an_export_of_a_month_not_run_or_of_no_output_root_is_refused() {
     assert_eq!(o.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds no billing day of 2026-10"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!file.exists());
-    // a month that is not YYYY-MM: a usage error
+    // a month that is not YYYY-MM: a usage error, 64 (EX_USAGE)
     let o = export(s, out.path(), "2026-13", &file);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a month YYYY-MM"));
 }

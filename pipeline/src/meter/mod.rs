@@ -48,17 +48,77 @@ pub struct UsageDaily {
     pub package_minutes: i64,
 }
 
-/// A rejected slice, every column as read, with its reason.
+/// SPEC §2 reject reasons, in the order they apply.
+pub const REJECT_REASONS: [&str; 7] = [
+    "missing_event_id",
+    "missing_start_time",
+    "wrong_partition",
+    "unknown_app",
+    "unknown_usage_class",
+    "invalid_seconds",
+    "conflicting_duplicate",
+];
+
+/// A reject reason as the static string of [`REJECT_REASONS`], if it is one.
+pub fn reject_reason(s: &str) -> Option<&'static str> {
+    REJECT_REASONS.iter().find(|r| **r == s).copied()
+}
+
+/// A rejected slice, every column as read, with its reason. A day can reject millions of
+/// slices, so the four text columns share one allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RejectedSlice {
-    pub reason: String,
-    pub event_id: Option<String>,
+    pub reason: &'static str,
     pub app_id: Option<i64>,
     pub start_time: Option<Ts>,
     pub seconds: Option<i64>,
-    pub user_id: Option<String>,
-    pub room_id: Option<String>,
-    pub usage_class: Option<String>,
+    /// event_id, user_id, room_id and usage_class, one after the other.
+    text: Box<str>,
+    /// Where each of the four ends in `text`; `u32::MAX` for a null.
+    ends: [u32; 4],
+}
+
+/// The text columns of a rejected slice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RejectedText<'a> {
+    pub event_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub room_id: Option<&'a str>,
+    pub usage_class: Option<&'a str>,
+}
+
+impl RejectedSlice {
+    pub fn new(reason: &'static str, t: RejectedText, app_id: Option<i64>, start_time: Option<Ts>, seconds: Option<i64>) -> Self {
+        let mut text = String::new();
+        let mut ends = [u32::MAX; 4];
+        for (k, v) in [t.event_id, t.user_id, t.room_id, t.usage_class].into_iter().enumerate() {
+            if let Some(v) = v {
+                text.push_str(v);
+                ends[k] = text.len() as u32;
+            }
+        }
+        RejectedSlice { reason, app_id, start_time, seconds, text: text.into_boxed_str(), ends }
+    }
+
+    fn field(&self, k: usize) -> Option<&str> {
+        let end = self.ends[k];
+        (end != u32::MAX).then(|| {
+            let start = self.ends[..k].iter().rev().find(|e| **e != u32::MAX).copied().unwrap_or(0);
+            &self.text[start as usize..end as usize]
+        })
+    }
+    pub fn event_id(&self) -> Option<&str> {
+        self.field(0)
+    }
+    pub fn user_id(&self) -> Option<&str> {
+        self.field(1)
+    }
+    pub fn room_id(&self) -> Option<&str> {
+        self.field(2)
+    }
+    pub fn usage_class(&self) -> Option<&str> {
+        self.field(3)
+    }
 }
 
 /// Counts for the accounting identity raw = accepted + rejected + collapsed (SPEC §2).

@@ -11,7 +11,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{App, UsageFile};
 
-use super::{MeterCounts, Metered, RejectedSlice, UsageDaily, MAX_SECONDS};
+use super::{reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS};
 
 const ACCOUNT: &str = "__account_id";
 const CLASS: &str = "__class";
@@ -169,15 +169,10 @@ fn rejected_rows(df: &DataFrame) -> PolarsResult<Vec<RejectedSlice>> {
     let secs = df.column(c::SECONDS)?.i64()?;
     let reason = df.column(REASON)?.str()?;
     Ok((0..df.height())
-        .map(|i| RejectedSlice {
-            reason: reason.get(i).unwrap_or_default().to_string(),
-            event_id: ev.get(i).map(str::to_owned),
-            app_id: app.get(i),
-            start_time: start.get(i),
-            seconds: secs.get(i),
-            user_id: user.get(i).map(str::to_owned),
-            room_id: room.get(i).map(str::to_owned),
-            usage_class: class.get(i).map(str::to_owned),
+        .map(|i| {
+            let why = reason.get(i).and_then(reject_reason).expect("the reference query names SPEC §2 reasons");
+            let text = RejectedText { event_id: ev.get(i), user_id: user.get(i), room_id: room.get(i), usage_class: class.get(i) };
+            RejectedSlice::new(why, text, app.get(i), start.get(i), secs.get(i))
         })
         .collect())
 }

@@ -1,10 +1,12 @@
 //! The streaming metering path: row groups of every file of the day are read in parallel
 //! (rayon) with arrow-rs and classified on the fly. Accepted slices are summed per
-//! (app, class) into shared counters, and only a 64-bit hash of each accepted `event_id` is
-//! kept (8 bytes a slice). Sorting the hashes finds the few event ids that may repeat; a
-//! second, targeted pass reads just those slices in full and settles them (identical copies
-//! collapse, differing copies are rejected), correcting the counters. Hash collisions only
-//! make a slice a candidate: the second pass compares the real ids and columns.
+//! (app, class) into shared counters, and only a 40-bit fingerprint of each accepted
+//! `event_id` is kept (5 bytes a slice; at 100M slices about 4,500 pairs of different ids
+//! share one, and are merely compared). Sorting them finds the few event ids that may repeat; a
+//! second, targeted pass keeps of just those slices the id, a 128-bit digest of the other
+//! columns and the place, and settles them (identical copies collapse, differing copies are
+//! rejected), correcting the counters; a third pass reads the rejected copies in full. Hash
+//! collisions only make a slice a candidate: the second pass compares the real ids.
 
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
@@ -25,11 +27,13 @@ use crate::clock::{add_days, Ts};
 use crate::error::{Error, Result};
 use crate::input::{timestamps_us, App, UsageFile};
 
-use super::{MeterCounts, Metered, RejectedSlice, UsageDaily, MAX_SECONDS};
+use super::{MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS};
 
 const BATCH_ROWS: usize = 64 * 1024;
-/// Marks a rejected slice's place in the hash array (real hashes are kept below it).
-const NO_HASH: u64 = u64::MAX;
+/// A 40-bit fingerprint of an event id.
+type Fingerprint = [u8; 5];
+/// Marks a rejected slice's place in the fingerprint array (no real one equals it).
+const NO_HASH: Fingerprint = [0xff; 5];
 
 /// One row group of one file: the unit of parallel work.
 struct Task<'a> {
@@ -48,31 +52,45 @@ struct Ctx<'a> {
     catalog: &'a Catalog,
 }
 
-/// A slice as read, with its classification.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-struct Row {
-    event_id: Option<String>,
-    app_id: Option<i64>,
-    user_id: Option<String>,
-    room_id: Option<String>,
-    usage_class: Option<String>,
-    start_time: Option<Ts>,
-    seconds: Option<i64>,
+/// A duplicate candidate as the second pass keeps it: the id, a digest of the other columns
+/// (copies are identical when their digests are), and its place, to read it again in full if
+/// its copies differ.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Candidate {
+    id: Box<str>,
+    digest: u128,
+    task: u32,
+    row: u32,
+    app: u32,
+    class: u32,
+    seconds: i64,
 }
 
-impl Row {
-    fn rejected(self, reason: &str) -> RejectedSlice {
-        RejectedSlice {
-            reason: reason.to_string(),
-            event_id: self.event_id,
-            app_id: self.app_id,
-            start_time: self.start_time,
-            seconds: self.seconds,
-            user_id: self.user_id,
-            room_id: self.room_id,
-            usage_class: self.usage_class,
+/// BLAKE3 of a slice's columns other than `event_id`, each length- or presence-prefixed.
+fn digest(cols: &Cols, i: usize) -> u128 {
+    let mut h = blake3::Hasher::new();
+    let mut text = |s: Option<&str>| match s {
+        None => {
+            h.update(&[0]);
         }
+        Some(s) => {
+            h.update(&[1]);
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        }
+    };
+    text(cols.user_id.get(i));
+    text(cols.room_id.get(i));
+    text(cols.usage_class.get(i));
+    for v in [
+        cols.app_id.is_valid(i).then(|| cols.app_id.value(i)),
+        cols.start_time[i],
+        cols.seconds.is_valid(i).then(|| cols.seconds.value(i)),
+    ] {
+        h.update(&[v.is_some() as u8]);
+        h.update(&v.unwrap_or(0).to_le_bytes());
     }
+    u128::from_le_bytes(h.finalize().as_bytes()[..16].try_into().expect("16 bytes"))
 }
 
 /// A string column of any Arrow string kind.
@@ -132,16 +150,16 @@ impl<'a> Cols<'a> {
         })
     }
 
-    fn row(&self, i: usize) -> Row {
-        Row {
-            event_id: self.event_id.get(i).map(str::to_owned),
-            app_id: self.app_id.is_valid(i).then(|| self.app_id.value(i)),
-            user_id: self.user_id.get(i).map(str::to_owned),
-            room_id: self.room_id.get(i).map(str::to_owned),
-            usage_class: self.usage_class.get(i).map(str::to_owned),
-            start_time: self.start_time[i],
-            seconds: self.seconds.is_valid(i).then(|| self.seconds.value(i)),
-        }
+    /// Row `i` as a reject, every column as read.
+    fn rejected(&self, i: usize, reason: &'static str) -> RejectedSlice {
+        let text = RejectedText {
+            event_id: self.event_id.get(i),
+            user_id: self.user_id.get(i),
+            room_id: self.room_id.get(i),
+            usage_class: self.usage_class.get(i),
+        };
+        let (app, secs) = (&self.app_id, &self.seconds);
+        RejectedSlice::new(reason, text, app.is_valid(i).then(|| app.value(i)), self.start_time[i], secs.is_valid(i).then(|| secs.value(i)))
     }
 }
 
@@ -174,11 +192,16 @@ fn concat<T>(parts: Vec<Vec<T>>) -> Vec<T> {
     all
 }
 
-fn event_hash(id: &str) -> u64 {
+fn event_hash(id: &str) -> Fingerprint {
     let mut h = FxBuildHasher.build_hasher();
     h.write(id.as_bytes());
     h.write_u8(0xff);
-    h.finish().min(NO_HASH - 1)
+    let mut f = [0; 5];
+    f.copy_from_slice(&h.finish().to_le_bytes()[..5]);
+    if f == NO_HASH {
+        f[4] = 0xfe;
+    }
+    f
 }
 
 fn read_err(f: &UsageFile, e: impl std::fmt::Display) -> Error {
@@ -246,7 +269,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
 
     // Pass 1: classify, count, hash. Each task fills its own slice of the hash array.
     let mut hashes = vec![NO_HASH; raw];
-    let mut parts: Vec<(&Task, &mut [u64])> = Vec::with_capacity(tasks.len());
+    let mut parts: Vec<(&Task, &mut [Fingerprint])> = Vec::with_capacity(tasks.len());
     let mut rest = hashes.as_mut_slice();
     for t in &tasks {
         let (mine, more) = rest.split_at_mut(t.rows);
@@ -265,7 +288,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
                             counters.add(app, class, 1, secs);
                             out[at] = event_hash(cols.event_id.get(i).expect("classified"));
                         }
-                        Err(reason) => rejected.push(cols.row(i).rejected(reason)),
+                        Err(reason) => rejected.push(cols.rejected(i, reason)),
                     }
                     at += 1;
                 }
@@ -277,7 +300,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
     let mut rejected = concat(rejects);
 
     // Event ids that may repeat: equal hashes.
-    hashes.par_sort_unstable();
+    hashes.par_sort_unstable_by_key(|f| u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], 0, 0, 0]));
     let mut candidates = FxHashSet::default();
     for w in hashes.windows(2) {
         if w[0] == w[1] && w[0] != NO_HASH {
@@ -285,47 +308,75 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         }
     }
     drop(hashes);
+    tracing::debug!(%day, candidates = candidates.len(), "fingerprints seen more than once");
 
-    // Pass 2: read the candidates in full and settle them.
+    // Pass 2: the candidates' ids and digests; settle each id's copies.
     if !candidates.is_empty() {
-        let found: Vec<Vec<(Row, u32, usize)>> = tasks
+        let found: Vec<Vec<Candidate>> = tasks
             .par_iter()
-            .map(|task| {
-                let mut rows = Vec::new();
+            .enumerate()
+            .map(|(t, task)| {
+                let mut found = Vec::new();
+                let mut at = 0u32;
                 scan(task, |cols| {
                     for i in 0..cols.seconds.len() {
+                        let row = at;
+                        at += 1;
                         let Some(id) = cols.event_id.get(i) else { continue };
                         if !candidates.contains(&event_hash(id)) {
                             continue;
                         }
-                        if let Ok((app, class, _)) = classify(cols, i, &ctx) {
-                            rows.push((cols.row(i), app, class));
+                        if let Ok((app, class, seconds)) = classify(cols, i, &ctx) {
+                            let digest = digest(cols, i);
+                            found.push(Candidate { id: id.into(), digest, task: t as u32, row, app, class: class as u32, seconds });
                         }
                     }
                     Ok(())
                 })?;
-                Ok(rows)
+                Ok(found)
             })
             .collect::<Result<_>>()?;
+        drop(candidates);
         let mut found = concat(found);
-        found.sort();
+        found.par_sort_unstable();
+        // Places of the copies to reject, by task.
+        let mut conflicting: FxHashMap<u32, FxHashSet<u32>> = FxHashMap::default();
         let mut start = 0;
         while start < found.len() {
-            let end = start + found[start..].partition_point(|f| f.0.event_id == found[start].0.event_id);
-            let group = &mut found[start..end];
-            if group.len() > 1 && group.iter().all(|g| g.0 == group[0].0) {
+            let end = start + found[start..].partition_point(|f| f.id == found[start].id);
+            let group = &found[start..end];
+            if group.len() > 1 && group.iter().all(|g| g.digest == group[0].digest) {
                 // identical copies count once: the extra ones are collapsed
-                let (row, app, class) = &group[0];
                 let extra = group.len() as i64 - 1;
-                counters.add(*app, *class, -extra, -extra * row.seconds.unwrap_or(0));
+                counters.add(group[0].app, group[0].class as usize, -extra, -extra * group[0].seconds);
             } else if group.len() > 1 {
-                for (row, app, class) in group.iter_mut() {
-                    counters.add(*app, *class, -1, -row.seconds.unwrap_or(0));
-                    rejected.push(std::mem::take(row).rejected("conflicting_duplicate"));
+                for g in group {
+                    counters.add(g.app, g.class as usize, -1, -g.seconds);
+                    conflicting.entry(g.task).or_default().insert(g.row);
                 }
             }
             start = end;
         }
+        drop(found);
+        // Pass 3: the differing copies in full, as rejects.
+        let read: Vec<Vec<RejectedSlice>> = conflicting
+            .par_iter()
+            .map(|(&t, rows)| {
+                let mut out = Vec::with_capacity(rows.len());
+                let mut at = 0u32;
+                scan(&tasks[t as usize], |cols| {
+                    for i in 0..cols.seconds.len() {
+                        if rows.contains(&at) {
+                            out.push(cols.rejected(i, "conflicting_duplicate"));
+                        }
+                        at += 1;
+                    }
+                    Ok(())
+                })?;
+                Ok(out)
+            })
+            .collect::<Result<_>>()?;
+        rejected.extend(concat(read));
     }
 
     let mut usage = Vec::new();
@@ -354,4 +405,49 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
     let rejected_n = rejected.len() as u64;
     let counts = MeterCounts { raw: raw as u64, accepted, rejected: rejected_n, collapsed: raw as u64 - accepted - rejected_n };
     Ok(Metered { usage, rejected, counts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::tests::CATALOG;
+    use crate::output::{write_file, Cols};
+
+    /// Two ids with one fingerprint (found by search: 40 bits collide after about a million
+    /// ids) are different slices: both are counted, neither collapses. A true copy of one of
+    /// them still collapses.
+    #[test]
+    fn ids_that_share_a_fingerprint_are_both_counted() {
+        let mut seen = FxHashMap::default();
+        let (a, b) = (0u64..)
+            .find_map(|i| {
+                let id = format!("e{i}");
+                seen.insert(event_hash(&id), id.clone()).map(|first| (first, id))
+            })
+            .expect("a collision exists");
+        assert_ne!(a, b);
+        assert_eq!(event_hash(&a), event_hash(&b));
+        let cat = Catalog::parse(CATALOG).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        let t = cat.zone.start_of(day) + 3_600_000_000;
+        let ids = [a.as_str(), b.as_str(), b.as_str()];
+        let (_, batch) = Cols::new(&schemas::USAGE)
+            .str(ids.iter().map(|s| Some(*s)))
+            .i64([Some(7); 3])
+            .str([None::<&str>; 3])
+            .str([None::<&str>; 3])
+            .str([Some("audio"); 3])
+            .ts([Some(t); 3])
+            .i64([Some(90), Some(30), Some(30)])
+            .finish()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.parquet");
+        write_file(&path, &schemas::USAGE, &batch).unwrap();
+        let files = [UsageFile { path, time_unit: arrow::datatypes::TimeUnit::Microsecond }];
+        let apps = [App { id: 7, account_id: 1, created_at: 0, disabled_at: None, violation_at: None }];
+        let m = meter_day(day, &files, &apps, &cat).unwrap();
+        assert_eq!(m.counts, MeterCounts { raw: 3, accepted: 2, rejected: 0, collapsed: 1 });
+        assert_eq!((m.usage[0].slices, m.usage[0].seconds, m.usage[0].billable_minutes), (2, 120, 2));
+    }
 }
