@@ -31,6 +31,10 @@ struct Cli {
     /// jobs/spark/meter.py writes them) instead of scanning raw usage.
     #[arg(long, global = true, value_name = "DIR")]
     metered: Option<PathBuf>,
+    /// Meter each day only once the day before is written (by default the next day is
+    /// metered meanwhile): a lower peak memory for very large days, slower chains.
+    #[arg(long, global = true)]
+    no_overlap: bool,
     #[command(subcommand)]
     job: Job,
 }
@@ -188,10 +192,10 @@ fn main() -> ExitCode {
         (None, Meter::Polars) => Source::Raw(MeterEngine::Polars),
     };
     let result = match cli.job {
-        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter.clone()),
-        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter.clone()),
+        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap),
+        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap),
         Job::Nightly { data, out, today } => match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
-            Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter),
+            Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap),
             Err(e) => Err(e),
         },
         Job::Schema { dataset } => schema(dataset.as_deref()),
@@ -228,7 +232,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise).
-fn chain(data: &Path, out: &Path, plan: Plan, source: Source) -> anyhow::Result<()> {
+fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> anyhow::Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -246,7 +250,7 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source) -> anyhow::Result<
             b.set_message(s.day.to_string());
         }
     };
-    let result = execute(data, out, plan, source, &mut on_day);
+    let result = execute(data, out, plan, source, overlap, &mut on_day);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -2,7 +2,7 @@
 //! loading of the small datasets into plain Rust values. Usage is only validated here; the
 //! metering stage scans it with polars.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use rtcbill_schemas::{self as schemas, c, Dataset};
 use rust_decimal::Decimal;
+use rustc_hash::FxHashSet;
 
 use crate::catalog::Catalog;
 use crate::clock::Ts;
@@ -358,7 +359,7 @@ impl Inputs {
         }
         let catalog = Catalog::load(&data.join("catalog.toml"))?;
 
-        let mut seen = BTreeSet::new();
+        let mut seen = FxHashSet::default();
         let accounts = load_dataset(data, &schemas::ACCOUNTS, |t| {
             let ids = t.i64(c::ACCOUNT_ID)?;
             let modes = t.str(c::BILLING_MODE)?;
@@ -380,7 +381,7 @@ impl Inputs {
         })?;
         let known_accounts = seen;
 
-        let mut seen = BTreeSet::new();
+        let mut seen = FxHashSet::default();
         let apps = load_dataset(data, &schemas::APPS, |t| {
             let ids = t.i64(c::APP_ID)?;
             let acc = t.i64(c::ACCOUNT_ID)?;
@@ -400,7 +401,7 @@ impl Inputs {
             Ok(v)
         })?;
 
-        let mut seen = BTreeSet::new();
+        let mut seen = FxHashSet::default();
         let txns = load_dataset(data, &schemas::TRANSACTIONS, |t| {
             let ids = t.str(c::TXN_ID)?;
             let acc = t.i64(c::ACCOUNT_ID)?;
@@ -423,7 +424,7 @@ impl Inputs {
             Ok(v)
         })?;
 
-        let mut seen = BTreeSet::new();
+        let mut seen = FxHashSet::default();
         let packages = load_dataset(data, &schemas::PACKAGES, |t| {
             let ids = t.str(c::PACKAGE_ID)?;
             let acc = t.i64(c::ACCOUNT_ID)?;
@@ -462,7 +463,7 @@ impl Inputs {
             Ok(v)
         })?;
 
-        let mut seen = BTreeSet::new();
+        let mut seen = FxHashSet::default();
         let package_events = load_dataset(data, &schemas::PACKAGE_EVENTS, |t| {
             let ids = t.str(c::EVENT_ID)?;
             let pkg = t.str(c::PACKAGE_ID)?;

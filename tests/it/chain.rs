@@ -53,6 +53,10 @@ fn a_rerun_a_split_run_and_a_backfill_of_the_middle_give_the_same_bytes() {
     ok(job(split.path(), &["run", "--data", &sample(), "--to", "2026-09-15"], &[]));
     ok(job(split.path(), &["run", "--data", &sample(), "--from", "2026-09-16"], &[]));
     assert_same(&want, &files(split.path()));
+    // metering each day only after the day before is written changes nothing
+    let one_by_one = tempfile::tempdir().unwrap();
+    ok(job(one_by_one.path(), &["--no-overlap", "run", "--data", &sample()], &[]));
+    assert_same(&want, &files(one_by_one.path()));
     // (b) a backfill of the middle reruns it and every later done day: same bytes
     ok(job(full.path(), &["backfill", "--data", &sample(), "--from", "2026-09-20", "--to", "2026-09-25"], &[]));
     assert_same(&want, &files(full.path()));

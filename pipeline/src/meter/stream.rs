@@ -230,21 +230,21 @@ fn scan(task: &Task, mut each: impl FnMut(&Cols) -> Result<()>) -> Result<()> {
 }
 
 /// Per (app index, class): accepted slices and their seconds.
+/// Slices and seconds of one cell side by side: one cache line per update.
 struct Counters {
     classes: usize,
-    slices: Vec<AtomicI64>,
-    seconds: Vec<AtomicI64>,
+    cells: Vec<[AtomicI64; 2]>,
 }
 
 impl Counters {
     fn new(apps: usize, classes: usize) -> Counters {
         let n = apps * classes;
-        Counters { classes, slices: (0..n).map(|_| AtomicI64::new(0)).collect(), seconds: (0..n).map(|_| AtomicI64::new(0)).collect() }
+        Counters { classes, cells: (0..n).map(|_| [AtomicI64::new(0), AtomicI64::new(0)]).collect() }
     }
     fn add(&self, app: u32, class: usize, slices: i64, seconds: i64) {
-        let k = app as usize * self.classes + class;
-        self.slices[k].fetch_add(slices, Ordering::Relaxed);
-        self.seconds[k].fetch_add(seconds, Ordering::Relaxed);
+        let [n, s] = &self.cells[app as usize * self.classes + class];
+        n.fetch_add(slices, Ordering::Relaxed);
+        s.fetch_add(seconds, Ordering::Relaxed);
     }
 }
 
@@ -267,6 +267,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
     };
     let counters = Counters::new(apps.len(), catalog.classes.len());
 
+    let clock = std::time::Instant::now();
     // Pass 1: classify, count, hash. Each task fills its own slice of the hash array.
     let mut hashes = vec![NO_HASH; raw];
     let mut parts: Vec<(&Task, &mut [Fingerprint])> = Vec::with_capacity(tasks.len());
@@ -299,6 +300,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         .collect::<Result<_>>()?;
     let mut rejected = concat(rejects);
 
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering pass 1 (classify, count, fingerprint) done");
     // Event ids that may repeat: equal hashes.
     hashes.par_sort_unstable_by_key(|f| u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], 0, 0, 0]));
     let mut candidates = FxHashSet::default();
@@ -308,7 +310,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         }
     }
     drop(hashes);
-    tracing::debug!(%day, candidates = candidates.len(), "fingerprints seen more than once");
+    tracing::debug!(%day, candidates = candidates.len(), secs = clock.elapsed().as_secs_f64(), "fingerprints seen more than once");
 
     // Pass 2: the candidates' ids and digests; settle each id's copies.
     if !candidates.is_empty() {
@@ -358,6 +360,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
             start = end;
         }
         drop(found);
+        tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering pass 2 (candidates settled) done");
         // Pass 3: the differing copies in full, as rejects.
         let read: Vec<Vec<RejectedSlice>> = conflicting
             .par_iter()
@@ -379,14 +382,15 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         rejected.extend(concat(read));
     }
 
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering passes done");
     let mut usage = Vec::new();
-    for (k, n) in counters.slices.iter().enumerate() {
+    for (k, [n, s]) in counters.cells.iter().enumerate() {
         let slices = n.load(Ordering::Relaxed);
         if slices == 0 {
             continue;
         }
         let (app, class) = (k / counters.classes, k % counters.classes);
-        let seconds = counters.seconds[k].load(Ordering::Relaxed);
+        let seconds = s.load(Ordering::Relaxed);
         // SPEC §2: billable minutes = ceil(sum(seconds) / 60), at the day total.
         let billable = (seconds + 59) / 60;
         usage.push(UsageDaily {
