@@ -226,12 +226,16 @@ impl Catalog {
 
     /// Pay-as-you-go price per 1,000 minutes of a class in force on `day`.
     pub fn payg(&self, class: usize, day: NaiveDate) -> Option<Decimal> {
-        self.payg.iter().rev().find(|(from, _)| *from <= day).map(|(_, p)| p[class])
+        self.payg_in_force(day).map(|(_, p)| p[class])
     }
 
     /// The `effective_from` of the pay-as-you-go prices in force on `day`.
     pub fn payg_from(&self, day: NaiveDate) -> Option<NaiveDate> {
-        self.payg.iter().rev().find(|(from, _)| *from <= day).map(|(from, _)| *from)
+        self.payg_in_force(day).map(|(from, _)| *from)
+    }
+
+    fn payg_in_force(&self, day: NaiveDate) -> Option<&(NaiveDate, Vec<Decimal>)> {
+        self.payg.iter().rev().find(|(from, _)| *from <= day)
     }
 
     /// A product version in force on `day`.

@@ -13,18 +13,18 @@
 //! A restatement of a bill of the same month is not a correction (FOCUS: ChargeClass is null
 //! for a correction within the billing period): the month's usage rows already show it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate};
-use rtcbill_schemas::{self as schemas, c, Dataset};
+use chrono::NaiveDate;
+use rtcbill_schemas::{self as schemas, c};
 use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
-use crate::clock::{add_days, add_months, Ts, Zone};
+use crate::clock::{add_days, add_months, month_start, Ts, Zone};
 use crate::error::{Error, Result};
-use crate::input::{Inputs, PackageEventKind, Table};
-use crate::output::{partition_dir, write_file, Cols, PART_FILE};
+use crate::input::{BillingMode, Inputs, PackageEventKind, PackageOrder, Table};
+use crate::output::{partition_file, write_file, Cols};
 use crate::store::{Store, META};
 
 const SERVICE_NAME: &str = "Real-Time Communication";
@@ -71,18 +71,43 @@ struct Row {
     usage_class: Option<String>,
 }
 
-fn part(out: &Path, ds: &'static Dataset, day: NaiveDate) -> Option<std::path::PathBuf> {
-    let f = partition_dir(out, ds, day).join(PART_FILE);
-    f.exists().then_some(f)
+/// What the rows need of the data root, looked up once per export.
+struct Lookups<'a> {
+    monthly: BTreeSet<i64>,
+    opening: BTreeMap<i64, Ts>,
+    packages: BTreeMap<&'a str, &'a PackageOrder>,
+    /// Upgrade event id → target version.
+    upgrades: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(inputs: &'a Inputs) -> Lookups<'a> {
+        Lookups {
+            monthly: inputs.accounts.iter().filter(|a| a.mode == BillingMode::Monthly).map(|a| a.id).collect(),
+            opening: inputs.accounts.iter().map(|a| (a.id, a.opening_time)).collect(),
+            packages: inputs.packages.iter().map(|p| (p.package_id.as_str(), p)).collect(),
+            upgrades: inputs
+                .package_events
+                .iter()
+                .filter(|e| e.kind == PackageEventKind::Upgrade)
+                .filter_map(|e| e.target_version.as_deref().map(|v| (e.event_id.as_str(), v)))
+                .collect(),
+        }
+    }
+}
+
+/// A billing day as instants (SPEC §1).
+fn day_period(zone: &Zone, day: NaiveDate) -> (Ts, Ts) {
+    (zone.start_of(day), zone.start_of(add_days(day, 1)))
 }
 
 /// The period of a bill: its day, or its month for a monthly bill (SPEC §4).
 fn bill_period(zone: &Zone, bill_id: &str, day: NaiveDate) -> (Ts, Ts) {
     if bill_id.starts_with("monthly-") {
-        let first = day.with_day(1).expect("day 1");
+        let first = month_start(day);
         (zone.start_of(first), zone.start_of(add_months(first, 1)))
     } else {
-        (zone.start_of(day), zone.start_of(add_days(day, 1)))
+        day_period(zone, day)
     }
 }
 
@@ -95,18 +120,20 @@ pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &
     // The lock keeps a run from replacing partitions while they are read.
     let store = Store::open(out)?;
     let inputs = Inputs::load(data)?;
+    let lookups = Lookups::new(&inputs);
     let cat = &inputs.catalog;
     let zone = cat.zone;
     let next = add_months(month, 1);
     let mut rows = Vec::new();
     let mut s = Summary::default();
-    for &day in store.done_days()?.range(month..next) {
+    let done = store.done_days()?;
+    for &day in done.range(month..next) {
         s.days += 1;
         let before = rows.len();
-        usage_rows(out, cat, &inputs, day, &mut rows)?;
+        usage_rows(out, cat, &lookups, day, &mut rows)?;
         s.usage += rows.len() - before;
         let before = rows.len();
-        order_rows(out, cat, &inputs, day, &mut rows)?;
+        order_rows(out, cat, &lookups, day, &mut rows)?;
         s.purchases += rows.len() - before;
         let before = rows.len();
         rounding_rows(out, &zone, day, &mut rows)?;
@@ -120,7 +147,7 @@ pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &
         )));
     }
     let before = rows.len();
-    correction_rows(out, &zone, month, next, &mut rows)?;
+    correction_rows(out, &zone, done.range(..month).copied(), (month, next), &mut rows)?;
     s.corrections = rows.len() - before;
     s.billed = rows.iter().map(|r| r.billed).sum();
     let period = (zone.start_of(month), zone.start_of(next));
@@ -132,19 +159,17 @@ pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &
 }
 
 /// Usage rows: the day's `charges`, each on its daily bill or its month's bill.
-fn usage_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
-    let Some(f) = part(out, &schemas::CHARGES, day) else { return Ok(()) };
+fn usage_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+    let Some(f) = partition_file(out, &schemas::CHARGES, day) else { return Ok(()) };
     let t = Table::load(&f, &schemas::CHARGES)?;
     let (acc, app, class, minutes) = (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64("minutes")?);
     let price = t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?;
     let amount = t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?;
-    let monthly: BTreeMap<i64, bool> =
-        inputs.accounts.iter().map(|a| (a.id, a.mode == crate::input::BillingMode::Monthly)).collect();
     let price_from = cat.payg_from(day).ok_or_else(|| Error::Invalid(format!("no pay-as-you-go prices in force on {day}")))?;
     let zone = cat.zone;
     for i in 0..t.rows() {
-        let invoice_id = if monthly.get(&acc[i]).copied().unwrap_or(false) {
-            format!("monthly-{}-{}", acc[i], day.with_day(1).expect("day 1").format("%Y%m%d"))
+        let invoice_id = if lk.monthly.contains(&acc[i]) {
+            format!("monthly-{}-{}", acc[i], month_start(day).format("%Y%m%d"))
         } else {
             format!("daily-{}-{}", acc[i], day.format("%Y%m%d"))
         };
@@ -155,7 +180,7 @@ fn usage_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: 
             charge_category: "Usage",
             description: format!("{} {} minutes beyond packages at {} per 1,000 minutes", minutes[i], class[i], price[i].normalize()),
             frequency: "Usage-Based",
-            period: (zone.start_of(day), zone.start_of(add_days(day, 1))),
+            period: day_period(&zone, day),
             consumed_minutes: Some(minutes[i]),
             effective: amount[i],
             invoice_id,
@@ -178,29 +203,20 @@ fn usage_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: 
 
 /// Purchase rows: the day's accepted orders of paid packages that were charged (not at or
 /// before the account's `opening_time`, SPEC §1).
-fn order_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
-    let Some(f) = part(out, &schemas::ORDERS, day) else { return Ok(()) };
+fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+    let Some(f) = partition_file(out, &schemas::ORDERS, day) else { return Ok(()) };
     let t = Table::load(&f, &schemas::ORDERS)?;
     let (ids, acc, pkg, kind, time, status) =
         (t.str("order_id")?, t.opt_i64(c::ACCOUNT_ID)?, t.str(c::PACKAGE_ID)?, t.str(c::KIND)?, t.ts(c::TIME)?, t.str("status")?);
     let (amount, cycle_start) = (t.opt_money(c::AMOUNT)?, t.opt_date("cycle_start")?);
-    let opening: BTreeMap<i64, Ts> = inputs.accounts.iter().map(|a| (a.id, a.opening_time)).collect();
-    let packages: BTreeMap<&str, &crate::input::PackageOrder> =
-        inputs.packages.iter().map(|p| (p.package_id.as_str(), p)).collect();
-    let upgrades: BTreeMap<&str, &str> = inputs
-        .package_events
-        .iter()
-        .filter(|e| e.kind == PackageEventKind::Upgrade)
-        .filter_map(|e| e.target_version.as_deref().map(|v| (e.event_id.as_str(), v)))
-        .collect();
     let renewed = renewed_versions(out, day)?;
     let bad = |m: String| Error::Invalid(format!("{}: {m}", f.display()));
     for i in 0..t.rows() {
         let Some(account_id) = acc[i] else { continue };
-        if status[i] != "accepted" || opening.get(&account_id).is_some_and(|o| time[i] <= *o) {
+        if status[i] != "accepted" || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o) {
             continue;
         }
-        let p = packages.get(pkg[i].as_str()).ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
+        let p = lk.packages.get(pkg[i].as_str()).ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
         if p.kind == "free" {
             continue;
         }
@@ -230,7 +246,7 @@ fn order_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: 
                 (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", freq, kind[i].as_str())
             }
             "upgrade" => {
-                let target = upgrades.get(ids[i].as_str()).ok_or_else(|| bad(format!("upgrade {} has no target version", ids[i])))?;
+                let target = lk.upgrades.get(ids[i].as_str()).ok_or_else(|| bad(format!("upgrade {} has no target version", ids[i])))?;
                 let e = cat
                     .version(&p.product, target, on)
                     .ok_or_else(|| bad(format!("{} {target} not in the catalog on {on}", p.product)))?;
@@ -246,7 +262,7 @@ fn order_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: 
             charge_category: "Purchase",
             description: format!("{what} of package {} ({sku})", pkg[i]),
             frequency: freq,
-            period: (cat.zone.start_of(day), cat.zone.start_of(add_days(day, 1))),
+            period: day_period(&cat.zone, day),
             // FOCUS EffectiveCost-C-005: a purchase that prepays future usage has EffectiveCost 0.
             effective: Decimal::ZERO,
             invoice_id: ids[i].clone(),
@@ -272,7 +288,7 @@ fn order_rows(out: &Path, cat: &Catalog, inputs: &Inputs, day: NaiveDate, rows: 
 /// the day's balances are taken just before it.
 fn renewed_versions(out: &Path, day: NaiveDate) -> Result<BTreeMap<(String, NaiveDate), String>> {
     let mut m = BTreeMap::new();
-    if let Some(f) = part(out, &schemas::PACKAGE_BALANCES, day) {
+    if let Some(f) = partition_file(out, &schemas::PACKAGE_BALANCES, day) {
         let t = Table::load(&f, &schemas::PACKAGE_BALANCES)?;
         let (pkg, version, end) = (t.str(c::PACKAGE_ID)?, t.str(c::VERSION)?, t.date("cycle_end")?);
         for i in 0..t.rows() {
@@ -284,11 +300,11 @@ fn renewed_versions(out: &Path, day: NaiveDate) -> Result<BTreeMap<(String, Naiv
 
 /// Adjustment rows: each bill of the day minus the exact sum of its lines (SPEC §4 rounding).
 fn rounding_rows(out: &Path, zone: &Zone, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
-    let Some(f) = part(out, &schemas::BILLS, day) else { return Ok(()) };
+    let Some(f) = partition_file(out, &schemas::BILLS, day) else { return Ok(()) };
     let t = Table::load(&f, &schemas::BILLS)?;
     let (ids, acc, amount) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.money(c::AMOUNT)?);
     let mut lines: BTreeMap<String, Decimal> = BTreeMap::new();
-    if let Some(f) = part(out, &schemas::BILL_LINES, day) {
+    if let Some(f) = partition_file(out, &schemas::BILL_LINES, day) {
         let t = Table::load(&f, &schemas::BILL_LINES)?;
         let (ids, amount) = (t.str("bill_id")?, t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?);
         for (id, a) in ids.into_iter().zip(amount) {
@@ -317,26 +333,17 @@ fn rounding_rows(out: &Path, zone: &Zone, day: NaiveDate, rows: &mut Vec<Row>) -
     Ok(())
 }
 
-/// Correction rows: changes to bills of months before `month` made by a rerun whose last day
-/// is in [month, next).
-fn correction_rows(out: &Path, zone: &Zone, month: NaiveDate, next: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
-    let dir = out.join(schemas::BILL_REVISIONS.name);
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
-    let mut days = Vec::new();
-    for e in entries {
-        let e = e.map_err(|e| Error::io(&dir, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(d) = name.strip_prefix(&format!("{}=", schemas::PARTITION_KEY)) {
-            if let Ok(d) = NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-                if d < month {
-                    days.push(d);
-                }
-            }
-        }
-    }
-    days.sort();
-    for day in days {
-        let Some(f) = part(out, &schemas::BILL_REVISIONS, day) else { continue };
+/// Correction rows: changes to bills of the done days `before` the month, made by a rerun
+/// whose last day is in the month `[month, next)`.
+fn correction_rows(
+    out: &Path,
+    zone: &Zone,
+    before: impl Iterator<Item = NaiveDate>,
+    (month, next): (NaiveDate, NaiveDate),
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    for day in before {
+        let Some(f) = partition_file(out, &schemas::BILL_REVISIONS, day) else { continue };
         let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
         let (ids, acc, rev, by) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.opt_i64("replaced_by_revision")?);
         let (change, on) = (t.money("change")?, t.date("restated_on")?);

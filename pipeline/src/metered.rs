@@ -18,7 +18,6 @@ use crate::meter::{reject_reason, MeterCounts, Metered, RejectedSlice, RejectedT
 /// The datasets a metered directory holds.
 pub const DATASETS: [&Dataset; 3] = [&schemas::METER_COUNTS, &schemas::USAGE_DAILY, &schemas::REJECTED_USAGE];
 
-
 fn partition(dir: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
     dir.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
 }

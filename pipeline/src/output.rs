@@ -108,13 +108,13 @@ pub fn usage_daily_batch(u: &[UsageDaily], cat: &Catalog) -> std::result::Result
 /// A day's `rejected_usage` as an Arrow batch (the rows are freed).
 pub fn rejected_batch(r: Vec<RejectedSlice>) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     Cols::new(&schemas::REJECTED_USAGE)
-            .str(r.iter().map(|r| r.event_id()))
-            .i64(r.iter().map(|r| r.app_id))
-            .str(r.iter().map(|r| r.user_id()))
-            .str(r.iter().map(|r| r.room_id()))
-            .str(r.iter().map(|r| r.usage_class()))
-            .ts(r.iter().map(|r| r.start_time))
-            .i64(r.iter().map(|r| r.seconds))
+        .str(r.iter().map(|r| r.event_id()))
+        .i64(r.iter().map(|r| r.app_id))
+        .str(r.iter().map(|r| r.user_id()))
+        .str(r.iter().map(|r| r.room_id()))
+        .str(r.iter().map(|r| r.usage_class()))
+        .ts(r.iter().map(|r| r.start_time))
+        .i64(r.iter().map(|r| r.seconds))
         .str(r.iter().map(|r| Some(r.reason)))
         .finish()
 }
@@ -290,6 +290,12 @@ fn writer_props(ds: &Dataset) -> WriterProperties {
 /// `out/<dataset>/billing_date=D/`.
 pub fn partition_dir(out: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
     out.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
+}
+
+/// The file of a partition of `ds` for `day`, if a run wrote it.
+pub fn partition_file(out: &Path, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
+    let f = partition_dir(out, ds, day).join(PART_FILE);
+    f.exists().then_some(f)
 }
 
 fn werr(path: &Path, msg: impl ToString) -> Error {

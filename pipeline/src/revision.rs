@@ -13,7 +13,7 @@ use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::error::Result;
 use crate::input::Table;
-use crate::output::{partition_dir, PART_FILE};
+use crate::output::partition_file;
 use crate::rows::{DayRows, RevisionRow};
 
 /// A bill as an earlier run wrote it.
@@ -38,16 +38,11 @@ pub struct Previous {
     revisions: Vec<RevisionRow>,
 }
 
-fn existing(out: &Path, ds: &'static schemas::Dataset, day: NaiveDate) -> Option<std::path::PathBuf> {
-    let f = partition_dir(out, ds, day).join(PART_FILE);
-    f.exists().then_some(f)
-}
-
 impl Previous {
     /// Reads the `bills`, `bill_lines` and `bill_revisions` partitions of `day`, if any.
     pub fn load(out: &Path, day: NaiveDate) -> Result<Previous> {
         let mut p = Previous::default();
-        if let Some(f) = existing(out, &schemas::BILLS, day) {
+        if let Some(f) = partition_file(out, &schemas::BILLS, day) {
             let t = Table::load(&f, &schemas::BILLS)?;
             let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
             let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
@@ -58,7 +53,7 @@ impl Previous {
                 );
             }
         }
-        if let Some(f) = existing(out, &schemas::BILL_LINES, day) {
+        if let Some(f) = partition_file(out, &schemas::BILL_LINES, day) {
             let t = Table::load(&f, &schemas::BILL_LINES)?;
             let (ids, app, class) = (t.str("bill_id")?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
             let (price, minutes) = (t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?, t.i64("minutes")?);
@@ -66,7 +61,7 @@ impl Previous {
                 p.lines.entry(ids[i].clone()).or_default().insert((app[i], class[i].clone(), price[i].normalize()), minutes[i]);
             }
         }
-        if let Some(f) = existing(out, &schemas::BILL_REVISIONS, day) {
+        if let Some(f) = partition_file(out, &schemas::BILL_REVISIONS, day) {
             let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
             let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
             let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);

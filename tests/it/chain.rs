@@ -24,10 +24,6 @@ fn job(out: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output 
     c.output().unwrap()
 }
 
-fn ok(o: std::process::Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 /// The files of `dir` for days up to `last`.
 fn files_until(dir: &Path, last: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
     files(dir).into_iter().filter(|(k, _)| k.split("billing_date=").nth(1).is_some_and(|d| &d[..10] <= last)).collect()
@@ -101,7 +97,6 @@ fn every_file_is_whole(out: &Path) {
         assert_eq!(&bytes[bytes.len() - 4..], b"PAR1", "{name} is cut");
     }
 }
-
 
 #[test]
 fn late_usage_found_by_nightly_gives_revision_2_and_keeps_the_first() {

@@ -29,13 +29,17 @@ pub fn rtcbill(args: &[&str]) -> Output {
     Command::new(bin()).args(args).env("RTCBILL_LOG", "warn").output().expect("runs the binary")
 }
 
+/// Asserts a run of the binary succeeded (its stderr otherwise).
+pub fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 /// Runs `rtcbill run --data DATA --out OUT` and asserts success.
 pub fn run_ok(data: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let o = rtcbill(&args);
-    assert!(o.status.success(), "rtcbill failed: {}", String::from_utf8_lossy(&o.stderr));
-    o
+    ok(rtcbill(&args))
 }
 
 /// Writes one Parquet file of `batch` (creating its folder).

@@ -11,11 +11,6 @@ use rust_decimal::Decimal;
 
 use crate::common::*;
 
-fn ok(o: std::process::Output) -> std::process::Output {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
 fn export(data: &str, out: &Path, month: &str, file: &Path) -> std::process::Output {
     rtcbill(&["export", "focus", "--month", month, "--data", data, "--outputs", out.to_str().unwrap(), "--out", file.to_str().unwrap()])
 }
@@ -62,7 +57,7 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     let c = corrections[0];
     assert_eq!(text(c, "InvoiceId"), "daily-1004-20260910");
     assert_eq!(dec(c, "BilledCost"), dec(&revs[0], "change"));
-    assert_eq!(text(c, "ChargePeriodStart"), "2026-09-09T16:00:00Z"); // 2026-09-10 00:00 +08:00
+    assert_eq!(text(c, "ChargePeriodStart"), "2026-09-09T16:00:00Z"); // 2026-09-10 00:00 +08:00 (SPEC §1)
     assert_eq!(text(c, "ChargePeriodEnd"), "2026-09-10T16:00:00Z");
     assert_eq!(text(c, "BillingPeriodStart"), "2026-09-30T16:00:00Z");
     assert_eq!(text(c, "BillingPeriodEnd"), "2026-10-31T16:00:00Z");
@@ -83,7 +78,8 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
         assert_eq!(text(u, "PricingUnit"), "1000 Minutes");
     }
 
-    // Every October bill: the BilledCost on its InvoiceId (usage + rounding) is its amount.
+    // Every October bill: the BilledCost on its InvoiceId (usage + rounding) is its amount
+    // (SPEC §4: amount = round_half_up(sum of lines, 2), so a rounding row is under half a cent).
     let bills = read_dataset(out.path(), "bills");
     let bills = in_month(&bills, "2026-10");
     let mut on_invoice: BTreeMap<&str, Decimal> = BTreeMap::new();

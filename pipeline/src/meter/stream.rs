@@ -229,8 +229,8 @@ fn scan(task: &Task, mut each: impl FnMut(&Cols) -> Result<()>) -> Result<()> {
     Ok(())
 }
 
-/// Per (app index, class): accepted slices and their seconds.
-/// Slices and seconds of one cell side by side: one cache line per update.
+/// Per (app index, class): accepted slices and their seconds, side by side (one cache line
+/// per update).
 struct Counters {
     classes: usize,
     cells: Vec<[AtomicI64; 2]>,
