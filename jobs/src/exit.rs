@@ -1,5 +1,5 @@
 //! Exit statuses, following sysexits(3) where one fits. Every failure prints one line on
-//! stderr: `rtcbill: <reason>`.
+//! stderr: `rtcbill: <reason>`, or in JSON log mode one JSON object like the log lines.
 
 use std::process::ExitCode;
 
@@ -33,9 +33,35 @@ fn code(e: &anyhow::Error) -> u8 {
     }
 }
 
-/// Prints the one-line reason and returns the matching status.
-pub fn report(e: anyhow::Error) -> ExitCode {
-    let msg = format!("{e:#}").replace('\n', " ");
-    eprintln!("rtcbill: {msg}");
-    ExitCode::from(code(&e))
+/// The error and its causes, each once: a cause whose text its parent already shows (an
+/// I/O error named with its path) is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg.replace('\n', " ")
+}
+
+/// Prints the one-line reason (a JSON object in JSON log mode) and returns the status.
+pub fn report(e: anyhow::Error, json: bool) -> ExitCode {
+    let (msg, status) = (message(&e), code(&e));
+    if json {
+        let line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "ERROR",
+            "fields": { "message": msg, "exit_status": status },
+            "target": "rtcbill",
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("rtcbill: {msg}");
+    }
+    ExitCode::from(status)
 }

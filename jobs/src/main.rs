@@ -169,7 +169,9 @@ struct GenerateArgs {
 
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RTCBILL_LOG").unwrap_or_else(|_| "info".into());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org).
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     match format {
         LogFormat::Text => b.with_target(false).init(),
         LogFormat::Json => b.json().init(),
@@ -227,7 +229,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => exit::report(e),
+        Err(e) => exit::report(e, matches!(cli.log_format, LogFormat::Json)),
     }
 }
 

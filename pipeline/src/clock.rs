@@ -71,6 +71,11 @@ impl Zone {
         self.start_of(add_days(d, 1)) + AS_OF_HOUR * MICROS_PER_HOUR
     }
 
+    /// The day whose window holds instant `t`: `t` in `(as_of(D-1), as_of(D)]`.
+    pub fn window_day(&self, t: Ts) -> NaiveDate {
+        self.day_of(t - 1 - AS_OF_HOUR * MICROS_PER_HOUR)
+    }
+
     /// `W(D) = (D 08:00, D+1 08:00]`: returns the exclusive start and inclusive end.
     pub fn window(&self, d: NaiveDate) -> (Ts, Ts) {
         (self.as_of(add_days(d, -1)), self.as_of(d))
@@ -101,6 +106,19 @@ mod tests {
         assert_eq!(fmt_ts(a), "2026-02-10T00:00:00Z");
         assert_eq!(fmt_ts(b), "2026-02-11T00:00:00Z");
         assert_eq!(fmt_ts(z.start_of(d("2026-02-10"))), "2026-02-09T16:00:00Z");
+    }
+
+    #[test]
+    fn the_window_day_of_an_instant_is_the_day_whose_window_holds_it() {
+        // W(D) = (D 08:00, D+1 08:00] billing zone: 08:00 sharp still belongs to the day before.
+        let z = Zone::from_seconds(8 * 3600);
+        for day in ["2026-02-09", "2026-02-10", "2026-02-28"] {
+            let (a, b) = z.window(d(day));
+            assert_eq!(z.window_day(a + 1), d(day));
+            assert_eq!(z.window_day(b), d(day));
+            assert_eq!(z.window_day(a), add_days(d(day), -1));
+            assert_eq!(z.window_day(b + 1), add_days(d(day), 1));
+        }
     }
 
     #[test]

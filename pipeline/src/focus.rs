@@ -23,9 +23,9 @@ use rust_decimal::Decimal;
 use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
 use crate::error::{Error, Result};
-use crate::input::{BillingMode, Inputs, PackageEventKind, PackageOrder, Table};
+use crate::input::{BillingMode, Inputs, PackageOrder, Table};
 use crate::output::{partition_file, write_file, Cols};
-use crate::store::{Store, META};
+use crate::store::Published;
 
 const SERVICE_NAME: &str = "Real-Time Communication";
 const SERVICE_CATEGORY: &str = "Media";
@@ -76,8 +76,6 @@ struct Lookups<'a> {
     monthly: BTreeSet<i64>,
     opening: BTreeMap<i64, Ts>,
     packages: BTreeMap<&'a str, &'a PackageOrder>,
-    /// Upgrade event id → target version.
-    upgrades: BTreeMap<&'a str, &'a str>,
 }
 
 impl<'a> Lookups<'a> {
@@ -86,12 +84,6 @@ impl<'a> Lookups<'a> {
             monthly: inputs.accounts.iter().filter(|a| a.mode == BillingMode::Monthly).map(|a| a.id).collect(),
             opening: inputs.accounts.iter().map(|a| (a.id, a.opening_time)).collect(),
             packages: inputs.packages.iter().map(|p| (p.package_id.as_str(), p)).collect(),
-            upgrades: inputs
-                .package_events
-                .iter()
-                .filter(|e| e.kind == PackageEventKind::Upgrade)
-                .filter_map(|e| e.target_version.as_deref().map(|v| (e.event_id.as_str(), v)))
-                .collect(),
         }
     }
 }
@@ -114,11 +106,9 @@ fn bill_period(zone: &Zone, bill_id: &str, day: NaiveDate) -> (Ts, Ts) {
 /// Writes the FOCUS export of the month starting `month` to `dest` (atomically: a temporary
 /// file beside it, renamed). `out` must hold at least one done day of the month.
 pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &Path) -> Result<Summary> {
-    if !out.join(META).is_dir() {
-        return Err(Error::Invalid(format!("{} is not an rtcbill output root (no {META}/)", out.display())));
-    }
-    // The lock keeps a run from replacing partitions while they are read.
-    let store = Store::open(out)?;
+    // The published snapshot: a run never changes it, so no lock is needed to read it whole.
+    let published = Published::open(out)?;
+    let out = published.root.as_path();
     let inputs = Inputs::load(data)?;
     let lookups = Lookups::new(&inputs);
     let cat = &inputs.catalog;
@@ -126,18 +116,22 @@ pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &
     let next = add_months(month, 1);
     let mut rows = Vec::new();
     let mut s = Summary::default();
-    let done = store.done_days()?;
+    let done = published.done_days()?;
+    let epoch = done.first().copied().unwrap_or(month);
     for &day in done.range(month..next) {
         s.days += 1;
         let before = rows.len();
         usage_rows(out, cat, &lookups, day, &mut rows)?;
         s.usage += rows.len() - before;
         let before = rows.len();
-        order_rows(out, cat, &lookups, day, &mut rows)?;
-        s.purchases += rows.len() - before;
-        let before = rows.len();
         rounding_rows(out, &zone, day, &mut rows)?;
         s.roundings += rows.len() - before;
+    }
+    // Orders of the month's first hours are in the partition of the day before it.
+    for &day in done.range(add_days(month, -1)..next) {
+        let before = rows.len();
+        order_rows(out, cat, &lookups, day, (month, next), epoch, &mut rows)?;
+        s.purchases += rows.len() - before;
     }
     if s.days == 0 {
         return Err(Error::Invalid(format!(
@@ -201,19 +195,22 @@ fn usage_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mu
     Ok(())
 }
 
-/// Purchase rows: the day's accepted orders of paid packages that were charged (not at or
-/// before the account's `opening_time`, SPEC §1).
-fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+/// Purchase rows: the accepted orders of paid packages in `day`'s partition that were charged
+/// (not at or before the account's `opening_time`, SPEC §1) on a billing day of `month`. A
+/// charge belongs to the billing day of its instant (an order at 00:00-08:00 of the 1st is
+/// processed by the run of the month before, and belongs to the new month); one before the
+/// epoch, to the epoch.
+fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, month: (NaiveDate, NaiveDate), epoch: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
     let Some(f) = partition_file(out, &schemas::ORDERS, day) else { return Ok(()) };
     let t = Table::load(&f, &schemas::ORDERS)?;
     let (ids, acc, pkg, kind, time, status) =
         (t.str("order_id")?, t.opt_i64(c::ACCOUNT_ID)?, t.str(c::PACKAGE_ID)?, t.str(c::KIND)?, t.ts(c::TIME)?, t.str("status")?);
-    let (amount, cycle_start) = (t.opt_money(c::AMOUNT)?, t.opt_date("cycle_start")?);
-    let renewed = renewed_versions(out, day)?;
+    let (amount, version) = (t.opt_money(c::AMOUNT)?, t.opt_str(c::VERSION)?);
     let bad = |m: String| Error::Invalid(format!("{}: {m}", f.display()));
     for i in 0..t.rows() {
         let Some(account_id) = acc[i] else { continue };
-        if status[i] != "accepted" || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o) {
+        let on = cat.zone.day_of(time[i]).max(epoch);
+        if status[i] != "accepted" || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o) || on < month.0 || on >= month.1 {
             continue;
         }
         let p = lk.packages.get(pkg[i].as_str()).ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
@@ -221,48 +218,35 @@ fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mu
             continue;
         }
         let amount = amount[i].ok_or_else(|| bad(format!("accepted order {} has no amount", ids[i])))?;
-        let on = cat.zone.day_of(time[i]);
-        // (SKU, SkuPriceId suffix, list unit price, quantity, unit, frequency, what)
-        let (sku, price_from, list, qty, unit, freq, what) = match kind[i].as_str() {
-            "purchase" if p.kind == "topup" => {
-                let e = cat.topup(&p.version, on).ok_or_else(|| bad(format!("top-up {} not in the catalog on {on}", p.version)))?;
-                let q = p.quantity.unwrap_or(1);
-                (format!("topup/{}", p.version), e.effective_from.to_string(), e.list_price, q, "Packages", "One-Time", "purchase")
+        let version = version[i].as_deref().ok_or_else(|| bad(format!("accepted order {} has no version", ids[i])))?;
+        // (SKU, SkuPriceId suffix, list unit price, quantity, unit, frequency)
+        let (sku, price_from, list, qty, unit, freq) = match (kind[i].as_str(), p.kind.as_str()) {
+            ("purchase", "topup") => {
+                let e = cat.topup(version, on).ok_or_else(|| bad(format!("top-up {version} not in the catalog on {on}")))?;
+                (format!("topup/{version}"), e.effective_from.to_string(), e.list_price, p.quantity.unwrap_or(1), "Packages", "One-Time")
             }
-            "purchase" | "renewal" => {
-                let version = if kind[i] == "renewal" {
-                    let start = cycle_start[i].ok_or_else(|| bad(format!("renewal {} has no cycle_start", ids[i])))?;
-                    renewed.get(&(pkg[i].clone(), start)).cloned().ok_or_else(|| {
-                        bad(format!("renewal {}: package_balances of {day} has no cycle of {} ending {start}", ids[i], pkg[i]))
-                    })?
-                } else {
-                    p.version.clone()
-                };
+            (k @ ("purchase" | "renewal" | "upgrade"), _) => {
                 let e = cat
-                    .version(&p.product, &version, on)
+                    .version(&p.product, version, on)
                     .ok_or_else(|| bad(format!("{} {version} not in the catalog on {on}", p.product)))?;
-                let freq = if kind[i] == "renewal" { "Recurring" } else { "One-Time" };
                 let sku = format!("monthly/{}/{version}", p.product);
-                (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", freq, kind[i].as_str())
+                match k {
+                    "renewal" => (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "Recurring"),
+                    // SPEC §3: the upgrade's price is prorated; it is its own list price.
+                    "upgrade" => (sku, format!("{}/upgrade", e.effective_from), amount, 1, "Upgrades", "One-Time"),
+                    _ => (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "One-Time"),
+                }
             }
-            "upgrade" => {
-                let target = lk.upgrades.get(ids[i].as_str()).ok_or_else(|| bad(format!("upgrade {} has no target version", ids[i])))?;
-                let e = cat
-                    .version(&p.product, target, on)
-                    .ok_or_else(|| bad(format!("{} {target} not in the catalog on {on}", p.product)))?;
-                // SPEC §3: the upgrade's price is prorated; it is its own list price.
-                (format!("monthly/{}/{target}", p.product), format!("{}/upgrade", e.effective_from), amount, 1, "Upgrades", "One-Time", "upgrade")
-            }
-            other => return Err(bad(format!("order {} of unknown kind {other}", ids[i]))),
+            (other, _) => return Err(bad(format!("order {} of unknown kind {other}", ids[i]))),
         };
         let qty_d = Decimal::from(qty);
         rows.push(Row {
             billed: amount,
             account_id,
             charge_category: "Purchase",
-            description: format!("{what} of package {} ({sku})", pkg[i]),
+            description: format!("{} of package {} ({sku})", kind[i], pkg[i]),
             frequency: freq,
-            period: day_period(&cat.zone, day),
+            period: day_period(&cat.zone, on),
             // FOCUS EffectiveCost-C-005: a purchase that prepays future usage has EffectiveCost 0.
             effective: Decimal::ZERO,
             invoice_id: ids[i].clone(),
@@ -275,27 +259,12 @@ fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mu
             sku_price_id: Some(format!("{sku}@{price_from}")),
             sku_id: Some(sku),
             app_id: p.app_id,
-            billing_date: day,
+            billing_date: on,
             order_id: Some(ids[i].clone()),
             ..Row::default()
         });
     }
     Ok(())
-}
-
-/// The version of each package cycle in the day's `package_balances`, by (package, cycle end):
-/// a renewal at 00:00 of a cycle's last day gives the next cycle that version (SPEC §3), and
-/// the day's balances are taken just before it.
-fn renewed_versions(out: &Path, day: NaiveDate) -> Result<BTreeMap<(String, NaiveDate), String>> {
-    let mut m = BTreeMap::new();
-    if let Some(f) = partition_file(out, &schemas::PACKAGE_BALANCES, day) {
-        let t = Table::load(&f, &schemas::PACKAGE_BALANCES)?;
-        let (pkg, version, end) = (t.str(c::PACKAGE_ID)?, t.str(c::VERSION)?, t.date("cycle_end")?);
-        for i in 0..t.rows() {
-            m.insert((pkg[i].clone(), end[i]), version[i].clone());
-        }
-    }
-    Ok(m)
 }
 
 /// Adjustment rows: each bill of the day minus the exact sum of its lines (SPEC §4 rounding).

@@ -147,9 +147,46 @@ pub fn usage_partitions(data: &Path) -> Result<BTreeMap<NaiveDate, Vec<PathBuf>>
                 file: p.clone(),
                 msg: format!("not a partition folder {prefix}YYYY-MM-DD"),
             })?;
-        out.insert(day, parquet_files(&p)?);
+        let files = parquet_files(&p)?;
+        // An empty folder is no day of usage: it neither sets the epoch nor extends a run.
+        if files.is_empty() {
+            tracing::warn!(folder = %p.display(), "usage folder with no Parquet file ignored");
+            continue;
+        }
+        out.insert(day, files);
     }
     Ok(out)
+}
+
+/// Integer columns of usage stored unsigned: a value above the int64 range cannot be billed
+/// nor kept in `rejected_usage` (int64), so the file is bad input, named with its row.
+fn check_unsigned(path: &Path, b: &ParquetRecordBatchReaderBuilder<File>) -> Result<()> {
+    for name in [c::APP_ID, c::SECONDS] {
+        let Ok(field) = b.schema().field_with_name(name) else { continue };
+        if field.data_type() != &DataType::UInt64 {
+            continue;
+        }
+        let f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| Error::Input { file: path.to_path_buf(), msg: e.to_string() })?;
+        let idx = builder.schema().index_of(name).expect("present");
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [idx]);
+        let reader = builder.with_projection(mask).build().map_err(|e| Error::Input { file: path.to_path_buf(), msg: e.to_string() })?;
+        let mut row = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| Error::Input { file: path.to_path_buf(), msg: format!("cannot read ({e})") })?;
+            let values = batch.column(0).as_primitive::<arrow::datatypes::UInt64Type>();
+            if let Some((i, v)) = values.iter().enumerate().find_map(|(i, v)| v.filter(|v| *v > i64::MAX as u64).map(|v| (i, v))) {
+                return Err(Error::Row {
+                    file: path.to_path_buf(),
+                    column: name.into(),
+                    row: row + i,
+                    msg: format!("{v} is above the int64 range: the value could be neither billed nor kept as a reject"),
+                });
+            }
+            row += batch.num_rows();
+        }
+    }
+    Ok(())
 }
 
 /// Opens a Parquet file and checks its footer against a dataset of the contract: every column
@@ -501,15 +538,11 @@ impl Inputs {
                     Ok(DataType::Timestamp(u, _)) => u,
                     _ => unreachable!("check_footer accepted a timestamp"),
                 };
+                check_unsigned(&path, &b)?;
                 checked.push(UsageFile { path, time_unit });
             }
             usage.insert(day, checked);
         }
         Ok(Inputs { catalog, accounts, apps, txns, packages, package_events, usage })
-    }
-
-    /// The epoch: the earliest `usage_date=` folder (SPEC §1).
-    pub fn epoch(&self) -> Option<NaiveDate> {
-        self.usage.keys().next().copied()
     }
 }

@@ -194,6 +194,7 @@ pub fn rows_batches(mut rows: DayRows, cat: &Catalog) -> std::result::Result<Vec
             .i64(o.iter().map(|r| r.minutes_added))
             .date(o.iter().map(|r| r.cycle_start))
             .date(o.iter().map(|r| r.cycle_end))
+            .str(o.iter().map(|r| r.version.as_deref()))
             .finish()?,
     );
     drop(o);

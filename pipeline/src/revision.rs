@@ -3,7 +3,7 @@
 //! change). A bill is "changed" when its amount or its lines differ.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rtcbill_schemas::{self as schemas, c};
@@ -31,59 +31,88 @@ struct OldBill {
 type Lines = BTreeMap<(i64, String, Decimal), i64>;
 
 /// What the day's partitions held before this run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Previous {
     bills: BTreeMap<String, OldBill>,
     lines: BTreeMap<String, Lines>,
+    /// False when the bills were read but their lines could not be.
+    lines_known: bool,
     revisions: Vec<RevisionRow>,
 }
 
+impl Default for Previous {
+    fn default() -> Previous {
+        Previous { bills: BTreeMap::new(), lines: BTreeMap::new(), lines_known: true, revisions: Vec::new() }
+    }
+}
+
 impl Previous {
-    /// Reads the `bills`, `bill_lines` and `bill_revisions` partitions of `day`, if any.
+    /// Reads the `bills`, `bill_lines` and `bill_revisions` partitions of `day`, if any. A
+    /// partition that is missing or unreadable (a damaged day being healed) is taken as empty,
+    /// with a warning; without its lines, a bill is compared by its amount alone.
     pub fn load(out: &Path, day: NaiveDate) -> Result<Previous> {
         let mut p = Previous::default();
-        if let Some(f) = partition_file(out, &schemas::BILLS, day) {
-            let t = Table::load(&f, &schemas::BILLS)?;
-            let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
-            let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
-            for i in 0..t.rows() {
-                p.bills.insert(
-                    ids[i].clone(),
-                    OldBill { account_id: acc[i], revision: rev[i], issued_at: at[i], amount: amt[i], balance_before: bb[i], balance_after: ba[i] },
-                );
-            }
+        let [bills, lines, revisions] = [&schemas::BILLS, &schemas::BILL_LINES, &schemas::BILL_REVISIONS].map(|ds| (ds, partition_file(out, ds, day)));
+        fn read<'a>((ds, f): &'a (&'static schemas::Dataset, Option<PathBuf>), day: NaiveDate) -> Option<Table<'a>> {
+            let f = f.as_ref()?;
+            Table::load(f, ds).map_err(|e| tracing::warn!("earlier {} of {day} not read, taken as none: {e}", ds.name)).ok()
         }
-        if let Some(f) = partition_file(out, &schemas::BILL_LINES, day) {
-            let t = Table::load(&f, &schemas::BILL_LINES)?;
-            let (ids, app, class) = (t.str("bill_id")?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
-            let (price, minutes) = (t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?, t.i64("minutes")?);
-            for i in 0..t.rows() {
-                p.lines.entry(ids[i].clone()).or_default().insert((app[i], class[i].clone(), price[i].normalize()), minutes[i]);
-            }
+        if let Some(t) = read(&bills, day) {
+            p.load_bills(&t)?;
         }
-        if let Some(f) = partition_file(out, &schemas::BILL_REVISIONS, day) {
-            let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
-            let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
-            let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
-            let (by, new, change) = (t.opt_i64("replaced_by_revision")?, t.opt_money("new_amount")?, t.money("change")?);
-            let restated = t.date("restated_on")?;
-            for i in 0..t.rows() {
-                p.revisions.push(RevisionRow {
-                    account_id: acc[i],
-                    bill_id: ids[i].clone(),
-                    revision: rev[i],
-                    issued_at: at[i],
-                    amount: amt[i],
-                    balance_before: bb[i],
-                    balance_after: ba[i],
-                    replaced_by_revision: by[i],
-                    new_amount: new[i],
-                    change: change[i],
-                    restated_on: restated[i],
-                });
-            }
+        match read(&lines, day) {
+            Some(t) => p.load_lines(&t)?,
+            None if !p.bills.is_empty() => p.lines_known = false,
+            None => {}
+        }
+        if let Some(t) = read(&revisions, day) {
+            p.load_revisions(&t)?;
         }
         Ok(p)
+    }
+
+    fn load_bills(&mut self, t: &Table) -> Result<()> {
+        let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
+        let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
+        for i in 0..t.rows() {
+            self.bills.insert(
+                ids[i].clone(),
+                OldBill { account_id: acc[i], revision: rev[i], issued_at: at[i], amount: amt[i], balance_before: bb[i], balance_after: ba[i] },
+            );
+        }
+        Ok(())
+    }
+
+    fn load_lines(&mut self, t: &Table) -> Result<()> {
+        let (ids, app, class) = (t.str("bill_id")?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
+        let (price, minutes) = (t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?, t.i64("minutes")?);
+        for i in 0..t.rows() {
+            self.lines.entry(ids[i].clone()).or_default().insert((app[i], class[i].clone(), price[i].normalize()), minutes[i]);
+        }
+        Ok(())
+    }
+
+    fn load_revisions(&mut self, t: &Table) -> Result<()> {
+        let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
+        let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
+        let (by, new, change) = (t.opt_i64("replaced_by_revision")?, t.opt_money("new_amount")?, t.money("change")?);
+        let restated = t.date("restated_on")?;
+        for i in 0..t.rows() {
+            self.revisions.push(RevisionRow {
+                account_id: acc[i],
+                bill_id: ids[i].clone(),
+                revision: rev[i],
+                issued_at: at[i],
+                amount: amt[i],
+                balance_before: bb[i],
+                balance_after: ba[i],
+                replaced_by_revision: by[i],
+                new_amount: new[i],
+                change: change[i],
+                restated_on: restated[i],
+            });
+        }
+        Ok(())
     }
 
     /// The highest revision number the bill has had.
@@ -113,7 +142,7 @@ pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog, restated_on: N
     for b in rows.bills.iter_mut() {
         let lines = new_lines.get(b.bill_id.as_str()).unwrap_or(&empty);
         match prev.bills.get(&b.bill_id) {
-            Some(old) if old.amount == b.amount && prev.lines.get(&b.bill_id).unwrap_or(&empty) == lines => {
+            Some(old) if old.amount == b.amount && (!prev.lines_known || prev.lines.get(&b.bill_id).unwrap_or(&empty) == lines) => {
                 b.revision = old.revision;
             }
             Some(old) => {

@@ -66,6 +66,8 @@ pub struct OrderRow {
     pub minutes_added: Option<i64>,
     pub cycle_start: Option<NaiveDate>,
     pub cycle_end: Option<NaiveDate>,
+    /// The version (top-up: spec) the order bought, renewed into or upgraded to.
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

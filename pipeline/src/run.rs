@@ -18,7 +18,7 @@ use crate::metered;
 use crate::output;
 use crate::revision::{self, revise, Previous};
 use crate::rows::DayRows;
-use crate::store::{self, FileSeen, Manifest, Store};
+use crate::store::{self, FileSeen, Manifest, Record, RunRecord, Store};
 
 /// What one written day did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,18 +183,19 @@ impl Chain {
         h.finalize().to_hex().to_string()
     }
 
-    /// Hash of the events in day `day`'s window (SPEC §1).
-    pub fn window_hash(&self, day: NaiveDate) -> String {
-        let mut h = blake3::Hasher::new();
-        for ev in &self.events {
-            for e in ev.events.iter().filter(|e| self.in_window(day, e.time)) {
-                h.update(format!("{e:?}").as_bytes());
-            }
+    /// Hash of the events in each day's window (SPEC §1), for every day with events: one pass
+    /// over the events, whatever the number of days.
+    pub fn window_hashes(&self) -> BTreeMap<NaiveDate, String> {
+        let zone = self.inputs.catalog.zone;
+        let mut hashers: BTreeMap<NaiveDate, blake3::Hasher> = BTreeMap::new();
+        let times = self.events.iter().flat_map(|ev| ev.events.iter().map(|e| (e.time, format!("{e:?}"))));
+        let orphans = self.orphan_upgrades.iter().map(|e| (e.time, format!("{e:?}")));
+        for (t, text) in times.chain(orphans) {
+            // The epoch's window also holds everything before it.
+            let day = zone.window_day(t).max(self.epoch);
+            hashers.entry(day).or_default().update(text.as_bytes());
         }
-        for e in self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)) {
-            h.update(format!("{e:?}").as_bytes());
-        }
-        h.finalize().to_hex().to_string()
+        hashers.into_iter().map(|(d, h)| (d, h.finalize().to_hex().to_string())).collect()
     }
 
     /// The usage files of a day as seen now (hashing only those whose size or time moved).
@@ -217,11 +218,60 @@ impl Chain {
             })
             .collect()
     }
+}
 
-    /// Whether a done day's inputs differ from what its manifest recorded.
-    fn changed_since(&self, day: NaiveDate, m: &Manifest, chain_hash: &str) -> Result<bool> {
-        Ok(m.chain_hash != chain_hash || m.window_hash != self.window_hash(day) || m.usage_files != self.usage_seen(day, Some(m))?)
+/// Why a recorded day cannot be trusted as done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unsound {
+    /// No record: the day was never done (or its record is gone).
+    NotDone,
+    /// Its record, state or outputs are damaged, missing or foreign.
+    Damaged(String),
+    /// Its inputs changed since, or the day before it was redone (its start no longer matches).
+    Changed(String),
+}
+
+/// What the chain of done days looks like to this run.
+struct Scan {
+    /// The first day from the epoch that is not soundly done, and why.
+    first_unsound: Option<(NaiveDate, Unsound)>,
+    last_done: Option<NaiveDate>,
+}
+
+/// Walks the done days from the epoch, checking each record against what it links to: the
+/// inputs, the state the day before left, its own state and output files. Stops at the first
+/// day that fails; every day before it is sound.
+fn scan(chain: &Chain, store: &Store, chain_hash: &str, windows: &BTreeMap<NaiveDate, String>) -> Result<Scan> {
+    let last_done = store.done_days()?.last().copied();
+    let Some(last) = last_done else { return Ok(Scan { first_unsound: None, last_done }) };
+    let empty = blake3::Hasher::new().finalize().to_hex().to_string();
+    let mut prev_state: Option<String> = None;
+    let mut day = chain.epoch;
+    while day <= last {
+        let m = match store.record(day) {
+            Record::Missing => return Ok(Scan { first_unsound: Some((day, Unsound::NotDone)), last_done }),
+            Record::Damaged(why) => return Ok(Scan { first_unsound: Some((day, Unsound::Damaged(why))), last_done }),
+            Record::Found(m) => m,
+        };
+        let window = windows.get(&day).unwrap_or(&empty);
+        let why = if m.chain_hash != chain_hash {
+            Some(Unsound::Changed("the catalog, accounts or apps changed".into()))
+        } else if m.start_state != prev_state {
+            Some(Unsound::Changed("the day before was redone: the state it started from is gone".into()))
+        } else if &m.window_hash != window {
+            Some(Unsound::Changed("events in its window changed".into()))
+        } else if m.usage_files != chain.usage_seen(day, Some(&m))? {
+            Some(Unsound::Changed("its usage files changed".into()))
+        } else {
+            m.outputs.iter().chain([&m.state]).find_map(|f| store.check_file(f).err()).map(Unsound::Damaged)
+        };
+        if let Some(why) = why {
+            return Ok(Scan { first_unsound: Some((day, why)), last_done });
+        }
+        prev_state = Some(m.state.blake3.clone());
+        day = add_days(day, 1);
     }
+    Ok(Scan { first_unsound: None, last_done })
 }
 
 /// Accounts run and written together: bounds the memory a day's rows take, whatever the
@@ -243,6 +293,11 @@ pub enum Plan {
 /// Runs a plan over a data root into an output root. `on_day` hears of each written day with
 /// its position and the number of days to write. With `overlap`, the next day is metered while
 /// this one runs (faster chains; at 100M slices a day, a higher peak).
+///
+/// Every job first checks the chain of done days ([`scan`]): a day that is damaged, or whose
+/// inputs or starting state changed, and every day after it, is redone, whatever the plan
+/// asked. Nothing is visible to readers until the whole run is published; bad input found
+/// during the run drops its work, so the output root stays as it was.
 pub fn execute(
     data: &Path,
     out: &Path,
@@ -252,49 +307,82 @@ pub fn execute(
     on_day: &mut dyn FnMut(&DaySummary, usize, usize),
 ) -> Result<Vec<DaySummary>> {
     let chain = Chain::load(data, source)?;
-    let store = Store::open(out)?;
+    let mut store = Store::open(out)?;
+    let result = run_plan(&chain, &mut store, plan, overlap, on_day);
+    match result {
+        Ok(s) => {
+            store.publish()?;
+            Ok(s)
+        }
+        Err(e) if e.is_bad_input() => {
+            store.discard()?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn run_plan(
+    chain: &Chain,
+    store: &mut Store,
+    plan: Plan,
+    overlap: bool,
+    on_day: &mut dyn FnMut(&DaySummary, usize, usize),
+) -> Result<Vec<DaySummary>> {
     let chain_hash = chain.chain_hash();
-    let done = store.done_days()?;
-    let last_done = done.iter().next_back().copied();
-    let (from, to) = match plan {
+    let windows = chain.window_hashes();
+    let Scan { first_unsound, last_done } = scan(chain, store, &chain_hash, &windows)?;
+    if let Some((day, why)) = &first_unsound {
+        match why {
+            Unsound::NotDone => {}
+            Unsound::Damaged(why) => tracing::warn!(day = %day, "{why}: the day and every day after it are redone"),
+            Unsound::Changed(why) => tracing::info!(day = %day, "{why}: rerunning from it"),
+        }
+    }
+    // A damaged or changed done day heals before anything after it is written.
+    let heal = first_unsound.as_ref().filter(|(_, why)| *why != Unsound::NotDone).map(|(d, _)| *d);
+    let (asked, to) = match plan {
         Plan::Run { from, to } => (from.unwrap_or(chain.epoch), to.unwrap_or_else(|| chain.last_usage_day())),
         Plan::Backfill { from, to } => (from, to.unwrap_or(from).max(last_done.unwrap_or(from))),
         Plan::Nightly { today } => {
-            let mut start = None;
-            if let Some(last) = last_done {
-                let mut day = chain.epoch;
-                while day <= last && start.is_none() {
-                    let changed = match store.manifest(day)? {
-                        None => true,
-                        Some(m) => chain.changed_since(day, &m, &chain_hash)?,
-                    };
-                    if changed {
-                        tracing::info!(day = %day, "inputs changed since the day was done (or it is missing): rerunning from it");
-                        start = Some(day);
-                    }
-                    day = add_days(day, 1);
-                }
-            }
-            let from = start.or(last_done.map(|d| add_days(d, 1))).unwrap_or(chain.epoch);
+            let from = first_unsound.as_ref().map(|(d, _)| *d).or(last_done.map(|d| add_days(d, 1))).unwrap_or(chain.epoch);
             (from, add_days(today, -1))
         }
     };
-    if from < chain.epoch {
-        return Err(Error::Invalid(format!("--from {from} is before the epoch {} (the earliest usage day)", chain.epoch)));
+    if asked < chain.epoch {
+        return Err(Error::Invalid(format!("--from {asked} is before the epoch {} (the earliest usage day)", chain.epoch)));
     }
-    if to < from {
+    if to < asked {
         if matches!(plan, Plan::Nightly { .. }) {
-            tracing::info!(last_done = ?last_done, "nothing to do: every day up to yesterday is done and unchanged");
+            if store.working() {
+                tracing::info!(last_done = ?last_done, "every day of the interrupted run is sound: publishing it");
+            } else {
+                tracing::info!(last_done = ?last_done, "nothing to do: every day up to yesterday is done and unchanged");
+            }
             return Ok(Vec::new());
         }
-        return Err(Error::Invalid(format!("--to {to} is before --from {from}")));
+        return Err(Error::Invalid(format!("--to {to} is before --from {asked}")));
     }
-    let mut state = start_state(&chain, &store, from, &chain_hash)?;
+    let from = heal.map_or(asked, |h| h.min(asked));
+    let to = if heal.is_some_and(|h| h < asked) { to.max(last_done.unwrap_or(to)) } else { to };
+    // The days a run computes without writing (a `--from` past a gap) start at the last sound one.
+    let sound_until = first_unsound.as_ref().map(|(d, _)| add_days(*d, -1)).or(last_done);
+    chain.check_prices(from.min(sound_until.map_or(chain.epoch, |d| add_days(d, 1)).max(chain.epoch)))?;
+    let job = match plan {
+        Plan::Run { .. } => "run",
+        Plan::Backfill { .. } => "backfill",
+        Plan::Nightly { .. } => "nightly",
+    };
+    store.begin(&RunRecord { job: job.into(), from, to })?;
+    let (mut state, start_hash) = start_state(chain, store, from, sound_until)?;
     let head = last_done.map_or(to, |l| l.max(to));
     let total = (to - from).num_days() as usize + 1;
     let mut summaries = Vec::with_capacity(total);
+    let mut start_hash = start_hash;
     let mut done = |i: usize, day: NaiveDate, metered: Result<meter::Metered>| -> Result<()> {
-        let s = write_day(&chain, &store, &mut state, day, metered?, &chain_hash, head)?;
+        let ctx = DayWrite { chain, store, chain_hash: &chain_hash, window_hash: windows.get(&day).cloned(), head };
+        let (s, end_hash) = write_day(&ctx, &mut state, day, metered?, start_hash.take())?;
+        start_hash = Some(end_hash);
         on_day(&s, i + 1, total);
         summaries.push(s);
         Ok(())
@@ -311,11 +399,10 @@ pub fn execute(
     // waits for the chain before metering a third.
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel(0);
-        let chain_ref = &chain;
         scope.spawn(move || {
             let mut day = from;
             while day <= to {
-                if tx.send((day, chain_ref.meter(day))).is_err() {
+                if tx.send((day, chain.meter(day))).is_err() {
                     break;
                 }
                 day = add_days(day, 1);
@@ -329,43 +416,55 @@ pub fn execute(
     Ok(summaries)
 }
 
-/// The state day `from` starts from: the opening at the epoch, else the state the day before
-/// left when it was kept for the same catalog, accounts and apps, else the chain rerun from
-/// the epoch without writing.
-fn start_state(chain: &Chain, store: &Store, from: NaiveDate, chain_hash: &str) -> Result<Vec<Account>> {
+/// The state day `from` starts from, with the hash of the file it came from (none at the
+/// epoch, or when computed): the opening at the epoch; else the state the day before left
+/// when that day is sound; else the chain run without writing from the last sound day's state
+/// (`sound_until`), or from the epoch.
+fn start_state(chain: &Chain, store: &Store, from: NaiveDate, sound_until: Option<NaiveDate>) -> Result<(Vec<Account>, Option<String>)> {
     if from == chain.epoch {
-        return Ok(chain.opening_state());
+        return Ok((chain.opening_state(), None));
     }
     let prev = add_days(from, -1);
-    if let (Some(m), Some(s)) = (store.manifest(prev)?, store.state(prev)?) {
-        if m.chain_hash == chain_hash && s.len() == chain.accounts.len() {
-            return Ok(s);
+    let base = sound_until.map(|d| d.min(prev)).filter(|d| *d >= chain.epoch);
+    let (mut state, mut day) = (chain.opening_state(), chain.epoch);
+    if let Some(d) = base {
+        if let Record::Found(m) = store.record(d) {
+            match store.state(&m).filter(|s| s.len() == chain.accounts.len()) {
+                Some(s) if d == prev => return Ok((s, Some(m.state.blake3.clone()))),
+                Some(s) => (state, day) = (s, add_days(d, 1)),
+                None => {}
+            }
         }
     }
-    tracing::warn!(day = %prev, "no usable state for the day before --from: recomputing it from the epoch");
-    let mut state = chain.opening_state();
-    let mut day = chain.epoch;
+    tracing::warn!(from = %day, to = %prev, "no usable state for the day before --from: computing it without writing");
     while day < from {
         let metered = chain.meter(day)?;
         chain.advance(&mut state, day, &metered.usage, |_| Ok(()))?;
         day = add_days(day, 1);
     }
-    Ok(state)
+    Ok((state, None))
 }
 
-/// `head` is the last day done once this run ends: the day a bill change it makes is reported on.
-fn write_day(
-    chain: &Chain,
-    store: &Store,
-    state: &mut [Account],
-    day: NaiveDate,
-    metered: meter::Metered,
-    chain_hash: &str,
+/// What every written day of a run shares.
+struct DayWrite<'a> {
+    chain: &'a Chain,
+    store: &'a Store,
+    chain_hash: &'a str,
+    window_hash: Option<String>,
+    /// The last day done once this run ends: the day a bill change it makes is reported on.
     head: NaiveDate,
-) -> Result<DaySummary> {
+}
+
+/// Runs day `day` from `state` and writes it into the run's snapshot; returns its summary and
+/// the hash of the state it left (the next day's start).
+fn write_day(w: &DayWrite, state: &mut [Account], day: NaiveDate, metered: meter::Metered, start_state: Option<String>) -> Result<(DaySummary, String)> {
+    let (chain, store) = (w.chain, w.store);
     let cat = &chain.inputs.catalog;
+    if !chain.usage_days.contains(&day) {
+        tracing::warn!(day = %day, "no usage file for the day: billed as a day without usage");
+    }
     let werr = |m: String| Error::Write { path: store.out.clone(), msg: m };
-    let previous = Previous::load(&store.out, day)?;
+    let previous = Previous::load(store.root(), day)?;
     let mut staged = store.stage(day)?;
     let mut s = DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };
     // Orders of no account sort first; then every chunk of accounts in order.
@@ -383,7 +482,7 @@ fn write_day(
     staged.write(ds, &b)?;
     drop(b);
     chain.advance(state, day, &usage, |mut rows| {
-        changed.extend(revise(&mut rows, &previous, cat, head));
+        changed.extend(revise(&mut rows, &previous, cat, w.head));
         issued.extend(rows.bills.iter().map(|b| b.bill_id.clone()));
         s.bills += rows.bills.len();
         s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
@@ -393,24 +492,32 @@ fn write_day(
         }
         Ok(())
     })?;
-    let revisions = revision::finish(&previous, changed, &issued, head);
+    let revisions = revision::finish(&previous, changed, &issued, w.head);
     let (ds, b) = output::revisions_batch(&revisions).map_err(werr)?;
     staged.write(ds, &b)?;
     let (ds, b) = output::usage_daily_batch(&usage, cat).map_err(werr)?;
     staged.write(ds, &b)?;
+    let seen_before = match store.record(day) {
+        Record::Found(m) => Some(m),
+        _ => None,
+    };
     let manifest = Manifest {
+        format: store::RECORD_FORMAT,
         day,
         code_version: env!("CARGO_PKG_VERSION").to_string(),
-        chain_hash: chain_hash.to_string(),
-        window_hash: chain.window_hash(day),
-        usage_files: chain.usage_seen(day, store.manifest(day)?.as_ref())?,
+        chain_hash: w.chain_hash.to_string(),
+        window_hash: w.window_hash.clone().unwrap_or_else(|| blake3::Hasher::new().finalize().to_hex().to_string()),
+        usage_files: chain.usage_seen(day, seen_before.as_deref())?,
+        start_state,
+        state: FileSeen { path: String::new(), size: 0, modified_ns: 0, blake3: String::new() },
+        outputs: Vec::new(),
         slices_read: counts.raw,
         slices_accepted: counts.accepted,
         slices_rejected: counts.rejected,
         slices_collapsed: counts.collapsed,
         rows_out: staged.rows_out(),
     };
-    staged.commit(state, &manifest)?;
+    let end_state = staged.commit(state, manifest)?;
     tracing::info!(
         day = %day,
         slices_read = s.meter.raw,
@@ -422,5 +529,5 @@ fn write_day(
         arrears_entered = s.arrears_entered,
         "day written"
     );
-    Ok(s)
+    Ok((s, end_state))
 }

@@ -1,11 +1,21 @@
-//! The output root as a store of days (SPEC §7, §8): the dataset partitions, and beside them,
-//! under `_rtcbill/`, each done day's state and manifest, the lock and the staging area.
+//! The output root as a store of days: the published snapshot readers see, the snapshot a run
+//! builds, and each day's record (README, State).
 //!
-//! A day is committed in three steps: every file is written and fsynced under
-//! `_rtcbill/staging/D/`; a `COMMIT` marker is written and fsynced; then each file is renamed
-//! over its final place (an atomic replace) and the staging folder removed. A run that dies
-//! before the marker leaves the old day; one that dies after it is rolled forward by the next
-//! run ([`Store::recover`]). Readers see each partition either old or new, never half.
+//! ```text
+//! OUT/bills -> current/bills             one link per dataset: the plain Hive path
+//! OUT/current -> _rtcbill/snapshots/N    switched by one atomic rename when a run ends
+//! OUT/_rtcbill/snapshots/N/<dataset>/billing_date=D/part-0.parquet
+//! OUT/_rtcbill/snapshots/N/_days/D.json  the day's record; D.state.zst the state it left
+//! OUT/_rtcbill/work/                     the snapshot a run is building (hard links of N + its days)
+//! OUT/_rtcbill/lock
+//! ```
+//!
+//! A run never touches a published snapshot: it copies the current one as hard links into
+//! `work/`, replaces the partitions of the days it writes (each file renamed over its link, so
+//! the old snapshot keeps the old file), then renames `work/` to the next snapshot and switches
+//! `current` to it. A reader sees every dataset as it was before the run or as it is after it.
+//! A run killed on the way leaves `work/`, which the next run takes up: every day in it is
+//! checked against its record like any other, so whatever the kill cut short is redone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -22,9 +32,22 @@ use crate::error::{Error, Result};
 use crate::output::{partition_dir, PartWriter, PART_FILE};
 
 pub const META: &str = "_rtcbill";
-const COMMIT: &str = "COMMIT";
+/// The link to the published snapshot, in the output root.
+pub const CURRENT: &str = "current";
+const SNAPSHOTS: &str = "snapshots";
+const WORK: &str = "work";
+const DAYS: &str = "_days";
+const STAGING: &str = "_staging";
+/// The record of the run that is building `work/` (for the operator: what it was doing).
+const RUN: &str = "RUN.json";
+/// Published snapshots kept: the current one and two before it, for readers still on them
+/// and as a view of the outputs before a restatement.
+const KEEP: usize = 3;
+/// The day record's format: a record of another format is not trusted (its day is redone).
+pub const RECORD_FORMAT: u32 = 3;
 
-/// A usage file as a run saw it.
+/// A file as a run wrote or saw it: size and time to notice a change cheaply, the hash to
+/// tell whether it really changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSeen {
     pub path: String,
@@ -33,9 +56,10 @@ pub struct FileSeen {
     pub blake3: String,
 }
 
-/// What produced a day's outputs: for the auditor, and for `nightly` to find changed inputs.
+/// A done day's record: what it was computed from and what it wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    pub format: u32,
     pub day: NaiveDate,
     pub code_version: String,
     /// Hash of the catalog, accounts and apps: what every day depends on.
@@ -43,6 +67,12 @@ pub struct Manifest {
     /// Hash of the balance and package events in the day's window.
     pub window_hash: String,
     pub usage_files: Vec<FileSeen>,
+    /// The hash of the state the day started from (the day before's `state`); none at the epoch.
+    pub start_state: Option<String>,
+    /// The state the day left (`_days/D.state.zst`).
+    pub state: FileSeen,
+    /// Every output file of the day, relative to the snapshot.
+    pub outputs: Vec<FileSeen>,
     pub slices_read: u64,
     pub slices_accepted: u64,
     pub slices_rejected: u64,
@@ -51,9 +81,30 @@ pub struct Manifest {
     pub rows_out: Vec<(String, usize)>,
 }
 
-/// The output root.
+/// A day's record as found.
+#[derive(Debug)]
+pub enum Record {
+    Missing,
+    /// Unreadable, of another day or of another format: the reason, naming the file.
+    Damaged(String),
+    Found(Box<Manifest>),
+}
+
+/// What a run does, recorded in `work/` before its first day is written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub job: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The output root, locked for one run.
 pub struct Store {
     pub out: PathBuf,
+    /// Where the done days are read: `work/` once a run has started one, else the published
+    /// snapshot.
+    root: PathBuf,
+    working: bool,
     _lock: File,
 }
 
@@ -80,8 +131,81 @@ fn day_name(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
+fn record_name(d: NaiveDate) -> String {
+    format!("{DAYS}/{}.json", day_name(d))
+}
+
+fn state_name(d: NaiveDate) -> String {
+    format!("{DAYS}/{}.state.zst", day_name(d))
+}
+
+/// The snapshot `current` points to, if any.
+fn current_snapshot(out: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(out.join(CURRENT)).ok()?;
+    let dir = out.join(target);
+    dir.is_dir().then_some(dir)
+}
+
+/// The published snapshots by number.
+fn snapshots(out: &Path) -> Result<BTreeMap<u64, PathBuf>> {
+    let dir = out.join(META).join(SNAPSHOTS);
+    let mut found = BTreeMap::new();
+    if !dir.exists() {
+        return Ok(found);
+    }
+    for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let p = e.map_err(|e| Error::io(&dir, e))?.path();
+        if let Some(n) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok()) {
+            found.insert(n, p);
+        }
+    }
+    Ok(found)
+}
+
+/// The days recorded in a snapshot.
+fn recorded_days(root: &Path) -> Result<BTreeSet<NaiveDate>> {
+    let dir = root.join(DAYS);
+    let mut out = BTreeSet::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let p = e.map_err(|e| Error::io(&dir, e))?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if let Some(d) = name.strip_suffix(".json").and_then(|n| n.parse().ok()) {
+            out.insert(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Copies a snapshot's tree as hard links (folders made, files linked): cheap, and a file
+/// later replaced in the copy stays as it was in the original.
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for e in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let e = e.map_err(|e| Error::io(from, e))?;
+        let (src, dest) = (e.path(), to.join(e.file_name()));
+        if e.file_type().map_err(|e| Error::io(&src, e))?.is_dir() {
+            link_tree(&src, &dest)?;
+        } else {
+            std::fs::hard_link(&src, &dest).map_err(|e| Error::io(&dest, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Points `link` at `target` atomically (a new link renamed over the old one).
+fn switch_link(link: &Path, target: &Path) -> Result<()> {
+    let tmp = link.with_extension("switching");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, link).map_err(|e| Error::io(link, e))
+}
+
 impl Store {
     /// Opens (creating) the output root and takes its lock; a second run gets `Error::Locked`.
+    /// Finishes a publication a killed run left half done, and takes up its `work/`.
     pub fn open(out: &Path) -> Result<Store> {
         let meta = out.join(META);
         std::fs::create_dir_all(&meta).map_err(|e| Error::io(&meta, e))?;
@@ -92,89 +216,103 @@ impl Store {
             Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(out.to_path_buf())),
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
-        let store = Store { out: out.to_path_buf(), _lock: lock };
-        store.recover()?;
-        Ok(store)
-    }
-
-    fn meta(&self, sub: &str) -> PathBuf {
-        self.out.join(META).join(sub)
-    }
-
-    fn state_path(&self, d: NaiveDate) -> PathBuf {
-        self.meta("state").join(format!("{}.json.zst", day_name(d)))
-    }
-
-    fn manifest_path(&self, d: NaiveDate) -> PathBuf {
-        self.meta("manifests").join(format!("{}.json", day_name(d)))
-    }
-
-    /// Rolls committed staging folders forward and drops uncommitted ones.
-    pub fn recover(&self) -> Result<()> {
-        let staging = self.meta("staging");
-        if !staging.exists() {
-            return Ok(());
-        }
-        let mut days: Vec<PathBuf> = std::fs::read_dir(&staging)
-            .map_err(|e| Error::io(&staging, e))?
-            .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(&staging, e)))
-            .collect::<Result<_>>()?;
-        days.sort();
-        for dir in days {
-            if dir.join(COMMIT).exists() {
-                let day = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok());
-                let Some(day) = day else { continue };
-                tracing::warn!(day = %day, "finishing a day an interrupted run had committed");
-                self.apply(day, &dir)?;
-            } else {
-                tracing::warn!(dir = %dir.display(), "dropping a day an interrupted run had not committed");
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        migrate_legacy(out)?;
+        // A run killed between naming its snapshot and switching `current` to it.
+        if let Some((n, _)) = snapshots(out)?.last_key_value() {
+            let target = PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"));
+            if std::fs::read_link(out.join(CURRENT)).ok().as_deref() != Some(target.as_path()) {
+                tracing::warn!(snapshot = %target.display(), "finishing the publication of a run that was interrupted");
+                publish_links(out, &target)?;
             }
         }
-        Ok(())
+        let work = meta.join(WORK);
+        let working = work.is_dir();
+        if working {
+            let run = std::fs::read(work.join(RUN)).ok().and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
+            tracing::warn!(run = ?run, "taking up the work of an interrupted run: each of its days is checked before it is kept");
+            let staging = work.join(STAGING);
+            if staging.exists() {
+                std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+            }
+        }
+        let root = if working { work } else { current_snapshot(out).unwrap_or(work) };
+        Ok(Store { out: out.to_path_buf(), root, working, _lock: lock })
     }
 
-    /// Days with a manifest: the days done.
+    /// Whether this run has a `work/` snapshot (its own, or one an interrupted run left).
+    pub fn working(&self) -> bool {
+        self.working
+    }
+
+    /// Where the done days' partitions are read (the outputs as this run sees them).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Days with a record.
     pub fn done_days(&self) -> Result<BTreeSet<NaiveDate>> {
-        let dir = self.meta("manifests");
-        let mut out = BTreeSet::new();
-        if !dir.exists() {
-            return Ok(out);
+        recorded_days(&self.root)
+    }
+
+    /// A day's record as found.
+    pub fn record(&self, d: NaiveDate) -> Record {
+        read_record(&self.root, d)
+    }
+
+    /// Whether a recorded file is still as the record says (size and time, else its hash);
+    /// the reason when it is not.
+    pub fn check_file(&self, f: &FileSeen) -> std::result::Result<(), String> {
+        let path = self.root.join(&f.path);
+        match file_seen(&path, f.path.clone(), Some(f)) {
+            Ok(now) if now.blake3 == f.blake3 && now.size == f.size => Ok(()),
+            Ok(_) => Err(format!("{} differs from what its day recorded", path.display())),
+            Err(_) => Err(format!("{} is missing", path.display())),
         }
-        for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let p = e.map_err(|e| Error::io(&dir, e))?.path();
-            if let Some(d) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json")).and_then(|n| n.parse().ok()) {
-                out.insert(d);
+    }
+
+    /// The state day `d` left, when its file is the one its record names (else `None`, with
+    /// a warning naming the file).
+    pub fn state(&self, m: &Manifest) -> Option<Vec<Account>> {
+        let path = self.root.join(&m.state.path);
+        if let Err(why) = self.check_file(&m.state) {
+            tracing::warn!(file = %path.display(), "state not used: {why}");
+            return None;
+        }
+        let read = File::open(&path).and_then(zstd::Decoder::new).map_err(|e| e.to_string()).and_then(|r| {
+            serde_json::from_reader::<_, Vec<Account>>(std::io::BufReader::new(r)).map_err(|e| e.to_string())
+        });
+        match read {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), "state not used: unreadable: {e}");
+                None
             }
         }
-        Ok(out)
     }
 
-    pub fn manifest(&self, d: NaiveDate) -> Result<Option<Manifest>> {
-        let p = self.manifest_path(d);
-        if !p.exists() {
-            return Ok(None);
+    /// Starts (or goes on with) this run's `work/` snapshot, recording what the run does.
+    pub fn begin(&mut self, run: &RunRecord) -> Result<()> {
+        let work = self.out.join(META).join(WORK);
+        if !self.working {
+            if work.exists() {
+                std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+            }
+            match current_snapshot(&self.out) {
+                Some(cur) => link_tree(&cur, &work)?,
+                None => std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?,
+            }
+            self.working = true;
+            self.root = work.clone();
         }
-        let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Input { file: p, msg: format!("unreadable manifest: {e}") })
+        let bytes = serde_json::to_vec_pretty(run).map_err(|e| Error::Write { path: work.clone(), msg: e.to_string() })?;
+        write_synced(&work.join(RUN), &bytes)?;
+        sync_dir(&work)
     }
 
-    /// The state a done day left, if kept.
-    pub fn state(&self, d: NaiveDate) -> Result<Option<Vec<Account>>> {
-        let p = self.state_path(d);
-        if !p.exists() {
-            return Ok(None);
-        }
-        let f = File::open(&p).map_err(|e| Error::io(&p, e))?;
-        let r = zstd::Decoder::new(f).map_err(|e| Error::io(&p, e))?;
-        serde_json::from_reader(std::io::BufReader::new(r))
-            .map(Some)
-            .map_err(|e| Error::Input { file: p, msg: format!("unreadable state: {e}") })
-    }
-
-    /// Starts writing a day under the staging area (module docs).
+    /// Starts writing a day (module docs).
     pub fn stage(&self, day: NaiveDate) -> Result<Staged<'_>> {
-        let dir = self.meta("staging").join(day_name(day));
+        assert!(self.working, "a day is staged inside a run's work/ (Store::begin)");
+        let dir = self.root.join(STAGING).join(day_name(day));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
@@ -182,35 +320,131 @@ impl Store {
         Ok(Staged { store: self, day, dir, writers: BTreeMap::new() })
     }
 
-    /// Moves a committed staging folder's files into place (idempotent), then removes it.
-    fn apply(&self, day: NaiveDate, dir: &Path) -> Result<()> {
-        for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let sub = e.map_err(|e| Error::io(dir, e))?.path();
-            if !sub.is_dir() {
-                continue;
-            }
-            let name = sub.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-            let Some(ds) = rtcbill_schemas::by_name(&name) else { continue };
-            let src = sub.join(PART_FILE);
-            if src.exists() {
-                let dest_dir = partition_dir(&self.out, ds, day);
-                std::fs::create_dir_all(&dest_dir).map_err(|e| Error::io(&dest_dir, e))?;
-                let dest = dest_dir.join(PART_FILE);
-                std::fs::rename(&src, &dest).map_err(|e| Error::io(&dest, e))?;
-                sync_dir(&dest_dir)?;
-                crash_point("renamed");
+    /// Publishes `work/` as the next snapshot: readers switch to it at once.
+    pub fn publish(&mut self) -> Result<()> {
+        if !self.working {
+            return Ok(());
+        }
+        let meta = self.out.join(META);
+        let work = meta.join(WORK);
+        for f in [work.join(RUN), work.join(STAGING)] {
+            if f.is_dir() {
+                std::fs::remove_dir_all(&f).map_err(|e| Error::io(&f, e))?;
+            } else if f.exists() {
+                std::fs::remove_file(&f).map_err(|e| Error::io(&f, e))?;
             }
         }
-        for (file, dest) in [("state.json.zst", self.state_path(day)), ("manifest.json", self.manifest_path(day))] {
-            let src = dir.join(file);
-            if src.exists() {
-                let parent = dest.parent().expect("has a parent");
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-                std::fs::rename(&src, &dest).map_err(|e| Error::io(&dest, e))?;
-                sync_dir(parent)?;
-            }
+        let all = snapshots(&self.out)?;
+        let n = all.last_key_value().map_or(1, |(n, _)| n + 1);
+        let name = PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"));
+        let dest = self.out.join(&name);
+        std::fs::create_dir_all(dest.parent().expect("has a parent")).map_err(|e| Error::io(&dest, e))?;
+        std::fs::rename(&work, &dest).map_err(|e| Error::io(&dest, e))?;
+        sync_dir(&meta)?;
+        crash_point("published");
+        publish_links(&self.out, &name)?;
+        self.root = dest;
+        self.working = false;
+        // Old snapshots beyond the few kept for readers still on them.
+        for (_, old) in snapshots(&self.out)?.iter().rev().skip(KEEP) {
+            std::fs::remove_dir_all(old).map_err(|e| Error::io(old, e))?;
         }
-        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))
+        Ok(())
+    }
+
+    /// Drops this run's `work/`: the output root stays as it was before the run.
+    pub fn discard(&mut self) -> Result<()> {
+        let work = self.out.join(META).join(WORK);
+        if work.exists() {
+            std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+        }
+        self.working = false;
+        self.root = current_snapshot(&self.out).unwrap_or(work);
+        Ok(())
+    }
+}
+
+/// Switches `current` to `snapshot` and makes sure each dataset's plain path links through it.
+fn publish_links(out: &Path, snapshot: &Path) -> Result<()> {
+    switch_link(&out.join(CURRENT), snapshot)?;
+    for ds in rtcbill_schemas::OUTPUTS {
+        let link = out.join(ds.name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(Path::new(CURRENT).join(ds.name), &link).map_err(|e| Error::io(&link, e))?;
+        }
+    }
+    sync_dir(out)?;
+    crash_point("switched");
+    Ok(())
+}
+
+/// An output root written by an earlier version (datasets as plain folders, bookkeeping in
+/// `_rtcbill/manifests` and `_rtcbill/state`): its partitions become the first snapshot, with
+/// no day recorded, so the next run recomputes every day and compares (no bill changes
+/// revision unless its amount or lines do).
+fn migrate_legacy(out: &Path) -> Result<()> {
+    let legacy: Vec<&Dataset> = rtcbill_schemas::OUTPUTS
+        .iter()
+        .copied()
+        .filter(|ds| std::fs::symlink_metadata(out.join(ds.name)).is_ok_and(|m| m.is_dir()))
+        .collect();
+    if legacy.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(out = %out.display(), "output root of an earlier version: its partitions become a snapshot and every day is recomputed");
+    let work = out.join(META).join(WORK);
+    std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    for ds in legacy {
+        let dest = work.join(ds.name);
+        if !dest.exists() {
+            std::fs::rename(out.join(ds.name), &dest).map_err(|e| Error::io(&dest, e))?;
+        }
+    }
+    for old in ["manifests", "state", "staging"] {
+        let p = out.join(META).join(old);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    let all = snapshots(out)?;
+    let n = all.last_key_value().map_or(1, |(n, _)| n + 1);
+    let name = PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"));
+    std::fs::create_dir_all(out.join(META).join(SNAPSHOTS)).map_err(|e| Error::io(out, e))?;
+    std::fs::rename(&work, out.join(&name)).map_err(|e| Error::io(&work, e))?;
+    publish_links(out, &name)
+}
+
+fn read_record(root: &Path, d: NaiveDate) -> Record {
+    let p = root.join(record_name(d));
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Record::Missing,
+        Err(e) => return Record::Damaged(format!("{}: {e}", p.display())),
+    };
+    match serde_json::from_slice::<Manifest>(&bytes) {
+        Err(e) => Record::Damaged(format!("{}: unreadable record: {e}", p.display())),
+        Ok(m) if m.format != RECORD_FORMAT => Record::Damaged(format!("{}: record of format {}, not {RECORD_FORMAT}", p.display(), m.format)),
+        Ok(m) if m.day != d => Record::Damaged(format!("{}: the record of {}, not of {d}", p.display(), m.day)),
+        Ok(m) => Record::Found(Box::new(m)),
+    }
+}
+
+/// The outputs as a reader sees them: the published snapshot, read without the lock (a run
+/// never changes a published snapshot).
+pub struct Published {
+    pub root: PathBuf,
+}
+
+impl Published {
+    pub fn open(out: &Path) -> Result<Published> {
+        match current_snapshot(out) {
+            Some(root) => Ok(Published { root }),
+            None => Err(Error::Invalid(format!("{} is not an rtcbill output root (no published run): run a job first", out.display()))),
+        }
+    }
+
+    pub fn done_days(&self) -> Result<BTreeSet<NaiveDate>> {
+        recorded_days(&self.root)
     }
 }
 
@@ -238,41 +472,63 @@ impl Staged<'_> {
         self.writers.iter().map(|(n, w)| (n.to_string(), w.rows)).collect()
     }
 
-    /// Closes every file (an empty one for a dataset with no rows), writes the state and the
-    /// manifest, marks the day committed and moves it into place.
-    pub fn commit(mut self, state: &[Account], manifest: &Manifest) -> Result<()> {
+    /// Closes every file (an empty one for a dataset with no rows), writes the state, records
+    /// every file in the manifest, then moves the files into the run's snapshot, the record
+    /// last: until it is in place the day is not done, and a day whose files do not match its
+    /// record is redone by the next run. Returns the hash of the state file.
+    pub fn commit(mut self, state: &[Account], mut manifest: Manifest) -> Result<String> {
         for ds in rtcbill_schemas::OUTPUTS {
             if !self.writers.contains_key(ds.name) {
                 self.write(ds, &RecordBatch::new_empty(ds.schema()))?;
             }
         }
+        let root = self.store.root.clone();
+        let mut moves = Vec::new();
         for (name, w) in std::mem::take(&mut self.writers) {
             w.finish()?;
-            sync_dir(&self.dir.join(name))?;
+            let ds = rtcbill_schemas::by_name(name).expect("an output dataset");
+            let src = self.dir.join(name).join(PART_FILE);
+            let dest = partition_dir(&root, ds, self.day).join(PART_FILE);
+            let rel = dest.strip_prefix(&root).expect("inside the root").to_string_lossy().to_string();
+            manifest.outputs.push(file_seen(&src, rel, None)?);
+            moves.push((src, dest));
         }
-        let dir = &self.dir;
-        write_state(&dir.join("state.json.zst"), state)?;
-        let m = serde_json::to_vec_pretty(manifest).map_err(|e| Error::Write { path: dir.clone(), msg: e.to_string() })?;
-        write_synced(&dir.join("manifest.json"), &m)?;
-        sync_dir(dir)?;
+        let state_src = self.dir.join("state.zst");
+        write_state(&state_src, state)?;
+        manifest.state = file_seen(&state_src, state_name(self.day), None)?;
+        moves.push((state_src, root.join(state_name(self.day))));
         crash_point("staged");
-        write_synced(&dir.join(COMMIT), b"")?;
-        sync_dir(dir)?;
-        crash_point("committed");
-        self.store.apply(self.day, dir)
+        let record_src = self.dir.join("record.json");
+        let m = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Write { path: record_src.clone(), msg: e.to_string() })?;
+        write_synced(&record_src, &m)?;
+        moves.push((record_src, root.join(record_name(self.day))));
+        for (src, dest) in moves {
+            let parent = dest.parent().expect("has a parent");
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            std::fs::rename(&src, &dest).map_err(|e| Error::io(&dest, e))?;
+            sync_dir(parent)?;
+            crash_point("renamed");
+        }
+        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        crash_point("day");
+        Ok(manifest.state.blake3)
     }
 }
 
-/// Fault injection for the crash tests: `RTCBILL_CRASH_AT=<point>` aborts the process (as a
-/// SIGKILL would end it) the first time the commit reaches that point.
+/// Fault injection for the crash tests: `RTCBILL_CRASH_AT=<point>[:<n>]` aborts the process
+/// (as a SIGKILL would end it) the n-th time (default the first) a run reaches that point.
 fn crash_point(point: &str) {
-    if std::env::var("RTCBILL_CRASH_AT").is_ok_and(|p| p == point) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let Ok(spec) = std::env::var("RTCBILL_CRASH_AT") else { return };
+    let (name, n) = spec.split_once(':').map_or((spec.as_str(), 1), |(p, n)| (p, n.parse().unwrap_or(1)));
+    if name == point && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == n {
         std::process::abort();
     }
 }
 
-/// Reads a usage file's size, modification time and content hash; `name` is how the manifest
-/// records it.
+/// Reads a file's size, modification time and content hash; `name` is how a record names
+/// it. With `previous` of the same name, size and time, the hash is taken as unchanged.
 pub fn file_seen(path: &Path, name: String, previous: Option<&FileSeen>) -> Result<FileSeen> {
     let md = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let modified_ns = md
@@ -281,7 +537,6 @@ pub fn file_seen(path: &Path, name: String, previous: Option<&FileSeen>) -> Resu
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0);
-    // Same size and time as last seen: the content hash is taken as unchanged.
     if let Some(prev) = previous.filter(|f| f.path == name && f.size == md.len() && f.modified_ns == modified_ns) {
         return Ok(prev.clone());
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// Version written into every output file's key-value metadata under [`SCHEMA_VERSION_KEY`].
-pub const SCHEMA_VERSION: &str = "2";
+pub const SCHEMA_VERSION: &str = "3";
 /// Metadata key of the schema version.
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// The Hive partition key of every output dataset (SPEC §7).
@@ -406,6 +406,7 @@ pub static ORDERS: Dataset = Dataset {
         opt("minutes_added", Int64, "minutes the order gave"),
         opt("cycle_start", Date, "first day of the cycle made or changed"),
         opt("cycle_end", Date, "end (exclusive) of that cycle"),
+        opt(c::VERSION, Utf8, "the version (top-up: spec) bought, renewed into or upgraded to"),
     ],
 };
 

@@ -64,7 +64,7 @@ fn a_run_killed_at_any_point_resumes_to_the_same_bytes() {
     ok(job(want_dir.path(), &["run", "--data", &sample(), "--to", "2026-09-20"], &[]));
     let want = files(want_dir.path());
     // (c) aborted inside the commit of 2026-09-11 at each step, then resumed by nightly
-    for point in ["staged", "committed", "renamed"] {
+    for point in ["staged", "renamed", "day", "published"] {
         let out = tempfile::tempdir().unwrap();
         ok(job(out.path(), &["run", "--data", &sample(), "--to", "2026-09-10"], &[]));
         let o = job(out.path(), &["nightly", "--data", &sample(), "--today", "2026-09-21"], &[("RTCBILL_CRASH_AT", point)]);

@@ -296,3 +296,65 @@ pub fn python_venv_of(python: &Path, env_var: &str, name: &str, packages: &[&str
     }
     py
 }
+
+/// Writes a transactions file: (txn_id, account_id, time RFC 3339, kind, amount in cents).
+pub fn write_txns(path: &Path, rows: &[(&str, i64, &str, &str, i128)]) {
+    use arrow::array::{Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
+    write_parquet(
+        path,
+        &batch(vec![
+            ("txn_id", Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())), false),
+            ("account_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())), false),
+            (
+                "time",
+                Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| ts_us(r.2)).collect::<Vec<_>>()).with_timezone("UTC")),
+                false,
+            ),
+            ("kind", Arc::new(StringArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())), false),
+            (
+                "amount",
+                Arc::new(Decimal128Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>()).with_precision_and_scale(18, 2).unwrap()),
+                false,
+            ),
+        ]),
+    );
+}
+
+/// Copies an output root as it is (links kept as links), as `cp -a` does.
+pub fn copy_out(from: &Path, to: &Path) {
+    let ok = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status().unwrap().success();
+    assert!(ok, "cp -a {} {}", from.display(), to.display());
+}
+
+/// A package order for [`write_packages`]: (package_id, account, app, kind, product, version,
+/// purchased_at RFC 3339, paid_price in cents, auto_renew).
+pub type PackageIn<'a> = (&'a str, i64, Option<i64>, &'a str, &'a str, &'a str, &'a str, i128, Option<bool>);
+
+/// Writes a packages file with the contract's types (quantity 1).
+pub fn write_packages(path: &Path, rows: &[PackageIn]) {
+    use arrow::array::{BooleanArray, Decimal128Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray};
+    let strs = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
+    write_parquet(
+        path,
+        &batch(vec![
+            ("package_id", strs(rows.iter().map(|r| r.0).collect()), false),
+            ("account_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())), false),
+            ("app_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())), true),
+            ("kind", strs(rows.iter().map(|r| r.3).collect()), false),
+            ("product", strs(rows.iter().map(|r| r.4).collect()), false),
+            ("version", strs(rows.iter().map(|r| r.5).collect()), false),
+            ("quantity", Arc::new(Int32Array::from(vec![1; rows.len()])), true),
+            (
+                "purchased_at",
+                Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| ts_us(r.6)).collect::<Vec<_>>()).with_timezone("UTC")),
+                false,
+            ),
+            (
+                "paid_price",
+                Arc::new(Decimal128Array::from(rows.iter().map(|r| r.7).collect::<Vec<_>>()).with_precision_and_scale(18, 2).unwrap()),
+                false,
+            ),
+            ("auto_renew", Arc::new(BooleanArray::from(rows.iter().map(|r| r.8).collect::<Vec<_>>())), true),
+        ]),
+    );
+}

@@ -146,3 +146,56 @@ fn an_export_of_a_month_not_run_or_of_no_output_root_is_refused() {
     assert_eq!(o.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a month YYYY-MM"));
 }
+
+#[test]
+fn the_epoch_month_exports_and_a_charge_belongs_to_the_billing_day_of_its_instant() {
+    // Epoch 2026-07-01. Package m-epoch (lite, 9.90) bought 2026-06-01 10:00 +08:00 renews at
+    // 2026-06-30 00:00 +08:00, before the epoch: the epoch's run processes it (rules.md,
+    // Epoch and opening_time). Package m-aug is bought 2026-08-01 07:59:59 +08:00: the run of
+    // 2026-07-31 (window up to 08-01 08:00) processes it, but it is a charge of 2026-08-01.
+    let root = DataRoot::new();
+    root.usage("2026-07-01", "part-0.parquet", &[slice("u1", "2026-07-01T01:00:00Z", 60)]);
+    root.usage("2026-08-01", "part-0.parquet", &[slice("u2", "2026-08-01T01:00:00Z", 60)]);
+    write_packages(
+        &root.path().join("packages/part-0.parquet"),
+        &[
+            ("m-epoch", 10, Some(101), "monthly", "rtc_engine", "lite", "2026-06-01T02:00:00Z", 990, Some(true)),
+            ("m-aug", 10, Some(102), "monthly", "rtc_engine", "lite", "2026-07-31T23:59:59Z", 990, Some(false)),
+        ],
+    );
+    let out = tempfile::tempdir().unwrap();
+    run_ok(root.path(), out.path(), &[]);
+    let orders = read_dataset(out.path(), "orders");
+    let aug = orders.iter().find(|r| text(r, "order_id") == "m-aug").unwrap();
+    assert_eq!(text(aug, "billing_date"), "2026-07-31", "processed by the run of the day before");
+    assert_eq!(text(orders.iter().find(|r| text(r, "order_id") == "m-epoch@2026-07-01").unwrap(), "version"), "lite");
+    let files = tempfile::tempdir().unwrap();
+    let (jul, augf) = (files.path().join("jul.parquet"), files.path().join("aug.parquet"));
+    let data = root.path().to_str().unwrap();
+    ok(export(data, out.path(), "2026-07", &jul));
+    ok(export(data, out.path(), "2026-08", &augf));
+    let ids = |f: &Path| -> Vec<(String, String)> {
+        read_file(f)
+            .iter()
+            .filter(|r| text(r, "ChargeCategory") == "Purchase")
+            .map(|r| (text(r, "x_OrderId").to_string(), text(r, "ChargePeriodStart").to_string()))
+            .collect()
+    };
+    // July: the purchase and the renewal of m-epoch, both before the epoch: on the epoch's day;
+    // its next renewal at 2026-07-31 00:00 +08:00, on that day.
+    let mut jul_ids = ids(&jul);
+    jul_ids.sort();
+    let epoch_start = "2026-06-30T16:00:00Z"; // 2026-07-01 00:00 +08:00
+    let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+    assert_eq!(
+        jul_ids,
+        pairs(&[("m-epoch", epoch_start), ("m-epoch@2026-07-01", epoch_start), ("m-epoch@2026-08-01", "2026-07-30T16:00:00Z")])
+    );
+    // August: m-aug, on 2026-08-01 (00:00 +08:00 = 07-31T16:00Z), not on the run's day.
+    assert_eq!(ids(&augf), [("m-aug".to_string(), "2026-07-31T16:00:00Z".to_string())]);
+    let py = python_venv_of(&python312(), "RTCBILL_FOCUS_PYTHON", "py-focus", &["focus-validator==2.2.1", "pyarrow<20"]);
+    for f in [&jul, &augf] {
+        let v = Command::new(&py).arg(repo().join("tests/clients/focus_check.py")).arg(f).output().unwrap();
+        assert!(v.status.success(), "{}: {}\n{}", f.display(), String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
+    }
+}

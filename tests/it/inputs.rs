@@ -120,3 +120,38 @@ fn a_usage_folder_that_is_not_a_partition() {
     std::fs::create_dir_all(root.path().join("usage/2026-02-11")).unwrap();
     fails_with(&root, &["usage/2026-02-11", "usage_date=YYYY-MM-DD"]);
 }
+
+#[test]
+fn an_unsigned_value_above_the_int64_range_names_its_row_and_is_not_lost() {
+    use arrow::array::UInt64Array;
+    let root = DataRoot::new();
+    good_day(&root);
+    let b = batch(vec![
+        ("event_id", Arc::new(StringArray::from(vec!["u1", "u2"])) as ArrayRef, false),
+        ("app_id", Arc::new(Int64Array::from(vec![101, 101])), false),
+        ("user_id", Arc::new(StringArray::from(vec![None::<&str>, None])), true),
+        ("room_id", Arc::new(StringArray::from(vec![None::<&str>, None])), true),
+        ("usage_class", Arc::new(StringArray::from(vec!["audio", "audio"])), false),
+        ("start_time", Arc::new(TimestampMicrosecondArray::from(vec![ts_us("2026-02-10T01:00:00Z"); 2]).with_timezone("UTC")), false),
+        ("seconds", Arc::new(UInt64Array::from(vec![30, u64::MAX])), false),
+    ]);
+    write_parquet(&root.path().join("usage/usage_date=2026-02-10/part-1.parquet"), &b);
+    fails_with(&root, &["usage_date=2026-02-10/part-1.parquet", "column seconds, row 1", "18446744073709551615"]);
+}
+
+#[test]
+fn an_empty_usage_folder_is_no_day_and_a_day_without_usage_is_billed_with_a_warning() {
+    // rules.md, Choices: usage on 02-10 and 02-12, an empty folder for 02-15.
+    let root = DataRoot::new();
+    good_day(&root);
+    root.usage("2026-02-12", "part-0.parquet", &[slice("a2", "2026-02-12T01:00:00Z", 90)]);
+    std::fs::create_dir_all(root.path().join("usage/usage_date=2026-02-15")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = run_ok(root.path(), out.path(), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let mut days: Vec<String> = read_dataset(out.path(), "account_status").iter().map(|r| text(r, "billing_date").to_string()).collect();
+    days.dedup();
+    assert_eq!(days, ["2026-02-10", "2026-02-11", "2026-02-12"]);
+    assert!(err.contains("usage folder with no Parquet file ignored") && err.contains("usage_date=2026-02-15"), "{err}");
+    assert!(err.contains("no usage file for the day") && err.contains("2026-02-11"), "{err}");
+}

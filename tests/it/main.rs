@@ -1,5 +1,5 @@
 //! Integration tests: they run the real `rtcbill` binary on data roots built in the test or
-//! shipped beside the project (`../shared/conformance`), and read its Parquet outputs back.
+//! kept in `tests/cases/`, and read its Parquet outputs back.
 
 mod common;
 mod chain;
@@ -7,6 +7,7 @@ mod clients;
 mod conformance;
 mod focus;
 mod inputs;
+mod integrity;
 mod logs;
 mod metering;
 mod sample;

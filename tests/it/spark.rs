@@ -21,7 +21,7 @@ fn multiset(rows: Vec<Row>) -> BTreeMap<String, i64> {
 fn spark_metering_equals_rtcbill_and_feeds_the_same_chain() {
     let py = python_venv("RTCBILL_SPARK_PYTHON", "py-spark", &["pyspark==3.5.*"]);
     let mut roots = vec![repo().join("sample-data")];
-    roots.extend(["metering", "order"].map(|c| repo().join("../shared/conformance").join(c).join("data")));
+    roots.extend(["metering", "order"].map(|c| repo().join("tests/cases").join(c).join("data")));
     for data in roots {
         let d = data.to_str().unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -53,7 +53,7 @@ fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
     // Built without Spark: rtcbill's own outputs plus a meter_counts row that lies.
     use std::sync::Arc;
     use arrow::array::{ArrayRef, Int64Array};
-    let data = repo().join("../shared/conformance/metering/data");
+    let data = repo().join("tests/cases/metering/data");
     let tmp = tempfile::tempdir().unwrap();
     let metered = tmp.path().join("metered");
     run_ok(&data, &metered, &[]);

@@ -8,13 +8,17 @@ use crate::clock::{fmt_ts, Ts, Zone, MICROS_PER_DAY, MICROS_PER_HOUR};
 
 use super::{Account, Status, Step};
 
-/// After a bill's debit at `t`: a bill that leaves the balance below 0 starts arrears.
+/// After a bill's debit at `t`: a bill that leaves the balance below 0 starts arrears. With no
+/// grace (`grace_hours = 0`) the deadline is the bill's own instant: suspended at once.
 pub fn bill(acc: &mut Account, t: Ts, bill_id: &str, cat: &Catalog, step: &mut Step) {
     if acc.status == Status::Current && acc.balance < Decimal::ZERO {
         acc.status = Status::InArrears;
         acc.arrears_since = Some(t);
         acc.grace_deadline = Some(t + cat.grace_hours * MICROS_PER_HOUR);
         step.event(acc, None, "arrears_entered", t, format!("bill {bill_id} left the balance at {}", acc.balance));
+        if cat.grace_hours == 0 {
+            deadline(acc, t, cat, step);
+        }
     }
 }
 
@@ -37,7 +41,8 @@ pub fn credit(acc: &mut Account, t: Ts, what: &str, step: &mut Step) {
     step.event(acc, None, event, t, format!("{what} brought the balance to {}", acc.balance));
 }
 
-/// The grace deadline: an account still in arrears is suspended.
+/// The grace deadline: an account still in arrears is suspended. With `reclaim_days = 0` it
+/// is reclaimed at the same instant.
 pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
     if acc.status != Status::InArrears {
         return;
@@ -46,6 +51,9 @@ pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
     acc.suspended_at = Some(t);
     acc.reclaim_at = Some(t + cat.reclaim_days * MICROS_PER_DAY);
     step.event(acc, None, "suspended", t, format!("still in arrears at the grace deadline, balance {}", acc.balance));
+    if cat.reclaim_days == 0 {
+        reclaim(acc, t, &cat.zone, step);
+    }
 }
 
 /// `reclaim_days` after suspension: the account is reclaimed and loses its usage packages.

@@ -194,10 +194,11 @@ impl AccountEvents {
             if let Some(t) = a.violation_at {
                 events.push(Event { time: t, rank: rank::TIMED, id: format!("violation:{}", a.id), kind: EventKind::Violation { app_id: a.id } });
                 let r = t + catalog.reclaim_days * MICROS_PER_DAY;
+                // Named after the violation so that with `reclaim_days = 0` it sorts after it.
                 events.push(Event {
                     time: r,
                     rank: rank::TIMED,
-                    id: format!("reclaim_due:{}", a.id),
+                    id: format!("violation_reclaim:{}", a.id),
                     kind: EventKind::AppReclaim { app_id: a.id, violation_at: t },
                 });
             }
@@ -325,7 +326,11 @@ fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
             }
         }
         EventKind::Purchase(o) => package::purchase(acc, o, cat, step),
-        EventKind::AutoRenew { package_id, on } => package::set_auto_renew(acc, package_id, *on),
+        EventKind::AutoRenew { package_id, on } => {
+            if package::set_auto_renew(acc, package_id, *on, e.time, &cat.zone) {
+                tracing::info!(account_id = acc.id, package_id = %package_id, event_id = %e.id, "auto-renew event of a package that has ended ignored");
+            }
+        }
         EventKind::Upgrade { package_id, target } => {
             upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, step)
         }
@@ -369,6 +374,7 @@ pub fn orphan_upgrade(e: &input::PackageEvent) -> OrderRow {
         minutes_added: None,
         cycle_start: None,
         cycle_end: None,
+        version: e.target_version.clone(),
     }
 }
 

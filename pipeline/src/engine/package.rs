@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::clock::{add_months, month_start, Ts};
+use crate::clock::{add_days, add_months, month_start, Ts, Zone};
 use crate::input::PackageOrder;
 use crate::rows::OrderRow;
 
@@ -108,6 +108,7 @@ fn rejected(o: &PackageOrder, reason: &'static str) -> OrderRow {
         minutes_added: None,
         cycle_start: None,
         cycle_end: None,
+        version: Some(o.version.clone()),
     }
 }
 
@@ -174,16 +175,25 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
         minutes_added: Some(minutes),
         cycle_start: Some(start),
         cycle_end: Some(end),
+        version: Some(o.version.clone()),
     });
 }
 
-/// SPEC §3 auto-renewal flag events: they set the flag of monthly packages only.
-pub fn set_auto_renew(acc: &mut Account, package_id: &str, on: bool) {
-    if let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) {
-        if p.kind == Kind::Monthly {
-            p.auto_renew = on;
-        }
+/// SPEC §3 auto-renewal flag events: they set the flag of monthly packages only, and of no
+/// package that has ended (reclaimed, renewal failed, or its last cycle past its renewal
+/// instant without one): such a package can never renew, so its flag stays as it is
+/// (rules.md, Choices). Returns whether the event was ignored for that reason.
+pub fn set_auto_renew(acc: &mut Account, package_id: &str, on: bool, t: Ts, zone: &Zone) -> bool {
+    let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) else { return false };
+    if p.kind != Kind::Monthly {
+        return false;
     }
+    let last = p.cycles.last().expect("a package has a cycle");
+    if p.ended || t > zone.start_of(add_days(last.end, -1)) {
+        return true;
+    }
+    p.auto_renew = on;
+    false
 }
 
 #[cfg(test)]

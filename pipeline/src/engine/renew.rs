@@ -37,6 +37,7 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
         minutes_added: None,
         cycle_start: None,
         cycle_end: None,
+        version: Some(last.version.clone()),
     };
     let Some(v) = cat.version(&p.product, &last.version, day) else {
         // The version left the catalog: nothing to renew into.

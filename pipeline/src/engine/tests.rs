@@ -401,3 +401,85 @@ fn further_bills_in_arrears_and_other_debits_change_nothing() {
     assert_eq!(all(&rows, |r| &r.bills).iter().map(|b| b.amount).collect::<Vec<_>>(), vec![dec("0.00"), dec("0.00")]);
     assert_eq!(events(&rows), vec![("arrears_entered", t("2026-02-11T00:00:00Z")), ("suspended", t("2026-02-12T00:00:00Z"))]);
 }
+
+/// `arrears_case` (bill of 0.99 at 2026-02-11T00:00Z leaves −0.49, recharge only in March)
+/// under other grace and reclaim periods.
+fn no_grace_case(grace_hours: i64, reclaim_days: i64) -> (Account, Vec<DayRows>) {
+    let mut c = case(BillingMode::Daily, "0.50");
+    c.cat.grace_hours = grace_hours;
+    c.cat.reclaim_days = reclaim_days;
+    c.orders = vec![order("top", "topup", "rtc_engine", "25k", Some(12), "2025-12-01T00:00:00Z", "24.00")];
+    c.run("2026-02-10", "2026-02-13", |day| if day == d("2026-02-10") { vec![use_(11, 0, 1000)] } else { vec![] })
+}
+
+#[test]
+fn with_no_grace_the_bill_suspends_at_its_own_instant() {
+    // rules.md, Choices: grace_hours = 0 → the deadline is the bill's instant, suspended then;
+    // reclaim 60 days later (2026-04-12T00:00Z), outside the days run.
+    let (acc, rows) = no_grace_case(0, 60);
+    let bill = t("2026-02-11T00:00:00Z");
+    assert_eq!(events(&rows), vec![("arrears_entered", bill), ("suspended", bill)]);
+    let s = &rows[0].account_status[0];
+    assert_eq!((s.state, s.grace_deadline, s.suspended_at, s.reclaim_at), ("suspended", Some(bill), Some(bill), Some(t("2026-04-12T00:00:00Z"))));
+    assert_eq!(acc.status, Status::Suspended);
+}
+
+#[test]
+fn with_no_grace_and_one_reclaim_day_the_account_is_reclaimed_a_day_after_the_bill() {
+    let (acc, rows) = no_grace_case(0, 1);
+    let bill = t("2026-02-11T00:00:00Z");
+    // reclaim_due at 2026-02-12T00:00Z = the end of the window of 2026-02-11 (rows[1])
+    assert_eq!(events(&rows), vec![("arrears_entered", bill), ("suspended", bill), ("reclaim_due", t("2026-02-12T00:00:00Z"))]);
+    assert_eq!((rows[0].account_status[0].state, rows[1].account_status[0].state), ("suspended", "reclaimed"));
+    assert_eq!(acc.packages[0].cycles[0].minutes_left, 0);
+}
+
+#[test]
+fn with_no_reclaim_period_the_account_is_reclaimed_at_its_suspension() {
+    for grace in [0, 24] {
+        let (acc, rows) = no_grace_case(grace, 0);
+        let deadline = t("2026-02-11T00:00:00Z") + grace * crate::clock::MICROS_PER_HOUR;
+        let ev = events(&rows);
+        assert_eq!(ev[1..], [("suspended", deadline), ("reclaim_due", deadline)], "grace {grace}");
+        assert_eq!((acc.status, acc.packages[0].cycles[0].minutes_left, acc.packages[0].auto_renew), (Status::Reclaimed, 0, false));
+    }
+}
+
+#[test]
+fn an_auto_renew_event_on_a_package_that_has_ended_is_ignored() {
+    // rules.md, Choices: reclaimed at 2026-02-12T00:00Z (no grace, one reclaim day), then
+    // `auto_renew_on` on 02-12: the flag stays off and package_balances says so.
+    let mut c = case(BillingMode::Daily, "0.50");
+    c.cat.grace_hours = 0;
+    c.cat.reclaim_days = 1;
+    // a free-of-charge lite cycle [02-01, 03-01) of app 12, auto-renew on; usage is app 11's
+    c.orders = vec![order("mon", "monthly", "rtc_engine", "lite", Some(12), "2026-02-01T02:00:00Z", "0.00")];
+    c.pevents = vec![PackageEvent {
+        event_id: "on-1".into(),
+        package_id: "mon".into(),
+        time: t("2026-02-12T03:00:00Z"),
+        kind: PackageEventKind::AutoRenewOn,
+        target_version: None,
+    }];
+    let (acc, rows) = c.run("2026-02-10", "2026-02-13", |day| if day == d("2026-02-10") { vec![use_(11, 0, 1000)] } else { vec![] });
+    assert_eq!(acc.status, Status::Reclaimed);
+    assert!(!acc.packages[0].auto_renew);
+    // on before the reclaim (02-10, 02-11); off on 02-12, after the event, and 02-13
+    let flags: Vec<bool> = rows.iter().map(|r| r.package_balances[0].auto_renew).collect();
+    assert_eq!(flags, [true, true, false, false]);
+    // and on a package whose last cycle passed its renewal instant (00:00 of its last day):
+    // bought 2026-02-10 with the flag off, cycle [02-10, 03-10); `on` at 03-09 01:00 is too late.
+    let mut c = case(BillingMode::Daily, "50.00");
+    c.orders = vec![order("m2", "monthly", "rtc_engine", "lite", Some(11), "2026-02-10T02:00:00Z", "9.90")];
+    c.orders[0].auto_renew = Some(false);
+    c.pevents = vec![PackageEvent {
+        event_id: "on-2".into(),
+        package_id: "m2".into(),
+        time: t("2026-03-08T17:00:00Z"),
+        kind: PackageEventKind::AutoRenewOn,
+        target_version: None,
+    }];
+    let (acc, rows) = c.run("2026-02-10", "2026-03-10", |_| vec![]);
+    assert!(all(&rows, |r| &r.orders).iter().all(|o| o.kind != "renewal"));
+    assert!(!acc.packages[0].auto_renew);
+}

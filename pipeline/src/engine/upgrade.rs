@@ -47,6 +47,7 @@ pub fn upgrade(
         minutes_added: None,
         cycle_start: None,
         cycle_end: None,
+        version: target.map(str::to_string),
     };
     let reject = |mut row: OrderRow, reason: &'static str, step: &mut Step| {
         row.reason = Some(reason);

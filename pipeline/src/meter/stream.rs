@@ -129,8 +129,7 @@ struct Cols<'a> {
     seconds: arrow::array::Int64Array,
 }
 
-/// Integers of any width as int64. A value that does not fit (a u64 above i64::MAX) becomes
-/// null: for `seconds` an `invalid_seconds` reject, for `app_id` an `unknown_app`.
+/// Integers of any width as int64 (a u64 above i64::MAX is refused when the inputs load).
 fn int64(a: &ArrayRef) -> std::result::Result<arrow::array::Int64Array, String> {
     let x = cast(a, &DataType::Int64).map_err(|e| e.to_string())?;
     Ok(x.as_primitive::<Int64Type>().clone())
