@@ -1,7 +1,7 @@
-"""rtcbill metering (SPEC §2) as a PySpark job, for days one machine cannot hold.
+"""rtcbill metering (rules.md, Metering) as a PySpark job, for days one machine cannot hold.
 
 Reads a data root's `catalog.toml`, `apps/` and `usage/usage_date=D/` partitions and writes,
-per billing day, the `usage_daily` and `rejected_usage` datasets of SPEC §7 plus
+per billing day, the `usage_daily` and `rejected_usage` datasets of rules.md, Outputs plus
 `meter_counts` (slices read, accepted, rejected, collapsed), Hive-partitioned by
 `billing_date`, with int64 ids and counts and timestamp[us, UTC]. `rtcbill run --metered OUT`
 then runs the rest of the chain from them.
@@ -35,7 +35,7 @@ def offset_seconds(s):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="rtcbill data root (SPEC §6)")
+    ap.add_argument("--data", required=True, help="rtcbill data root (rules.md, Inputs)")
     ap.add_argument("--out", required=True, help="where to write the metered datasets")
     ap.add_argument("--from", dest="from_", help="first day (YYYY-MM-DD)")
     ap.add_argument("--to", help="last day (YYYY-MM-DD)")

@@ -1,4 +1,4 @@
-//! `rtcbill`: the scheduled jobs of the metering and invoicing pipeline (SPEC §8).
+//! `rtcbill`: the scheduled jobs of the metering and invoicing pipeline (README, Jobs).
 //! Each subcommand is a job; the work lives in `rtcbill-pipeline`.
 
 mod exit;
@@ -53,12 +53,12 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Job {
-    /// Run billing days in order, each from the state the previous day left (SPEC §8).
+    /// Run billing days in order, each from the state the previous day left (README, Jobs).
     Run {
-        /// Data root (SPEC §6).
+        /// Data root (rules.md, Inputs).
         #[arg(long, default_value = "sample-data")]
         data: PathBuf,
-        /// Output root (SPEC §7).
+        /// Output root (rules.md, Outputs).
         #[arg(long, default_value = "out")]
         out: PathBuf,
         /// First day to write (default: the epoch, the earliest usage day).
@@ -69,7 +69,7 @@ enum Job {
         to: Option<NaiveDate>,
     },
     /// Rerun days from --from (to --to) and every later day already done, so the chain of
-    /// state stays whole (SPEC §8).
+    /// state stays whole (README, Jobs).
     Backfill {
         #[arg(long, default_value = "sample-data")]
         data: PathBuf,
@@ -83,7 +83,7 @@ enum Job {
         to: Option<NaiveDate>,
     },
     /// The cron entry: rerun done days whose inputs changed, then every day up to yesterday
-    /// in the billing zone (SPEC §8).
+    /// in the billing zone (README, Jobs).
     Nightly {
         #[arg(long, default_value = "sample-data")]
         data: PathBuf,

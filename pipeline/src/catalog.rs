@@ -1,6 +1,6 @@
-//! `catalog.toml` (SPEC §6): billing settings, usage classes, pay-as-you-go prices, package
+//! `catalog.toml` (rules.md, Inputs): billing settings, usage classes, pay-as-you-go prices, package
 //! versions and top-up specs, each priced with `effective_from` history. Look-ups use the entry
-//! in force on a billing day (SPEC §3: greatest `effective_from` ≤ that day).
+//! in force on a billing day (rules.md, Packages: greatest `effective_from` ≤ that day).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct UsageClass {
     pub name: String,
-    /// Package minutes per usage minute (SPEC §2).
+    /// Package minutes per usage minute (rules.md, Metering).
     pub ratio: i64,
 }
 
@@ -45,7 +45,7 @@ pub struct Catalog {
     pub currency: String,
     pub grace_hours: i64,
     pub reclaim_days: i64,
-    /// In deduction order (SPEC §3 step 1).
+    /// In deduction order (rules.md, Deduction order: step 1).
     pub classes: Vec<UsageClass>,
     /// (effective_from, price per 1,000 minutes by class index), ascending.
     payg: Vec<(NaiveDate, Vec<Decimal>)>,

@@ -1,4 +1,4 @@
-//! SPEC §1 clock: instants are UTC microseconds; the billing zone is a fixed offset.
+//! rules.md, Clock: instants are UTC microseconds; the billing zone is a fixed offset.
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
@@ -8,7 +8,7 @@ pub type Ts = i64;
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SECOND;
 pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
-/// Bills are issued, and a run's window ends, at 08:00 billing-zone time (SPEC §1, §4).
+/// Bills are issued, and a run's window ends, at 08:00 billing-zone time (rules.md, Clock and Bills).
 pub const AS_OF_HOUR: i64 = 8;
 
 fn unix_epoch_day() -> NaiveDate {
@@ -34,7 +34,7 @@ pub fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
     date_of_number(day_number(d) + n)
 }
 
-/// SPEC §3: `add_months`, clamping to the month's last day (Jan 31 + 1 = Feb 28/29).
+/// rules.md, Packages: `add_months`, clamping to the month's last day (Jan 31 + 1 = Feb 28/29).
 pub fn add_months(d: NaiveDate, n: u32) -> NaiveDate {
     d.checked_add_months(Months::new(n)).expect("date in range")
 }
@@ -44,7 +44,7 @@ pub fn month_start(d: NaiveDate) -> NaiveDate {
     d.with_day(1).expect("day 1 exists")
 }
 
-/// The billing zone: a fixed offset from UTC (SPEC §1, `[billing] utc_offset`).
+/// The billing zone: a fixed offset from UTC (rules.md, Clock, `[billing] utc_offset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Zone {
     /// Offset east of UTC, in microseconds.
@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn plus_eight_window_is_one_utc_day() {
-        // SPEC §1: with +08:00 the window of D is the UTC day D.
+        // rules.md, Clock: with +08:00 the window of D is the UTC day D.
         let z = Zone::from_seconds(8 * 3600);
         let (a, b) = z.window(d("2026-02-10"));
         assert_eq!(fmt_ts(a), "2026-02-10T00:00:00Z");
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn add_months_clamps_to_month_end() {
-        // SPEC §3: bought Jan 31: Jan 31–Feb 27, Feb 28–Mar 30, Mar 31–…
+        // rules.md, Packages: bought Jan 31: Jan 31–Feb 27, Feb 28–Mar 30, Mar 31–…
         assert_eq!(add_months(d("2026-01-31"), 1), d("2026-02-28"));
         assert_eq!(add_months(d("2026-01-31"), 2), d("2026-03-31"));
         assert_eq!(add_months(d("2028-01-31"), 1), d("2028-02-29"));

@@ -1,11 +1,11 @@
 //! `rtcbill export focus --month YYYY-MM`: the month's charges as a FOCUS 1.2 Cost and Usage
-//! dataset, read from the outputs of the days of that month (SPEC §7) and the catalog.
+//! dataset, read from the outputs of the days of that month (rules.md, Outputs) and the catalog.
 //!
 //! Rows, each from the `billing_date` partitions of the month:
 //! - Usage: one per `charges` row (overage of an app and class on a day, at its pay-as-you-go
 //!   price), on the bill that day's or month's usage goes to.
 //! - Purchase: one per accepted, charged order (purchase, upgrade, renewal) of a paid package.
-//! - Adjustment: a bill's rounding to cents (SPEC §4: one rounding per bill), so that the
+//! - Adjustment: a bill's rounding to cents (rules.md, Bills: one rounding per bill), so that the
 //!   BilledCost of an InvoiceId sums to the bill's amount.
 //! - Usage with ChargeClass Correction: a change to a bill of an earlier month made by a rerun
 //!   whose last day falls in this month (`bill_revisions.restated_on`).
@@ -88,12 +88,12 @@ impl<'a> Lookups<'a> {
     }
 }
 
-/// A billing day as instants (SPEC §1).
+/// A billing day as instants (rules.md, Clock).
 fn day_period(zone: &Zone, day: NaiveDate) -> (Ts, Ts) {
     (zone.start_of(day), zone.start_of(add_days(day, 1)))
 }
 
-/// The period of a bill: its day, or its month for a monthly bill (SPEC §4).
+/// The period of a bill: its day, or its month for a monthly bill (rules.md, Bills).
 fn bill_period(zone: &Zone, bill_id: &str, day: NaiveDate) -> (Ts, Ts) {
     if bill_id.starts_with("monthly-") {
         let first = month_start(day);
@@ -196,7 +196,7 @@ fn usage_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mu
 }
 
 /// Purchase rows: the accepted orders of paid packages in `day`'s partition that were charged
-/// (not at or before the account's `opening_time`, SPEC §1) on a billing day of `month`. A
+/// (not at or before the account's `opening_time`, rules.md, Clock) on a billing day of `month`. A
 /// charge belongs to the billing day of its instant (an order at 00:00-08:00 of the 1st is
 /// processed by the run of the month before, and belongs to the new month); one before the
 /// epoch, to the epoch.
@@ -232,7 +232,7 @@ fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, month: (N
                 let sku = format!("monthly/{}/{version}", p.product);
                 match k {
                     "renewal" => (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "Recurring"),
-                    // SPEC §3: the upgrade's price is prorated; it is its own list price.
+                    // rules.md, Packages: the upgrade's price is prorated; it is its own list price.
                     "upgrade" => (sku, format!("{}/upgrade", e.effective_from), amount, 1, "Upgrades", "One-Time"),
                     _ => (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "One-Time"),
                 }
@@ -267,7 +267,7 @@ fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, month: (N
     Ok(())
 }
 
-/// Adjustment rows: each bill of the day minus the exact sum of its lines (SPEC §4 rounding).
+/// Adjustment rows: each bill of the day minus the exact sum of its lines (rules.md, Rounding).
 fn rounding_rows(out: &Path, zone: &Zone, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
     let Some(f) = partition_file(out, &schemas::BILLS, day) else { return Ok(()) };
     let t = Table::load(&f, &schemas::BILLS)?;

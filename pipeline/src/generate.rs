@@ -1,4 +1,4 @@
-//! A deterministic synthetic data root (SPEC §6): hand-made scenario accounts that exercise
+//! A deterministic synthetic data root (rules.md, Inputs): hand-made scenario accounts that exercise
 //! every billing rule, plus random background accounts for volume. The same options give the
 //! same files, byte for byte. `sample-data/` is its output with the default options.
 
@@ -15,7 +15,7 @@ use crate::clock::{add_days, add_months, month_start, Ts, MICROS_PER_DAY, MICROS
 use crate::error::{Error, Result};
 use crate::output::{write_file, Cols};
 
-/// The catalog written with every generated data root: the default catalog of SPEC §2 and
+/// The catalog written with every generated data root: the default catalog of rules.md, Metering and
 /// the seed's products, with a pay-as-you-go price change on 2026-10-15.
 pub const CATALOG: &str = include_str!("../../sample-data/catalog.toml");
 
@@ -278,7 +278,7 @@ fn write_usage(path: &Path, rows: &[Slice]) -> Result<()> {
     write_file(path, &schemas::USAGE, &b)
 }
 
-/// The bad rows of one day (SPEC §2 reject reasons and duplicates), on a few days only.
+/// The bad rows of one day (rules.md, Reject reasons and duplicates), on a few days only.
 fn bad_rows(day_index: u32, c: &Clock, day: NaiveDate) -> Vec<Slice> {
     if day_index % 7 != 2 {
         return Vec::new();

@@ -1,4 +1,4 @@
-//! SPEC §6 inputs: footer validation of every Parquet file before anything is loaded, then
+//! rules.md, Inputs: footer validation of every Parquet file before anything is loaded, then
 //! loading of the small datasets into plain Rust values. Usage is only validated here; the
 //! metering stage scans it with polars.
 
@@ -304,7 +304,7 @@ impl<'a> Table<'a> {
         Ok(out)
     }
 
-    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (SPEC §6, §7), at scale 2.
+    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (rules.md, Inputs and Outputs), at scale 2.
     pub(crate) fn opt_money(&self, name: &str) -> Result<Vec<Option<Decimal>>> {
         let mut out = self.opt_decimal(name)?;
         for (row, v) in out.iter_mut().enumerate() {

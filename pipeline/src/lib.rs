@@ -1,10 +1,10 @@
 //! rtcbill's library: the data contract's readers and writers around a pure billing core.
 //!
-//! - [`input`]: footer validation and loading of a data root (SPEC §6)
-//! - [`meter`]: metering of raw usage with polars (SPEC §2)
-//! - [`engine`]: the pure per-account core (SPEC §1, §3, §4, §5)
-//! - [`output`]: Parquet writing and the atomic partition swap (SPEC §7)
-//! - [`run`]: the chain of days shared by the jobs (SPEC §8)
+//! - [`input`]: footer validation and loading of a data root (rules.md, Inputs)
+//! - [`meter`]: metering of raw usage with polars (rules.md, Metering)
+//! - [`engine`]: the pure per-account core (rules.md, Clock and Packages, §4, §5)
+//! - [`output`]: Parquet writing and the atomic partition swap (rules.md, Outputs)
+//! - [`run`]: the chain of days shared by the jobs (README, Jobs)
 
 pub mod catalog;
 pub mod clock;

@@ -1,5 +1,5 @@
 //! `--metered DIR`: metering done elsewhere (the Spark job in `jobs/spark/`), read instead of
-//! scanning raw usage. `DIR` holds `usage_daily/`, `rejected_usage/` (SPEC §7 layout and types)
+//! scanning raw usage. `DIR` holds `usage_daily/`, `rejected_usage/` (rules.md, Outputs layout and types)
 //! and `meter_counts/`, each partitioned by `billing_date=D`; a day is present when its
 //! `meter_counts` partition is. Everything is validated like any input: every footer before the
 //! run starts, then each day's values against the catalog, the apps and the counts.
@@ -88,9 +88,9 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
                         return Err(bad(&f, c::APP_ID, i, format!("app {} is not an app of account {}", app[i], acc[i])));
                     }
                     let k = cat.class_index(&class[i]).ok_or_else(|| bad(&f, c::USAGE_CLASS, i, format!("{:?} is not a catalog class", class[i])))?;
-                    // SPEC §2: billable = ceil(seconds / 60), package = billable × ratio
+                    // rules.md, Metering: billable = ceil(seconds / 60), package = billable × ratio
                     if slices[i] < 1 || secs[i] < 0 || billable[i] != (secs[i] + 59) / 60 || pkg[i] != billable[i] * cat.classes[k].ratio {
-                        return Err(bad(&f, "billable_minutes", i, "slices, seconds and minutes do not agree (SPEC §2)".into()));
+                        return Err(bad(&f, "billable_minutes", i, "slices, seconds and minutes do not agree (rules.md, Metering)".into()));
                     }
                     usage.push(UsageDaily {
                         account_id: acc[i],

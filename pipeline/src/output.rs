@@ -1,4 +1,4 @@
-//! SPEC §7 outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
+//! rules.md, Outputs outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
 //! sort key, written with zstd, statistics, sorting metadata and `schema_version`. The store
 //! ([`crate::store`]) stages the files of a day and swaps them in.
 

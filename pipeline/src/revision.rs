@@ -1,4 +1,4 @@
-//! SPEC §4 bill revisions: a rerun that changes an issued bill gives it `revision + 1`, and the
+//! rules.md, Revisions: a rerun that changes an issued bill gives it `revision + 1`, and the
 //! superseded version stays visible in `bill_revisions` (what it was, what replaced it, the
 //! change). A bill is "changed" when its amount or its lines differ.
 

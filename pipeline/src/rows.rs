@@ -1,4 +1,4 @@
-//! The output rows of SPEC §7, as plain Rust values (the writer turns them into Arrow).
+//! The output rows of rules.md, Outputs, as plain Rust values (the writer turns them into Arrow).
 //! Field order follows each dataset's sort key, so `sort()` gives the file order.
 
 use chrono::NaiveDate;
@@ -124,7 +124,7 @@ pub struct RevisionRow {
     pub restated_on: NaiveDate,
 }
 
-/// Everything one account's day produced (SPEC §7 datasets but the metering ones).
+/// Everything one account's day produced (rules.md, Outputs datasets but the metering ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DayRows {
     pub deductions: Vec<DeductionRow>,

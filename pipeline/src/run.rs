@@ -1,4 +1,4 @@
-//! SPEC §8: the chain of billing days shared by the jobs. Each day is metered (polars), then
+//! README, Jobs: the chain of billing days shared by the jobs. Each day is metered (polars), then
 //! every account is run through its window in parallel (rayon), then the day's partitions are
 //! written. Days before `from` are run for their state only.
 
@@ -45,7 +45,7 @@ pub struct Chain {
     usage_days: BTreeSet<NaiveDate>,
 }
 
-/// Where each day's metering comes from (SPEC §2 either way).
+/// Where each day's metering comes from (rules.md, Metering either way).
 #[derive(Debug, Clone)]
 pub enum Source {
     /// Scan `usage/usage_date=D/` with this implementation.
@@ -162,7 +162,7 @@ impl Chain {
         Ok(())
     }
 
-    /// Upgrades of packages `packages` does not hold, in the day's window (SPEC §3 upgrade).
+    /// Upgrades of packages `packages` does not hold, in the day's window (rules.md, Upgrades).
     pub fn orphan_orders(&self, day: NaiveDate) -> Vec<crate::rows::OrderRow> {
         let mut v: Vec<_> = self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)).map(engine::orphan_upgrade).collect();
         v.sort();
@@ -183,7 +183,7 @@ impl Chain {
         h.finalize().to_hex().to_string()
     }
 
-    /// Hash of the events in each day's window (SPEC §1), for every day with events: one pass
+    /// Hash of the events in each day's window (rules.md, Clock), for every day with events: one pass
     /// over the events, whatever the number of days.
     pub fn window_hashes(&self) -> BTreeMap<NaiveDate, String> {
         let zone = self.inputs.catalog.zone;

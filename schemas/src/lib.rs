@@ -1,4 +1,4 @@
-//! The rtcbill data contract (SPEC §6 inputs, §7 outputs).
+//! The rtcbill data contract (rules.md, Inputs, §7 outputs).
 //!
 //! Every dataset the pipeline reads or writes is described here once: its columns with their
 //! Arrow types, nullability and a one-line doc, its partition key and its sort key. The input
@@ -13,13 +13,13 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 pub const SCHEMA_VERSION: &str = "3";
 /// Metadata key of the schema version.
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
-/// The Hive partition key of every output dataset (SPEC §7).
+/// The Hive partition key of every output dataset (rules.md, Outputs).
 pub const PARTITION_KEY: &str = "billing_date";
-/// The partition key of the raw usage input (SPEC §6).
+/// The partition key of the raw usage input (rules.md, Inputs).
 pub const USAGE_PARTITION_KEY: &str = "usage_date";
 
 /// The logical type of a column. Outputs are written with exactly [`ColType::arrow`];
-/// inputs accept every physical kind listed by [`ColType::accepts`] (SPEC §6).
+/// inputs accept every physical kind listed by [`ColType::accepts`] (rules.md, Inputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
     Int64,
@@ -35,7 +35,7 @@ pub enum ColType {
 }
 
 impl ColType {
-    /// The exact Arrow type an output column is written with (SPEC §7).
+    /// The exact Arrow type an output column is written with (rules.md, Outputs).
     pub fn arrow(self) -> DataType {
         match self {
             ColType::Int64 => DataType::Int64,
@@ -48,7 +48,7 @@ impl ColType {
         }
     }
 
-    /// Whether an input column of Arrow type `dt` is accepted for this logical type (SPEC §6:
+    /// Whether an input column of Arrow type `dt` is accepted for this logical type (rules.md, Inputs:
     /// integers of any width, any string kind, timestamps of any unit, decimals of scale ≤ 6).
     pub fn accepts(self, dt: &DataType) -> bool {
         match self {
@@ -211,8 +211,8 @@ pub static ACCOUNTS: Dataset = Dataset {
     sort_key: &[],
     columns: &[
         col(c::ACCOUNT_ID, Int64, "account id"),
-        col(c::BILLING_MODE, Utf8, "daily or monthly: how overage is billed (SPEC §4)"),
-        col(c::OPENING_BALANCE, MONEY, "balance at opening_time; holds everything up to it (SPEC §1)"),
+        col(c::BILLING_MODE, Utf8, "daily or monthly: how overage is billed (rules.md, Bills)"),
+        col(c::OPENING_BALANCE, MONEY, "balance at opening_time; holds everything up to it (rules.md, Clock)"),
         col(c::OPENING_TIME, Timestamp, "instant the opening balance is taken at"),
     ],
 };
@@ -227,8 +227,8 @@ pub static APPS: Dataset = Dataset {
         col(c::APP_ID, Int64, "app id"),
         col(c::ACCOUNT_ID, Int64, "owning account; must be in accounts"),
         col(c::CREATED_AT, Timestamp, "creation time"),
-        opt(c::DISABLED_AT, Timestamp, "manually disabled at (app_disabled, SPEC §5)"),
-        opt(c::VIOLATION_AT, Timestamp, "suspended for a policy violation at (violation, SPEC §5)"),
+        opt(c::DISABLED_AT, Timestamp, "manually disabled at (app_disabled, rules.md, Arrears and suspension)"),
+        opt(c::VIOLATION_AT, Timestamp, "suspended for a policy violation at (violation, rules.md, Arrears and suspension)"),
     ],
 };
 
@@ -289,7 +289,7 @@ pub static USAGE: Dataset = Dataset {
     grain: "usage slice",
     sort_key: &[],
     columns: &[
-        opt(c::EVENT_ID, Utf8, "slice id; duplicates collapse or conflict (SPEC §2)"),
+        opt(c::EVENT_ID, Utf8, "slice id; duplicates collapse or conflict (rules.md, Metering)"),
         opt(c::APP_ID, Int64, "app"),
         opt(c::USER_ID, Utf8, "user"),
         opt(c::ROOM_ID, Utf8, "room"),
@@ -302,7 +302,7 @@ pub static USAGE: Dataset = Dataset {
 pub static USAGE_DAILY: Dataset = Dataset {
     name: "usage_daily",
     direction: Direction::Output,
-    doc: "metered usage of the billing day (SPEC §2)",
+    doc: "metered usage of the billing day (rules.md, Metering)",
     grain: "app, class with accepted usage on the day",
     sort_key: &["account_id", "app_id", "usage_class"],
     columns: &[
@@ -319,7 +319,7 @@ pub static USAGE_DAILY: Dataset = Dataset {
 pub static DEDUCTIONS: Dataset = Dataset {
     name: "deductions",
     direction: Direction::Output,
-    doc: "minutes covered by packages at the day's end (SPEC §3 deduction)",
+    doc: "minutes covered by packages at the day's end (rules.md, Deduction order)",
     grain: "app, class, package that covered > 0 minutes",
     sort_key: &["account_id", "app_id", "usage_class", "package_id"],
     columns: &[
@@ -337,7 +337,7 @@ pub static DEDUCTIONS: Dataset = Dataset {
 pub static CHARGES: Dataset = Dataset {
     name: "charges",
     direction: Direction::Output,
-    doc: "overage rated at pay-as-you-go prices (SPEC §3 step 4)",
+    doc: "overage rated at pay-as-you-go prices (rules.md, Deduction order: step 4)",
     grain: "app, class with overage on the day",
     sort_key: &["account_id", "app_id", "usage_class"],
     columns: &[
@@ -353,7 +353,7 @@ pub static CHARGES: Dataset = Dataset {
 pub static BILLS: Dataset = Dataset {
     name: "bills",
     direction: Direction::Output,
-    doc: "bills issued in the run's window (SPEC §4)",
+    doc: "bills issued in the run's window (rules.md, Bills)",
     grain: "bill issued in the window",
     sort_key: &["account_id", "bill_id"],
     columns: &[
@@ -374,7 +374,7 @@ pub static BILLS: Dataset = Dataset {
 pub static BILL_LINES: Dataset = Dataset {
     name: "bill_lines",
     direction: Direction::Output,
-    doc: "the lines of the bills issued in the window (SPEC §4)",
+    doc: "the lines of the bills issued in the window (rules.md, Bills)",
     grain: "bill, app, class, price",
     sort_key: &["account_id", "bill_id", "app_id", "usage_class", "unit_price_per_1000"],
     columns: &[
@@ -391,7 +391,7 @@ pub static BILL_LINES: Dataset = Dataset {
 pub static ORDERS: Dataset = Dataset {
     name: "orders",
     direction: Direction::Output,
-    doc: "purchases, upgrades and renewals processed in the window (SPEC §3)",
+    doc: "purchases, upgrades and renewals processed in the window (rules.md, Packages)",
     grain: "purchase, upgrade or renewal",
     sort_key: &["account_id", "time", "order_id", "kind"],
     columns: &[
@@ -436,7 +436,7 @@ pub static PACKAGE_BALANCES: Dataset = Dataset {
 pub static ACCOUNT_STATUS: Dataset = Dataset {
     name: "account_status",
     direction: Direction::Output,
-    doc: "each account at as_of(D) = D+1 08:00 billing zone (SPEC §5)",
+    doc: "each account at as_of(D) = D+1 08:00 billing zone (rules.md, Arrears and suspension)",
     grain: "account",
     sort_key: &["account_id"],
     columns: &[
@@ -454,7 +454,7 @@ pub static ACCOUNT_STATUS: Dataset = Dataset {
 pub static STATUS_EVENTS: Dataset = Dataset {
     name: "status_events",
     direction: Direction::Output,
-    doc: "state transitions determined by the run (SPEC §5)",
+    doc: "state transitions determined by the run (rules.md, Arrears and suspension)",
     grain: "event",
     sort_key: &["account_id", "time", "event", "app_id", "detail"],
     columns: &[
@@ -469,7 +469,7 @@ pub static STATUS_EVENTS: Dataset = Dataset {
 pub static REJECTED_USAGE: Dataset = Dataset {
     name: "rejected_usage",
     direction: Direction::Output,
-    doc: "usage slices rejected by metering, with the first reason that applies (SPEC §2)",
+    doc: "usage slices rejected by metering, with the first reason that applies (rules.md, Metering)",
     grain: "rejected slice",
     sort_key: &["reason", "event_id", "app_id", "start_time", "seconds", "user_id", "room_id", "usage_class"],
     columns: &[
@@ -487,7 +487,7 @@ pub static REJECTED_USAGE: Dataset = Dataset {
 pub static BILL_REVISIONS: Dataset = Dataset {
     name: "bill_revisions",
     direction: Direction::Output,
-    doc: "superseded versions of bills a rerun changed or withdrew (SPEC §4 revisions); kept across reruns",
+    doc: "superseded versions of bills a rerun changed or withdrew (rules.md, Revisions); kept across reruns",
     grain: "superseded bill revision",
     sort_key: &["account_id", "bill_id", "revision"],
     columns: &[
@@ -577,7 +577,7 @@ pub static FOCUS: Dataset = Dataset {
 /// The Parquet input datasets other than usage, in load order.
 pub static SMALL_INPUTS: [&Dataset; 5] = [&ACCOUNTS, &APPS, &TRANSACTIONS, &PACKAGES, &PACKAGE_EVENTS];
 
-/// Every output dataset: the ten of SPEC §7 and `bill_revisions`.
+/// Every output dataset: the ten of rules.md, Outputs and `bill_revisions`.
 pub static OUTPUTS: [&Dataset; 11] = [
     &USAGE_DAILY,
     &DEDUCTIONS,
@@ -625,7 +625,7 @@ mod tests {
 
     #[test]
     fn output_types_follow_spec_7() {
-        // SPEC §7: money decimal(18,2), line amounts and prices decimal(18,6), instants us UTC.
+        // rules.md, Outputs: money decimal(18,2), line amounts and prices decimal(18,6), instants us UTC.
         let s = CHARGES.schema();
         assert_eq!(s.field(s.index_of("amount").unwrap()).data_type(), &DataType::Decimal128(18, 6));
         let s = BILLS.schema();

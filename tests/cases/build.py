@@ -7,7 +7,7 @@ Run from the checkout root, in a virtual environment with pyarrow:
     target/py-cases/bin/python tests/cases/build.py            # every case defined here
     target/py-cases/bin/python tests/cases/build.py reclaim    # one case
 
-Each case below is the readable definition of its inputs (SPEC §6): accounts, apps,
+Each case below is the readable definition of its inputs (rules.md, Inputs): accounts, apps,
 transactions, packages, package_events and usage slices per `usage_date=` folder, plus overlays
 (folders of the case copied over the data root before a later step of its `case.toml`). The
 script replaces `data/` and the overlay folders of the cases it builds and never touches
@@ -15,7 +15,7 @@ script replaces `data/` and the overlay folders of the cases it builds and never
 `order/` were built outside the project).
 
 Types are the contract's: ids int64, money decimal128(18, 2), instants timestamp[us, UTC],
-quantity int32, auto_renew bool; usage columns as in SPEC §6 (all nullable).
+quantity int32, auto_renew bool; usage columns as in rules.md, Inputs (all nullable).
 """
 
 import shutil
@@ -29,11 +29,11 @@ import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 
-# The default catalog: sample-data/catalog.toml as of this writing (SPEC §2 classes and prices,
+# The default catalog: sample-data/catalog.toml as of this writing (rules.md, Class ratios and prices,
 # the products of seed 000, a pay-as-you-go price change on 2026-10-15), grace_hours = 24,
 # reclaim_days = 60. Copied here so that a change to the sample does not change the cases.
 CATALOG = """\
-# rtcbill catalog of the sample data root: the default classes and prices of SPEC §2
+# rtcbill catalog of the sample data root: the default classes and prices of rules.md, Metering
 # and the products of seed 000.
 
 [billing]
@@ -66,7 +66,7 @@ video_fhd = "8.99"
 video_2k = "15.99"
 video_4k = "35.99"
 
-# A price change inside a month (SPEC §3: the price in force on the usage day; a monthly bill
+# A price change inside a month (rules.md, Packages: the price in force on the usage day; a monthly bill
 # then carries one line per class and price).
 [[payg]]
 effective_from = "2026-10-15"
@@ -242,7 +242,7 @@ def slice_(event_id, app_id, usage_class, start_time, seconds, user_id="u1", roo
 # overlay folder name to {usage_date: slices} written under OVERLAY/usage/usage_date=D/part-1.
 
 CASES = {
-    # Mid-cycle upgrades (SPEC §3 Upgrade): A at list price in a 31-day cycle, decided in the
+    # Mid-cycle upgrades (rules.md, Packages Upgrade): A at list price in a 31-day cycle, decided in the
     # window of 02-20 but on billing day 02-21; B bought at a discount in a 28-day cycle, price
     # exactly half a cent (half-up); then a rejected not_higher_version and an unknown_package.
     "upgrade": dict(
@@ -274,7 +274,7 @@ CASES = {
             ],
         },
     ),
-    # Upgrades and renewal together (SPEC §3): P1 upgraded (u1), renewed at the upgraded
+    # Upgrades and renewal together (rules.md, Packages): P1 upgraded (u1), renewed at the upgraded
     # version's list price, then upgraded again (u2) on its old cycle's last day with the base
     # the first upgrade set, while the renewed cycle keeps its version; a rejected purchase
     # (overlapping_monthly) and an upgrade rejected for the balance (account 2).
@@ -298,7 +298,7 @@ CASES = {
             "2026-08-10": [slice_("p3", 11, "video_4k", "2026-08-10T04:00:00Z", 5950)],
         },
     ),
-    # Auto-renewal (SPEC §3): R1 (account 1, bought at a discount) renews at 00:00 of its last
+    # Auto-renewal (rules.md, Packages): R1 (account 1, bought at a discount) renews at 00:00 of its last
     # cycle day at the list price; the new cycle does not cover that last day. R2 (account 2,
     # bought before its opening_time, flag switched on by an event) fails for the balance.
     "renewal": dict(
@@ -322,7 +322,7 @@ CASES = {
             "2026-03-04": [slice_("r2-4", 21, "audio", "2026-03-04T02:00:00Z", 5950)],
         },
     ),
-    # Arrears (SPEC §5): account 1 enters arrears, clears it with a recharge before the deadline,
+    # Arrears (rules.md, Arrears and suspension): account 1 enters arrears, clears it with a recharge before the deadline,
     # goes negative by an adjustment (no arrears), then a 0.00 bill starts arrears again.
     # Account 2 enters arrears, is suspended at the deadline (the end of a window), a partial
     # recharge does not restore it, a second one does.
@@ -349,7 +349,7 @@ CASES = {
             "2026-04-08": [slice_("a1-8", 11, "audio", "2026-04-08T02:00:00Z", 241)],
         },
     ),
-    # Reclaim (SPEC §5): suspended 2026-05-06 00:00Z, never paid (a partial recharge on 06-01),
+    # Reclaim (rules.md, Arrears and suspension): suspended 2026-05-06 00:00Z, never paid (a partial recharge on 06-01),
     # reclaimed at suspended_at + 60 days = 2026-07-05 00:00Z; the app-scoped top-up loses its
     # minutes left, so 07-05's usage is overage.
     "reclaim": dict(

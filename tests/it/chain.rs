@@ -1,4 +1,4 @@
-//! SPEC §8 chains of days: reruns are deterministic and idempotent, a part of a chain equals
+//! README, Jobs of days: reruns are deterministic and idempotent, a part of a chain equals
 //! the same days inside a longer one, a backfill of the middle equals the full run, a killed
 //! run resumes to the same bytes, late data makes `nightly` revise bills, and the output root
 //! takes one run at a time.

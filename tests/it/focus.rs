@@ -57,7 +57,7 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     let c = corrections[0];
     assert_eq!(text(c, "InvoiceId"), "daily-1004-20260910");
     assert_eq!(dec(c, "BilledCost"), dec(&revs[0], "change"));
-    assert_eq!(text(c, "ChargePeriodStart"), "2026-09-09T16:00:00Z"); // 2026-09-10 00:00 +08:00 (SPEC §1)
+    assert_eq!(text(c, "ChargePeriodStart"), "2026-09-09T16:00:00Z"); // 2026-09-10 00:00 +08:00 (rules.md, Clock)
     assert_eq!(text(c, "ChargePeriodEnd"), "2026-09-10T16:00:00Z");
     assert_eq!(text(c, "BillingPeriodStart"), "2026-09-30T16:00:00Z");
     assert_eq!(text(c, "BillingPeriodEnd"), "2026-10-31T16:00:00Z");
@@ -79,7 +79,7 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     }
 
     // Every October bill: the BilledCost on its InvoiceId (usage + rounding) is its amount
-    // (SPEC §4: amount = round_half_up(sum of lines, 2), so a rounding row is at most half a cent).
+    // (rules.md, Bills: amount = round_half_up(sum of lines, 2), so a rounding row is at most half a cent).
     let bills = read_dataset(out.path(), "bills");
     let bills = in_month(&bills, "2026-10");
     let mut on_invoice: BTreeMap<&str, Decimal> = BTreeMap::new();

@@ -1,4 +1,4 @@
-//! SPEC §2 metering through the binary: the reject reasons and their order, duplicates, the
+//! rules.md, Metering through the binary: the reject reasons and their order, duplicates, the
 //! ceil at the day total, and the accounting identity raw = accepted + rejected + collapsed.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ fn usage_row<'a>(rows: &'a [Row], app: i64, class: &str) -> &'a Row {
 
 #[test]
 fn billable_minutes_are_the_ceil_of_the_day_total() {
-    // SPEC §2: ceil(sum(seconds) / 60) per (app, day, class), not per slice.
+    // rules.md, Metering: ceil(sum(seconds) / 60) per (app, day, class), not per slice.
     // Billing day 2026-02-10 (+08:00) is 2026-02-09T16:00Z .. 2026-02-10T16:00Z.
     let root = DataRoot::new();
     let mut rows = vec![
@@ -41,7 +41,7 @@ fn billable_minutes_are_the_ceil_of_the_day_total() {
     let charges = read_dataset(out.path(), "charges");
     assert_eq!(charges.len(), 2, "{charges:?}");
     let bills = read_dataset(out.path(), "bills");
-    // 0.00198 + 0.00399 = 0.00597 → 0.01 (SPEC §4, one rounding per bill).
+    // 0.00198 + 0.00399 = 0.00597 → 0.01 (rules.md, Bills, one rounding per bill).
     assert_eq!(text(&bills[0], "amount"), "0.01");
 }
 
@@ -120,14 +120,14 @@ fn every_reject_reason_in_order_and_the_accounting_identity() {
     let a = usage_row(&u, 101, "audio");
     // accepted: ok-max, same (once), half (the valid copy) = 3 slices, 86400 + 60 + 5 s
     assert_eq!((int(a, "slices"), int(a, "seconds"), int(a, "billable_minutes")), (3, 86_465, 1442));
-    // SPEC §2 identity: raw 20 = accepted 3 + rejected 15 + collapsed 2
+    // rules.md, Metering identity: raw 20 = accepted 3 + rejected 15 + collapsed 2
     let accepted: i64 = u.iter().map(|r| int(r, "slices")).sum();
     assert_eq!(rows.len() as i64, accepted + want.len() as i64 + 2);
 }
 
 #[test]
 fn any_integer_width_string_kind_and_timestamp_unit_is_accepted() {
-    // SPEC §6: a second file of the same day with int32 app ids, large strings, ns timestamps.
+    // rules.md, Inputs: a second file of the same day with int32 app ids, large strings, ns timestamps.
     let root = DataRoot::new();
     root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
     let ns = ts_us("2026-02-10T02:00:00Z") * 1000 + 999;

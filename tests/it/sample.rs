@@ -1,5 +1,5 @@
-//! The committed `sample-data/` run end to end: every dataset of SPEC §7 with its exact
-//! types and file metadata, the invariants of SPEC §7, and determinism (same bytes twice,
+//! The committed `sample-data/` run end to end: every dataset of rules.md, Outputs with its exact
+//! types and file metadata, the invariants of rules.md, Outputs, and determinism (same bytes twice,
 //! and with 1 or 2 threads).
 
 use std::collections::BTreeMap;
@@ -158,7 +158,7 @@ fn schema_command_prints_the_data_dictionary() {
 
 #[test]
 fn the_streaming_and_the_polars_metering_give_the_same_bytes() {
-    // SPEC §2 two ways: the default streaming path and the polars reference, on the sample
+    // rules.md, Metering two ways: the default streaming path and the polars reference, on the sample
     // (every reject reason, identical and differing duplicates) and on both conformance cases.
     let mut roots = vec![repo().join("sample-data")];
     roots.extend(["metering", "order"].map(|c| repo().join("tests/cases").join(c).join("data")));

@@ -1,4 +1,4 @@
-//! SPEC §5 arrears and suspension: current → in_arrears (a bill leaves the balance below 0)
+//! rules.md, Arrears and suspension: current → in_arrears (a bill leaves the balance below 0)
 //! → suspended (at the grace deadline) → reclaimed (60 days later); credits clear or restore.
 
 use rust_decimal::Decimal;

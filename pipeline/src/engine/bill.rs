@@ -1,4 +1,4 @@
-//! SPEC §4 bills: daily bills for D at D+1 08:00, monthly bills for M at the 1st of M+1
+//! rules.md, Bills: daily bills for D at D+1 08:00, monthly bills for M at the 1st of M+1
 //! 08:00; one line per (app, class, unit price); one round-half-up per bill.
 
 use std::collections::BTreeMap;
@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn one_rounding_per_bill() {
-        // SPEC §4, conformance `metering`: 0.00198 + 0.00798 + 1.42659 + 0.00899 = 1.44554 → 1.45.
+        // rules.md, Bills, conformance `metering`: 0.00198 + 0.00798 + 1.42659 + 0.00899 = 1.44554 → 1.45.
         let sum: Decimal = ["0.00198", "0.00798", "1.42659", "0.00899"].iter().map(|s| Decimal::from_str(s).unwrap()).sum();
         assert_eq!(round_cents(sum), Decimal::from_str("1.45").unwrap());
         // Per-line rounding would give 0.00 + 0.01 + 1.43 + 0.01 = 1.45 here but differs below:

@@ -1,4 +1,4 @@
-//! SPEC §3 deduction: day D's usage is taken from the packages at D+1 00:00; what no
+//! rules.md, Deduction order: day D's usage is taken from the packages at D+1 00:00; what no
 //! package covers is overage, rated at the pay-as-you-go price in force on D.
 
 use rust_decimal::Decimal;
@@ -10,12 +10,12 @@ use crate::rows::{ChargeRow, DeductionRow, PackageBalanceRow};
 use super::package::TRTC_PRODUCTS;
 use super::{Account, DayCtx, Kind, Step};
 
-/// Amount of `minutes` at `price_per_1000`, exact (SPEC §4: Decimal(18,6)).
+/// Amount of `minutes` at `price_per_1000`, exact (rules.md, Bills: Decimal(18,6)).
 pub fn line_amount(minutes: i64, price_per_1000: Decimal) -> Decimal {
     Decimal::from(minutes) * price_per_1000 / Decimal::from(1000)
 }
 
-/// SPEC §3 steps 1–4 for one account's day `ctx.day`, at `at` = D+1 00:00.
+/// rules.md, Deduction order: step 1–4 for one account's day `ctx.day`, at `at` = D+1 00:00.
 pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, step: &mut Step) {
     let day = ctx.day;
     let cat = ctx.catalog;
@@ -85,7 +85,7 @@ pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, step: &mut 
     snapshot(acc, ctx, step);
 }
 
-/// SPEC §5 `free_quota_exhausted`: at 00:00 of the first day D an app has overage while its
+/// rules.md, Arrears and suspension `free_quota_exhausted`: at 00:00 of the first day D an app has overage while its
 /// account has no paid TRTC package bought on or before D; again only after a new free cycle
 /// covering the app has started.
 fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, step: &mut Step) {

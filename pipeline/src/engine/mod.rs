@@ -1,7 +1,7 @@
 //! The pure core: per account, `(state, the window's events, the day's metered usage) ->
 //! (state', rows)`. No I/O, no clock: everything it knows comes in as arguments.
 //!
-//! SPEC §1: the run for day D processes the events of its window `W(D) = (D 08:00, D+1 08:00]`
+//! rules.md, Clock: the run for day D processes the events of its window `W(D) = (D 08:00, D+1 08:00]`
 //! in time order, deducts D's usage at D+1 00:00 (before anything else at that instant) and
 //! issues bills at D+1 08:00. Equal instants order by class, then id.
 
@@ -26,7 +26,7 @@ use crate::rows::{AccountStatusRow, DayRows, OrderRow, StatusEventRow};
 
 pub use package::{Cycle, Kind, Package};
 
-/// SPEC §1: order of events at the same instant. Day-end deduction comes first.
+/// rules.md, Clock: order of events at the same instant. Day-end deduction comes first.
 pub mod rank {
     pub const DEDUCT: u8 = 0;
     pub const CREDIT: u8 = 1;
@@ -39,7 +39,7 @@ pub mod rank {
     pub const BILL: u8 = 8;
 }
 
-/// Account states of SPEC §5.
+/// Account states of rules.md, Arrears and suspension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     Current,
@@ -59,7 +59,7 @@ impl Status {
     }
 }
 
-/// What one account carries from day to day (persisted after each day, SPEC §8).
+/// What one account carries from day to day (persisted after each day, README, Jobs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub id: i64,
@@ -76,7 +76,7 @@ pub struct Account {
     /// Monthly accounts: overage minutes of the month so far, by (app, class, price).
     #[serde(with = "pairs")]
     pub month_overage: BTreeMap<(i64, usize, Decimal), i64>,
-    /// SPEC §5 free_quota_exhausted: the day it was last raised, per app.
+    /// rules.md, Free quota exhausted: the day it was last raised, per app.
     pub free_quota_raised: BTreeMap<i64, NaiveDate>,
 }
 
@@ -98,7 +98,7 @@ impl Account {
         }
     }
 
-    /// SPEC §3: an order is rejected `insufficient_balance` when the balance is below a
+    /// rules.md, Packages: an order is rejected `insufficient_balance` when the balance is below a
     /// positive price.
     pub fn cannot_pay(&self, price: Decimal) -> bool {
         price > Decimal::ZERO && self.balance < price
@@ -153,7 +153,7 @@ pub struct AccountEvents {
 }
 
 impl AccountEvents {
-    /// Builds the events of one account from its inputs (SPEC §1: transactions at or before
+    /// Builds the events of one account from its inputs (rules.md, Clock: transactions at or before
     /// `opening_time` are ignored; everything else is kept).
     pub fn build(
         account: &input::Account,
@@ -360,7 +360,7 @@ fn status_row(acc: &Account) -> AccountStatusRow {
 }
 
 /// An upgrade of a package that `packages` does not hold: rejected `unknown_package` with no
-/// account (SPEC §3 upgrade), by the run whose window holds its time.
+/// account (rules.md, Upgrades), by the run whose window holds its time.
 pub fn orphan_upgrade(e: &input::PackageEvent) -> OrderRow {
     OrderRow {
         account_id: None,

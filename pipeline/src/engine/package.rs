@@ -1,4 +1,4 @@
-//! SPEC §3 packages: kinds, cycles and validity, purchases.
+//! rules.md, Packages: kinds, cycles and validity, purchases.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -11,7 +11,7 @@ use crate::rows::OrderRow;
 
 use super::{Account, Step};
 
-/// Products whose packages count as "a TRTC product" (SPEC §5 free_quota_exhausted).
+/// Products whose packages count as "a TRTC product" (rules.md, Free quota exhausted).
 pub const TRTC_PRODUCTS: [&str; 4] = ["call", "conference", "live", "rtc_engine"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -45,7 +45,7 @@ pub struct Cycle {
     pub start: NaiveDate,
     pub end: NaiveDate,
     pub version: String,
-    /// What was paid for the cycle (SPEC §3): the upgrade price base.
+    /// What was paid for the cycle (rules.md, Packages): the upgrade price base.
     pub base: Decimal,
     pub minutes_total: i64,
     pub minutes_left: i64,
@@ -83,14 +83,14 @@ impl Package {
     pub fn covers_app(&self, app: i64) -> bool {
         self.app_id.is_none_or(|a| a == app)
     }
-    /// SPEC §3 validity: cycle n of a free or monthly package is
+    /// rules.md, Validity: cycle n of a free or monthly package is
     /// `[add_months(S, n), add_months(S, n+1))`.
     pub fn monthly_cycle(s: NaiveDate, n: u32) -> (NaiveDate, NaiveDate) {
         (add_months(s, n), add_months(s, n + 1))
     }
 }
 
-/// SPEC §3 validity: a top-up runs from S to the last day of S's month one year later.
+/// rules.md, Validity: a top-up runs from S to the last day of S's month one year later.
 pub fn topup_end(s: NaiveDate) -> NaiveDate {
     add_months(month_start(s), 13)
 }
@@ -112,7 +112,7 @@ fn rejected(o: &PackageOrder, reason: &'static str) -> OrderRow {
     }
 }
 
-/// SPEC §3 purchase: validates the order, charges `paid_price` and adds the package.
+/// rules.md, Purchases: validates the order, charges `paid_price` and adds the package.
 pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut Step) {
     let s = cat.zone.day_of(o.purchased_at);
     let Some(kind) = Kind::parse(&o.kind) else {
@@ -158,7 +158,7 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
         product: o.product.clone(),
         purchased_at: o.purchased_at,
         purchase_day: s,
-        // SPEC §3 auto-renewal: null means on; free and top-up packages never renew.
+        // rules.md, Auto-renewal: null means on; free and top-up packages never renew.
         auto_renew: kind == Kind::Monthly && o.auto_renew.unwrap_or(true),
         ended: false,
         cycles: vec![Cycle { start, end, version: o.version.clone(), base: o.paid_price, minutes_total: minutes, minutes_left: minutes }],
@@ -179,7 +179,7 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
     });
 }
 
-/// SPEC §3 auto-renewal flag events: they set the flag of monthly packages only, and of no
+/// rules.md, Auto-renewal flag events: they set the flag of monthly packages only, and of no
 /// package that has ended (reclaimed, renewal failed, or its last cycle past its renewal
 /// instant without one): such a package can never renew, so its flag stays as it is
 /// (rules.md, Choices). Returns whether the event was ignored for that reason.
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn monthly_cycles_clamp_at_month_end() {
-        // SPEC §3: bought Jan 31: Jan 31–Feb 27, Feb 28–Mar 30, Mar 31–…
+        // rules.md, Packages: bought Jan 31: Jan 31–Feb 27, Feb 28–Mar 30, Mar 31–…
         assert_eq!(Package::monthly_cycle(d("2026-01-31"), 0), (d("2026-01-31"), d("2026-02-28")));
         assert_eq!(Package::monthly_cycle(d("2026-01-31"), 1), (d("2026-02-28"), d("2026-03-31")));
         // leap February
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn topup_runs_to_month_end_a_year_later() {
-        // SPEC §3: bought 2025-12-15 → valid to 2026-12-31 inclusive (conformance `order`).
+        // rules.md, Packages: bought 2025-12-15 → valid to 2026-12-31 inclusive (conformance `order`).
         assert_eq!(topup_end(d("2025-12-15")), d("2027-01-01"));
         assert_eq!(topup_end(d("2026-02-01")), d("2027-03-01"));
         assert_eq!(topup_end(d("2027-02-28")), d("2028-03-01"));

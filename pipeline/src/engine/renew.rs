@@ -1,4 +1,4 @@
-//! SPEC §3 auto-renewal: at 00:00 of the last day of its last cycle, a monthly package whose
+//! rules.md, Auto-renewal: at 00:00 of the last day of its last cycle, a monthly package whose
 //! flag is on is charged the list price of that cycle's version and given the next cycle.
 
 use crate::catalog::Catalog;
@@ -50,7 +50,7 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
     row.amount = Some(price);
     let charged = t > opening;
     if charged && price > rust_decimal::Decimal::ZERO && balance < price {
-        // SPEC §3: rejected, `renewal_failed` raised, the package ends with its cycle.
+        // rules.md, Packages: rejected, `renewal_failed` raised, the package ends with its cycle.
         p.ended = true;
         row.reason = Some("insufficient_balance");
         let app = p.app_id;

@@ -1,4 +1,4 @@
-//! SPEC §3 upgrade (seed 000): a monthly package of an upgradable product moves to a higher
+//! rules.md, Upgrades (seed 000): a monthly package of an upgradable product moves to a higher
 //! version for the rest of the cycle covering the upgrade day U.
 //! price = round_half_up((list(target) − base) × remaining / total, 2), not below 0;
 //! added minutes = max(0, floor((minutes(target) − minutes(current)) × remaining / total)).

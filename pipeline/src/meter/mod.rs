@@ -1,4 +1,4 @@
-//! SPEC §2 metering: every slice gets the first reject reason that applies; the slices left
+//! rules.md, Metering: every slice gets the first reject reason that applies; the slices left
 //! are deduplicated by `event_id` (identical copies collapse, differing copies are all rejected
 //! `conflicting_duplicate`); the accepted ones are summed per (app, class) in integer seconds
 //! and rounded up to minutes once, at the day total. Money never enters this stage.
@@ -32,7 +32,7 @@ pub fn meter_day(engine: MeterEngine, day: NaiveDate, files: &[UsageFile], apps:
     }
 }
 
-/// SPEC §2: a slice's seconds must be in 0..=86,400.
+/// rules.md, Metering: a slice's seconds must be in 0..=86,400.
 pub const MAX_SECONDS: i64 = 86_400;
 
 /// One (app, class) of the day with accepted usage.
@@ -48,7 +48,7 @@ pub struct UsageDaily {
     pub package_minutes: i64,
 }
 
-/// SPEC §2 reject reasons, in the order they apply.
+/// rules.md, Reject reasons, in the order they apply.
 pub const REJECT_REASONS: [&str; 7] = [
     "missing_event_id",
     "missing_start_time",
@@ -121,7 +121,7 @@ impl RejectedSlice {
     }
 }
 
-/// Counts for the accounting identity raw = accepted + rejected + collapsed (SPEC §2).
+/// Counts for the accounting identity raw = accepted + rejected + collapsed (rules.md, Metering).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MeterCounts {
     pub raw: u64,

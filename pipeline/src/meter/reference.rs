@@ -1,4 +1,4 @@
-//! SPEC §2 metering with polars lazy frames: the reference path. It says what metering means
+//! rules.md, Metering with polars lazy frames: the reference path. It says what metering means
 //! in a few relational steps (classify, distinct, group), and the streaming path
 //! ([`super::stream`]) is tested against it. It loads the whole day, so it is for small days.
 
@@ -30,7 +30,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
     let e = perr(day);
 
     // One scan per file, each cast to the canonical types (files may differ in int width,
-    // string kind and timestamp unit: SPEC §6), then concatenated.
+    // string kind and timestamp unit: rules.md, Inputs), then concatenated.
     let mut frames = Vec::with_capacity(files.len());
     for f in files {
         let path = PlRefPath::new(f.path.to_string_lossy().as_ref());
@@ -128,7 +128,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         for i in 0..agg.height() {
             let class = cls.get(i).expect("joined") as usize;
             let seconds = secs.get(i).unwrap_or(0);
-            // SPEC §2: billable minutes = ceil(sum(seconds) / 60), at the day total.
+            // rules.md, Metering: billable minutes = ceil(sum(seconds) / 60), at the day total.
             let billable = (seconds + 59) / 60;
             usage.push(UsageDaily {
                 account_id: acc.get(i).expect("joined"),
@@ -170,7 +170,7 @@ fn rejected_rows(df: &DataFrame) -> PolarsResult<Vec<RejectedSlice>> {
     let reason = df.column(REASON)?.str()?;
     Ok((0..df.height())
         .map(|i| {
-            let why = reason.get(i).and_then(reject_reason).expect("the reference query names SPEC §2 reasons");
+            let why = reason.get(i).and_then(reject_reason).expect("the reference query names rules.md, Reject reasons");
             let text = RejectedText { event_id: ev.get(i), user_id: user.get(i), room_id: room.get(i), usage_class: class.get(i) };
             RejectedSlice::new(why, text, app.get(i), start.get(i), secs.get(i))
         })

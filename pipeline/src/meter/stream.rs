@@ -162,7 +162,7 @@ impl<'a> Cols<'a> {
     }
 }
 
-/// SPEC §2: the first reject reason that applies, or the slice's (app index, class, seconds).
+/// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class, seconds).
 fn classify(cols: &Cols, i: usize, ctx: &Ctx) -> std::result::Result<(u32, usize, i64), &'static str> {
     match cols.event_id.get(i) {
         None | Some("") => return Err("missing_event_id"),
@@ -390,7 +390,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         }
         let (app, class) = (k / counters.classes, k % counters.classes);
         let seconds = s.load(Ordering::Relaxed);
-        // SPEC §2: billable minutes = ceil(sum(seconds) / 60), at the day total.
+        // rules.md, Metering: billable minutes = ceil(sum(seconds) / 60), at the day total.
         let billable = (seconds + 59) / 60;
         usage.push(UsageDaily {
             account_id: ctx.apps[app].account_id,
