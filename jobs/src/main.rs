@@ -261,7 +261,7 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> 
 
 /// Today's date in the data root's billing zone.
 fn today_in_zone(data: &Path) -> anyhow::Result<NaiveDate> {
-    let cat = rtcbill_pipeline::catalog::Catalog::load(&data.join("catalog.toml"))?;
+    let cat = rtcbill_pipeline::catalog_file::load(&data.join("catalog.toml"))?;
     let now = chrono::Utc::now().timestamp_micros();
     Ok(cat.zone.day_of(now))
 }

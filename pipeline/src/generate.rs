@@ -308,7 +308,7 @@ fn bad_rows(day_index: u32, c: &Clock, day: NaiveDate) -> Vec<Slice> {
 
 /// Writes the data root.
 pub fn generate(o: &GenerateOptions) -> Result<()> {
-    let cat = Catalog::parse(CATALOG).map_err(Error::Invalid)?;
+    let cat = crate::catalog_file::parse(CATALOG).map_err(Error::Invalid)?;
     let c = Clock { cat };
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
     let mut r = Root::default();

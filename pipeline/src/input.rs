@@ -23,73 +23,13 @@ use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum BillingMode {
-    Daily,
-    Monthly,
-}
-
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub id: i64,
-    pub mode: BillingMode,
-    pub opening_balance: Decimal,
-    pub opening_time: Ts,
-}
-
-#[derive(Debug, Clone)]
-pub struct App {
-    pub id: i64,
-    pub account_id: i64,
-    pub created_at: Ts,
-    pub disabled_at: Option<Ts>,
-    pub violation_at: Option<Ts>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Txn {
-    pub id: String,
-    pub account_id: i64,
-    pub time: Ts,
-    pub kind: String,
-    pub amount: Decimal,
-}
-
-#[derive(Debug, Clone)]
-pub struct PackageOrder {
-    pub package_id: String,
-    pub account_id: i64,
-    pub app_id: Option<i64>,
-    pub kind: String,
-    pub product: String,
-    pub version: String,
-    pub quantity: Option<i64>,
-    pub purchased_at: Ts,
-    pub paid_price: Decimal,
-    pub auto_renew: Option<bool>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageEventKind {
-    Upgrade,
-    AutoRenewOn,
-    AutoRenewOff,
-}
-
-#[derive(Debug, Clone)]
-pub struct PackageEvent {
-    pub event_id: String,
-    pub package_id: String,
-    pub time: Ts,
-    pub kind: PackageEventKind,
-    pub target_version: Option<String>,
-}
+pub use rtcbill_core::records::{AccountRecord, App, BillingMode, PackageEvent, PackageEventKind, PackageOrder, Txn};
 
 /// Everything of a data root but the raw usage.
 #[derive(Debug, Clone)]
 pub struct Inputs {
     pub catalog: Catalog,
-    pub accounts: Vec<Account>,
+    pub accounts: Vec<AccountRecord>,
     pub apps: Vec<App>,
     pub txns: Vec<Txn>,
     pub packages: Vec<PackageOrder>,
@@ -394,7 +334,7 @@ impl Inputs {
         if !data.is_dir() {
             return Err(Error::Input { file: data.to_path_buf(), msg: "data root is not a directory".into() });
         }
-        let catalog = Catalog::load(&data.join("catalog.toml"))?;
+        let catalog = crate::catalog_file::load(&data.join("catalog.toml"))?;
 
         let mut seen = FxHashSet::default();
         let accounts = load_dataset(data, &schemas::ACCOUNTS, |t| {
@@ -412,7 +352,7 @@ impl Inputs {
                 if !seen.insert(ids[i]) {
                     return Err(zip_err(t.file, "account_id", ids[i]));
                 }
-                v.push(Account { id: ids[i], mode, opening_balance: bal[i], opening_time: ot[i] });
+                v.push(AccountRecord { id: ids[i], mode, opening_balance: bal[i], opening_time: ot[i] });
             }
             Ok(v)
         })?;

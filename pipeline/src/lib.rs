@@ -1,14 +1,15 @@
-//! rtcbill's library: the data contract's readers and writers around a pure billing core.
+//! rtcbill's pipeline: everything around the pure core (`rtcbill-core`) that touches files.
+//! The data flows one way: read -> meter -> core -> write.
 //!
-//! - [`input`]: footer validation and loading of a data root (rules.md, Inputs)
-//! - [`meter`]: metering of raw usage with polars (rules.md, Metering)
-//! - [`engine`]: the pure per-account core (rules.md, Clock and Packages, §4, §5)
-//! - [`output`]: Parquet writing and the atomic partition swap (rules.md, Outputs)
-//! - [`run`]: the chain of days shared by the jobs (README, Jobs)
+//! - [`input`] and [`catalog_file`]: footer checks and loading of a data root (rules.md, Inputs)
+//! - [`meter`]: metering of raw usage: arrow-rs streaming, and polars as the reference
+//!   (rules.md, Metering); [`metered`]: metering read from a folder (the Spark job's)
+//! - [`run`]: the chain of days shared by the jobs (README, Jobs), over [`store`], the output
+//!   root's snapshots and day records (README, State)
+//! - [`output`]: Parquet writing; [`revision`]: bill revisions (rules.md, Revisions)
+//! - [`focus`]: the FOCUS export; [`generate`]: synthetic data roots
 
-pub mod catalog;
-pub mod clock;
-pub mod engine;
+pub mod catalog_file;
 pub mod error;
 pub mod focus;
 pub mod generate;
@@ -17,8 +18,10 @@ pub mod meter;
 pub mod metered;
 pub mod output;
 pub mod revision;
-pub mod rows;
 pub mod run;
 pub mod store;
+
+// The core's modules, under the names the pipeline has always used for them.
+pub use rtcbill_core::{catalog, clock, engine, rows};
 
 pub use error::{Error, Result};

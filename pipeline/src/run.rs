@@ -36,7 +36,7 @@ pub struct Chain {
     /// The catalog, apps and usage files; accounts, transactions and packages live in `events`.
     pub inputs: Inputs,
     pub epoch: NaiveDate,
-    accounts: Vec<crate::input::Account>,
+    accounts: Vec<crate::input::AccountRecord>,
     events: Vec<AccountEvents>,
     orphan_upgrades: Vec<crate::input::PackageEvent>,
     source: Source,
@@ -487,6 +487,9 @@ fn write_day(w: &DayWrite, state: &mut [Account], day: NaiveDate, metered: meter
         s.bills += rows.bills.len();
         s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
         s.arrears_entered += rows.status_events.iter().filter(|e| e.event == "arrears_entered").count();
+        for why in std::mem::take(&mut rows.ignored) {
+            tracing::info!(day = %day, "ignored: {why}");
+        }
         for (ds, b) in output::rows_batches(rows, cat).map_err(werr)? {
             staged.write(ds, &b)?;
         }

@@ -35,18 +35,7 @@ pub fn meter_day(engine: MeterEngine, day: NaiveDate, files: &[UsageFile], apps:
 /// rules.md, Metering: a slice's seconds must be in 0..=86,400.
 pub const MAX_SECONDS: i64 = 86_400;
 
-/// One (app, class) of the day with accepted usage.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct UsageDaily {
-    pub account_id: i64,
-    pub app_id: i64,
-    /// Index into the catalog's usage classes.
-    pub class: usize,
-    pub slices: i64,
-    pub seconds: i64,
-    pub billable_minutes: i64,
-    pub package_minutes: i64,
-}
+pub use rtcbill_core::records::UsageDaily;
 
 /// rules.md, Reject reasons, in the order they apply.
 pub const REJECT_REASONS: [&str; 7] = [

@@ -413,7 +413,7 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::tests::CATALOG;
+    use crate::catalog_file::tests::CATALOG;
     use crate::output::{write_file, Cols};
 
     /// Two ids with one fingerprint (found by search: 40 bits collide after about a million
@@ -430,7 +430,7 @@ mod tests {
             .expect("a collision exists");
         assert_ne!(a, b);
         assert_eq!(event_hash(&a), event_hash(&b));
-        let cat = Catalog::parse(CATALOG).unwrap();
+        let cat = crate::catalog_file::parse(CATALOG).unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
         let t = cat.zone.start_of(day) + 3_600_000_000;
         let ids = [a.as_str(), b.as_str(), b.as_str()];

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::catalog::tests::CATALOG;
-use crate::input::{self, PackageEvent, Txn};
+use crate::catalog::tests::catalog;
+use crate::records::{self, PackageEvent, Txn};
 
 const DAYS: i64 = 45;
 
@@ -43,10 +43,10 @@ fn spec() -> impl Strategy<Value = Spec> {
 const VERSIONS: [&str; 4] = ["free", "lite", "standard", "pro"];
 
 fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
-    let cat = Catalog::parse(CATALOG).unwrap();
+    let cat = catalog();
     let z = cat.zone;
     let at = |day: i64, hour: i64| z.start_of(add_days(start(), day)) + hour * crate::clock::MICROS_PER_HOUR;
-    let account = input::Account {
+    let account = records::AccountRecord {
         id: 1,
         mode: if s.monthly { BillingMode::Monthly } else { BillingMode::Daily },
         opening_balance: Decimal::new(s.balance_cents, 2),
@@ -80,7 +80,7 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
             event_id: format!("u{i}"),
             package_id: format!("p{p}"),
             time: at(day, 5),
-            kind: input::PackageEventKind::Upgrade,
+            kind: records::PackageEventKind::Upgrade,
             target_version: Some(VERSIONS[v as usize].into()),
         })
         .collect();

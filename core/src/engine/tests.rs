@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::catalog::tests::CATALOG;
-use crate::input::{self, App, PackageEvent, Txn};
+use crate::catalog::tests::catalog;
+use crate::records::{self, App, PackageEvent, Txn};
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -20,12 +20,12 @@ fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 fn cat() -> Catalog {
-    Catalog::parse(CATALOG).unwrap()
+    catalog()
 }
 
 struct Case {
     cat: Catalog,
-    account: input::Account,
+    account: records::AccountRecord,
     apps: Vec<App>,
     txns: Vec<Txn>,
     orders: Vec<PackageOrder>,
@@ -35,7 +35,7 @@ struct Case {
 fn case(mode: BillingMode, balance: &str) -> Case {
     Case {
         cat: cat(),
-        account: input::Account { id: 1, mode, opening_balance: dec(balance), opening_time: t("2026-01-01T00:00:00Z") },
+        account: records::AccountRecord { id: 1, mode, opening_balance: dec(balance), opening_time: t("2026-01-01T00:00:00Z") },
         apps: vec![],
         txns: vec![],
         orders: vec![],

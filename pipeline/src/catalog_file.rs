@@ -1,6 +1,5 @@
-//! `catalog.toml` (rules.md, Inputs): billing settings, usage classes, pay-as-you-go prices, package
-//! versions and top-up specs, each priced with `effective_from` history. Look-ups use the entry
-//! in force on a billing day (rules.md, Packages: greatest `effective_from` ≤ that day).
+//! Reading `catalog.toml` (rules.md, Inputs) into the core's [`Catalog`]: every setting checked,
+//! money as decimals (never floats), each error naming the entry.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,48 +9,10 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::clock::Zone;
+use rtcbill_core::catalog::{Catalog, Topup, UsageClass, Version};
+use rtcbill_core::clock::Zone;
+
 use crate::error::{Error, Result};
-
-#[derive(Debug, Clone)]
-pub struct UsageClass {
-    pub name: String,
-    /// Package minutes per usage minute (rules.md, Metering).
-    pub ratio: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Version {
-    pub product: String,
-    pub version: String,
-    pub rank: i64,
-    pub minutes: i64,
-    pub list_price: Decimal,
-    pub effective_from: NaiveDate,
-}
-
-#[derive(Debug, Clone)]
-pub struct Topup {
-    pub spec: String,
-    pub minutes: i64,
-    pub list_price: Decimal,
-    pub effective_from: NaiveDate,
-}
-
-#[derive(Debug, Clone)]
-pub struct Catalog {
-    pub zone: Zone,
-    pub utc_offset: String,
-    pub currency: String,
-    pub grace_hours: i64,
-    pub reclaim_days: i64,
-    /// In deduction order (rules.md, Deduction order: step 1).
-    pub classes: Vec<UsageClass>,
-    /// (effective_from, price per 1,000 minutes by class index), ascending.
-    payg: Vec<(NaiveDate, Vec<Decimal>)>,
-    versions: Vec<Version>,
-    topups: Vec<Topup>,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,13 +97,14 @@ pub fn parse_offset(s: &str) -> Option<i64> {
     Some(sign * (h * 3600 + m * 60))
 }
 
-impl Catalog {
-    pub fn load(path: &Path) -> Result<Catalog> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Catalog::parse(&text).map_err(|msg| Error::Input { file: path.to_path_buf(), msg })
-    }
+/// Reads and checks a `catalog.toml`.
+pub fn load(path: &Path) -> Result<Catalog> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse(&text).map_err(|msg| Error::Input { file: path.to_path_buf(), msg })
+}
 
-    pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
+/// Parses and checks the text of a `catalog.toml`.
+pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
         let raw: RawCatalog = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
         let offset = parse_offset(&raw.billing.utc_offset)
             .ok_or_else(|| format!("[billing] utc_offset: {:?} is not an offset like +08:00", raw.billing.utc_offset))?;
@@ -206,55 +168,17 @@ impl Catalog {
                 spec: t.spec,
             });
         }
-        Ok(Catalog {
-            zone: Zone::from_seconds(offset),
-            utc_offset: raw.billing.utc_offset,
-            currency: raw.billing.currency,
-            grace_hours: raw.billing.grace_hours,
-            reclaim_days: raw.billing.reclaim_days,
+        Ok(Catalog::new(
+            Zone::from_seconds(offset),
+            raw.billing.utc_offset,
+            raw.billing.currency,
+            raw.billing.grace_hours,
+            raw.billing.reclaim_days,
             classes,
             payg,
             versions,
             topups,
-        })
-    }
-
-    /// Index of a usage class by name.
-    pub fn class_index(&self, name: &str) -> Option<usize> {
-        self.classes.iter().position(|c| c.name == name)
-    }
-
-    /// Pay-as-you-go price per 1,000 minutes of a class in force on `day`.
-    pub fn payg(&self, class: usize, day: NaiveDate) -> Option<Decimal> {
-        self.payg_in_force(day).map(|(_, p)| p[class])
-    }
-
-    /// The `effective_from` of the pay-as-you-go prices in force on `day`.
-    pub fn payg_from(&self, day: NaiveDate) -> Option<NaiveDate> {
-        self.payg_in_force(day).map(|(from, _)| *from)
-    }
-
-    fn payg_in_force(&self, day: NaiveDate) -> Option<&(NaiveDate, Vec<Decimal>)> {
-        self.payg.iter().rev().find(|(from, _)| *from <= day)
-    }
-
-    /// A product version in force on `day`.
-    pub fn version(&self, product: &str, version: &str, day: NaiveDate) -> Option<&Version> {
-        in_force(
-            self.versions.iter().filter(|v| v.product == product && v.version == version),
-            day,
-            |v| v.effective_from,
-        )
-    }
-
-    /// A top-up spec in force on `day`.
-    pub fn topup(&self, spec: &str, day: NaiveDate) -> Option<&Topup> {
-        in_force(self.topups.iter().filter(|t| t.spec == spec), day, |t| t.effective_from)
-    }
-}
-
-fn in_force<'a, T>(it: impl Iterator<Item = &'a T>, day: NaiveDate, from: impl Fn(&T) -> NaiveDate) -> Option<&'a T> {
-    it.filter(|x| from(x) <= day).max_by_key(|x| from(x))
+        ))
 }
 
 fn date(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
@@ -364,7 +288,7 @@ effective_from = "2020-01-01"
 
     #[test]
     fn prices_in_force_follow_effective_from() {
-        let c = Catalog::parse(CATALOG).unwrap();
+        let c = parse(CATALOG).unwrap();
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         assert_eq!(c.payg(0, d("2026-03-14")), Some(Decimal::from_str("0.99").unwrap()));
         assert_eq!(c.payg(0, d("2026-03-15")), Some(Decimal::from_str("0.89").unwrap()));
@@ -376,11 +300,11 @@ effective_from = "2020-01-01"
 
     #[test]
     fn bad_catalogs_say_what_is_wrong() {
-        let e = Catalog::parse(&CATALOG.replace("audio = \"0.99\"", "audio = 0.99")).unwrap_err();
+        let e = parse(&CATALOG.replace("audio = \"0.99\"", "audio = 0.99")).unwrap_err();
         assert!(e.contains("no floats for money"), "{e}");
-        let e = Catalog::parse(&CATALOG.replace("\"+08:00\"", "\"8h\"")).unwrap_err();
+        let e = parse(&CATALOG.replace("\"+08:00\"", "\"8h\"")).unwrap_err();
         assert!(e.contains("utc_offset"), "{e}");
-        let e = Catalog::parse(&CATALOG.replace("video_hd = \"3.99\"", "")).unwrap_err();
+        let e = parse(&CATALOG.replace("video_hd = \"3.99\"", "")).unwrap_err();
         assert!(e.contains("no price for class video_hd"), "{e}");
         assert_eq!(parse_offset("-05:30"), Some(-(5 * 3600 + 30 * 60)));
     }

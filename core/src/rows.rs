@@ -135,6 +135,8 @@ pub struct DayRows {
     pub package_balances: Vec<PackageBalanceRow>,
     pub account_status: Vec<AccountStatusRow>,
     pub status_events: Vec<StatusEventRow>,
+    /// Input events the day ignored, and why: for the run's log (no dataset holds them).
+    pub ignored: Vec<String>,
 }
 
 impl DayRows {
@@ -160,5 +162,6 @@ impl DayRows {
         self.package_balances.append(&mut o.package_balances);
         self.account_status.append(&mut o.account_status);
         self.status_events.append(&mut o.status_events);
+        self.ignored.append(&mut o.ignored);
     }
 }

@@ -3,8 +3,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::input::BillingMode;
-use crate::meter::UsageDaily;
+use crate::records::BillingMode;
+use crate::records::UsageDaily;
 use crate::rows::{ChargeRow, DeductionRow, PackageBalanceRow};
 
 use super::package::TRTC_PRODUCTS;

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, Ts, MICROS_PER_DAY};
-use crate::input::{self, BillingMode, PackageEventKind, PackageOrder};
-use crate::meter::UsageDaily;
+use crate::records::{self, BillingMode, PackageEventKind, PackageOrder};
+use crate::records::UsageDaily;
 use crate::rows::{AccountStatusRow, DayRows, OrderRow, StatusEventRow};
 
 pub use package::{Cycle, Kind, Package};
@@ -81,7 +81,7 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn open(a: &input::Account) -> Account {
+    pub fn open(a: &records::AccountRecord) -> Account {
         Account {
             id: a.id,
             mode: a.mode,
@@ -156,11 +156,11 @@ impl AccountEvents {
     /// Builds the events of one account from its inputs (rules.md, Clock: transactions at or before
     /// `opening_time` are ignored; everything else is kept).
     pub fn build(
-        account: &input::Account,
-        apps: &[&input::App],
-        txns: &[&input::Txn],
+        account: &records::AccountRecord,
+        apps: &[&records::App],
+        txns: &[&records::Txn],
         packages: &[&PackageOrder],
-        package_events: &[&input::PackageEvent],
+        package_events: &[&records::PackageEvent],
         catalog: &Catalog,
     ) -> AccountEvents {
         let mut events = Vec::new();
@@ -328,7 +328,7 @@ fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
         EventKind::Purchase(o) => package::purchase(acc, o, cat, step),
         EventKind::AutoRenew { package_id, on } => {
             if package::set_auto_renew(acc, package_id, *on, e.time, &cat.zone) {
-                tracing::info!(account_id = acc.id, package_id = %package_id, event_id = %e.id, "auto-renew event of a package that has ended ignored");
+                step.ignored.push(format!("account {}: auto-renew event {} of package {package_id}, which has ended", acc.id, e.id));
             }
         }
         EventKind::Upgrade { package_id, target } => {
@@ -361,7 +361,7 @@ fn status_row(acc: &Account) -> AccountStatusRow {
 
 /// An upgrade of a package that `packages` does not hold: rejected `unknown_package` with no
 /// account (rules.md, Upgrades), by the run whose window holds its time.
-pub fn orphan_upgrade(e: &input::PackageEvent) -> OrderRow {
+pub fn orphan_upgrade(e: &records::PackageEvent) -> OrderRow {
     OrderRow {
         account_id: None,
         time: e.time,

@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::clock::{add_days, add_months, month_start, Ts};
-use crate::input::BillingMode;
+use crate::records::BillingMode;
 use crate::rows::{BillLineRow, BillRow};
 
 use super::deduct::line_amount;

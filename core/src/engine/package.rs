@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
-use crate::input::PackageOrder;
+use crate::records::PackageOrder;
 use crate::rows::OrderRow;
 
 use super::{Account, Step};

@@ -1,0 +1,82 @@
+//! The records the engine reads: rows of the input datasets (rules.md, Inputs) and a day's
+//! metered usage (rules.md, Metering), as the pipeline loaded and checked them.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Ts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BillingMode {
+    Daily,
+    Monthly,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub mode: BillingMode,
+    pub opening_balance: Decimal,
+    pub opening_time: Ts,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: i64,
+    pub account_id: i64,
+    pub created_at: Ts,
+    pub disabled_at: Option<Ts>,
+    pub violation_at: Option<Ts>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Txn {
+    pub id: String,
+    pub account_id: i64,
+    pub time: Ts,
+    pub kind: String,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageOrder {
+    pub package_id: String,
+    pub account_id: i64,
+    pub app_id: Option<i64>,
+    pub kind: String,
+    pub product: String,
+    pub version: String,
+    pub quantity: Option<i64>,
+    pub purchased_at: Ts,
+    pub paid_price: Decimal,
+    pub auto_renew: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageEventKind {
+    Upgrade,
+    AutoRenewOn,
+    AutoRenewOff,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageEvent {
+    pub event_id: String,
+    pub package_id: String,
+    pub time: Ts,
+    pub kind: PackageEventKind,
+    pub target_version: Option<String>,
+}
+
+/// One (app, class) of the day with accepted usage.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UsageDaily {
+    pub account_id: i64,
+    pub app_id: i64,
+    /// Index into the catalog's usage classes.
+    pub class: usize,
+    pub slices: i64,
+    pub seconds: i64,
+    pub billable_minutes: i64,
+    pub package_minutes: i64,
+}
