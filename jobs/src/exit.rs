@@ -16,6 +16,14 @@ pub const IO: u8 = 74;
 /// EX_TEMPFAIL: another run holds the output root's lock; try again later.
 pub const LOCKED: u8 = 75;
 
+/// `rtcbill verify` found violations (listed on stdout).
+pub const CHECKS_FAILED: u8 = 1;
+
+/// Violations found by `rtcbill verify`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} violation(s) found")]
+pub struct ChecksFailed(pub usize);
+
 /// A command-line mistake the parser could not catch.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -24,6 +32,9 @@ pub struct UsageError(pub String);
 fn code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<UsageError>().is_some() {
         return USAGE;
+    }
+    if e.downcast_ref::<ChecksFailed>().is_some() {
+        return CHECKS_FAILED;
     }
     match e.downcast_ref::<Error>() {
         Some(e) if e.is_bad_input() => DATA,

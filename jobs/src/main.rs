@@ -93,6 +93,25 @@ enum Job {
         #[arg(long)]
         today: Option<NaiveDate>,
     },
+    /// Prove a range of outputs against their inputs and the ledger's invariants (README,
+    /// Verify): exit 0 when every check holds, 1 with one line per violation otherwise.
+    Verify {
+        /// Output root to verify.
+        #[arg(long, default_value = "out")]
+        outputs: PathBuf,
+        /// Data root the outputs were billed from.
+        #[arg(long, default_value = "sample-data")]
+        data: PathBuf,
+        /// First day to verify (default: the first done day).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last day to verify (default: the last done day).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// One JSON object per violation (and a last one with the counts per check).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the data contract: every dataset, or one, as a data dictionary.
     Schema {
         /// A dataset name (accounts, usage, bills, ...).
@@ -200,6 +219,7 @@ fn main() -> ExitCode {
             Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap),
             Err(e) => Err(e),
         },
+        Job::Verify { outputs, data, from, to, json } => verify(&data, &outputs, from, to, json),
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
             seed: g.seed,
@@ -257,6 +277,34 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> 
         b.finish_and_clear();
     }
     result.map(|_| ()).map_err(Into::into)
+}
+
+/// Runs the checks; violations make the status 1 (exit::CHECKS_FAILED).
+fn verify(data: &Path, out: &Path, from: Option<NaiveDate>, to: Option<NaiveDate>, json: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let outcome = rtcbill_pipeline::verify::verify(data, out, from, to)?;
+    for v in &outcome.violations {
+        if json {
+            println!("{}", serde_json::to_string(v)?);
+        } else {
+            println!("{v}");
+        }
+    }
+    let per_check = outcome.per_check();
+    if json {
+        let counts: serde_json::Map<String, serde_json::Value> = per_check.iter().map(|(c, n)| (c.as_str().to_string(), (*n).into())).collect();
+        println!("{}", serde_json::json!({ "days": outcome.days, "violations": outcome.violations.len(), "per_check": counts }));
+    } else {
+        for (c, n) in &per_check {
+            println!("{:<20} {}", c.as_str(), if *n == 0 { "ok".to_string() } else { format!("{n} violation(s)") });
+        }
+        println!("{} days verified in {:.2} s: {}", outcome.days, started.elapsed().as_secs_f64(), if outcome.violations.is_empty() { "every check holds" } else { "CHECKS FAILED" });
+    }
+    if outcome.violations.is_empty() {
+        Ok(())
+    } else {
+        Err(exit::ChecksFailed(outcome.violations.len()).into())
+    }
 }
 
 /// Today's date in the data root's billing zone.

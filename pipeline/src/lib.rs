@@ -7,6 +7,7 @@
 //! - [`run`]: the chain of days shared by the jobs (README, Jobs), over [`store`], the output
 //!   root's snapshots and day records (README, State)
 //! - [`output`]: Parquet writing; [`revision`]: bill revisions (rules.md, Revisions)
+//! - [`verify`]: the audit of a range of outputs against their inputs and the ledger
 //! - [`focus`]: the FOCUS export; [`generate`]: synthetic data roots
 
 pub mod catalog_file;
@@ -20,6 +21,7 @@ pub mod output;
 pub mod revision;
 pub mod run;
 pub mod store;
+pub mod verify;
 
 // The core's modules, under the names the pipeline has always used for them.
 pub use rtcbill_core::{catalog, clock, engine, rows};

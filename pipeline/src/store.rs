@@ -414,6 +414,13 @@ fn migrate_legacy(out: &Path) -> Result<()> {
     publish_links(out, &name)
 }
 
+impl Record {
+    /// Day `d`'s record in the snapshot at `root`.
+    pub fn read(root: &Path, d: NaiveDate) -> Record {
+        read_record(root, d)
+    }
+}
+
 fn read_record(root: &Path, d: NaiveDate) -> Record {
     let p = root.join(record_name(d));
     let bytes = match std::fs::read(&p) {

@@ -358,3 +358,52 @@ pub fn write_packages(path: &Path, rows: &[PackageIn]) {
         ]),
     );
 }
+
+/// Rewrites a Parquet file through `edit` (its metadata kept), as a new file: the old one may
+/// be shared, as a hard link, with an earlier snapshot.
+pub fn edit_parquet(path: &Path, edit: impl FnOnce(RecordBatch) -> RecordBatch) {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let kv = builder.metadata().file_metadata().key_value_metadata().cloned();
+    let reader = builder.build().unwrap();
+    let schema = arrow::array::RecordBatchReader::schema(&reader);
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let batch = edit(batch);
+    std::fs::remove_file(path).unwrap();
+    let kv = kv.map(|kv| kv.into_iter().filter(|k| k.key != "ARROW:schema").collect());
+    let props = parquet::file::properties::WriterProperties::builder().set_key_value_metadata(kv).build();
+    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// `batch` with column `name` replaced by `f` of its Int64, Decimal128 or Timestamp(us) values.
+pub fn map_column(batch: RecordBatch, name: &str, f: impl Fn(usize, i128) -> i128) -> RecordBatch {
+    use arrow::array::{Decimal128Array, Int64Array, TimestampMicrosecondArray};
+    let i = batch.schema().index_of(name).unwrap();
+    let col = batch.column(i);
+    let new: ArrayRef = match col.data_type() {
+        DataType::Int64 => Arc::new(col.as_primitive::<Int64Type>().iter().enumerate().map(|(r, v)| v.map(|v| f(r, v as i128) as i64)).collect::<Int64Array>()),
+        DataType::Decimal128(p, s) => Arc::new(
+            col.as_primitive::<Decimal128Type>().iter().enumerate().map(|(r, v)| v.map(|v| f(r, v))).collect::<Decimal128Array>().with_precision_and_scale(*p, *s).unwrap(),
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => Arc::new(
+            col.as_primitive::<TimestampMicrosecondType>()
+                .iter()
+                .enumerate()
+                .map(|(r, v)| v.map(|v| f(r, v as i128) as i64))
+                .collect::<TimestampMicrosecondArray>()
+                .with_timezone_opt(tz.clone()),
+        ),
+        t => panic!("map_column: {t}"),
+    };
+    let mut cols = batch.columns().to_vec();
+    cols[i] = new;
+    RecordBatch::try_new(batch.schema(), cols).unwrap()
+}
+
+/// `batch` without row `row`.
+pub fn drop_row(batch: RecordBatch, row: usize) -> RecordBatch {
+    let keep: arrow::array::BooleanArray = (0..batch.num_rows()).map(|r| Some(r != row)).collect();
+    arrow::compute::filter_record_batch(&batch, &keep).unwrap()
+}

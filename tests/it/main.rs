@@ -12,3 +12,4 @@ mod logs;
 mod metering;
 mod sample;
 mod spark;
+mod verify;
