@@ -41,10 +41,13 @@ pub struct GenerateOptions {
     pub dirty_per_mille: u32,
 }
 
+/// An app: (app_id, account_id, created_at, disabled_at, violation_at).
+type AppRow = (i64, i64, Ts, Option<Ts>, Option<Ts>);
+
 #[derive(Default)]
 struct Root {
     accounts: Vec<(i64, &'static str, Decimal, Ts)>,
-    apps: Vec<(i64, i64, Ts, Option<Ts>, Option<Ts>)>,
+    apps: Vec<AppRow>,
     txns: Vec<(String, i64, Ts, &'static str, Decimal)>,
     packages: Vec<Pkg>,
     events: Vec<(String, String, Ts, &'static str, Option<&'static str>)>,

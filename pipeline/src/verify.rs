@@ -257,7 +257,7 @@ impl Day {
     }
 }
 
-/// 9. Every dataset has its partition for a done day, with the contract's schema and
+/// Check 9: every dataset has its partition for a done day, with the contract's schema and
 /// `schema_version`, and the bytes its day record names. Returns the datasets readable.
 fn files_and_schema(ctx: &Ctx, day: NaiveDate, record: Option<&Manifest>, out: &mut Vec<Violation>) -> Result<BTreeSet<&'static str>> {
     let mut readable = BTreeSet::new();
@@ -295,7 +295,7 @@ fn files_and_schema(ctx: &Ctx, day: NaiveDate, record: Option<&Manifest>, out: &
     Ok(readable)
 }
 
-/// 1. The inputs the day was billed from are still those: usage files (size and hash), the
+/// Check 1: the inputs the day was billed from are still those: usage files (size and hash), the
 /// events of its window, the catalog, accounts and apps.
 fn inputs_unchanged(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Violation>) -> Result<()> {
     let hint = "changed since the day was billed: run `rtcbill nightly` (or `backfill --from` the day)";
@@ -321,7 +321,7 @@ fn inputs_unchanged(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Viola
     Ok(())
 }
 
-/// 2. Raw slices = accepted + rejected + collapsed duplicates, and the outputs hold them.
+/// Check 2: raw slices = accepted + rejected + collapsed duplicates, and the outputs hold them.
 fn accounting_identity(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Violation>) -> Result<()> {
     let mut bad = |msg: String| out.push(v(Check::AccountingIdentity, day, msg));
     if m.slices_read != m.slices_accepted + m.slices_rejected + m.slices_collapsed {
@@ -348,7 +348,7 @@ fn accounting_identity(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Vi
     Ok(())
 }
 
-/// 3. Per (app, class): billable minutes = minutes deducted from packages + overage minutes.
+/// Check 3: per (app, class): billable minutes = minutes deducted from packages + overage minutes.
 fn minutes_covered(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Result<()> {
     // (account, app, class) → (billable, deducted, overage)
     let mut m: BTreeMap<(i64, i64, String), (i64, i64, i64)> = BTreeMap::new();
@@ -387,7 +387,7 @@ fn line_amount(minutes: i64, price: Decimal) -> Decimal {
     Decimal::from(minutes) * price / Decimal::from(1000)
 }
 
-/// 4. Each bill = its lines' sum rounded half-up once; each line and charge = minutes × price
+/// Check 4: each bill = its lines' sum rounded half-up once; each line and charge = minutes × price
 /// / 1000; `balance_after = balance_before - amount`.
 fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     let out = &mut d.violations;
@@ -440,7 +440,7 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     Ok(())
 }
 
-/// 8. Every bill at revision r > 1 has revisions 1..r-1 in `bill_revisions`.
+/// Check 8: every bill at revision r > 1 has revisions 1..r-1 in `bill_revisions`.
 fn revision_history(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Result<()> {
     let f = ctx.file(&schemas::BILL_REVISIONS, day).expect("readable");
     let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
@@ -488,7 +488,7 @@ fn day_balances(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     Ok(())
 }
 
-/// 6 (within the day): used + left = total, neither below zero; the minutes used, for the
+/// Check 6 (within the day): used + left = total, neither below zero; the minutes used, for the
 /// day-to-day part.
 fn package_rows(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     let f = ctx.file(&schemas::PACKAGE_BALANCES, day).expect("readable");

@@ -34,7 +34,7 @@ pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
-                if !p.ends_with("_rtcbill") && !(d == dir && p.ends_with("current")) {
+                if !(p.ends_with("_rtcbill") || d == dir && p.ends_with("current")) {
                     stack.push(p);
                 }
             } else {

@@ -14,6 +14,9 @@ use super::deduct::line_amount;
 use super::{arrears, Account, DayCtx, Step};
 
 /// `round_half_up(x, 2)`.
+/// Overage minutes by (app, class, unit price): a bill's lines.
+type Lines = BTreeMap<(i64, usize, Decimal), i64>;
+
 pub fn round_cents(x: Decimal) -> Decimal {
     x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
@@ -26,7 +29,7 @@ pub fn bill_id(cycle: &str, account_id: i64, period_start: NaiveDate) -> String 
 /// Issues the account's bill due at `at` = as_of(D), if it has at least one line.
 pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
     let day = ctx.day;
-    let (cycle, start, end, lines): (&'static str, NaiveDate, NaiveDate, BTreeMap<(i64, usize, Decimal), i64>) = match acc.mode {
+    let (cycle, start, end, lines): (&'static str, NaiveDate, NaiveDate, Lines) = match acc.mode {
         BillingMode::Daily => {
             let lines = step
                 .charges

@@ -18,11 +18,14 @@ fn start() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 2, 20).unwrap()
 }
 
+/// A random order: (kind, version, app, purchase day, paid cents, auto_renew).
+type OrderSpec = (u8, u8, Option<i64>, i64, i64, Option<bool>);
+
 #[derive(Debug, Clone)]
 struct Spec {
     monthly: bool,
     balance_cents: i64,
-    orders: Vec<(u8, u8, Option<i64>, i64, i64, Option<bool>)>,
+    orders: Vec<OrderSpec>,
     upgrades: Vec<(usize, i64, u8)>,
     txns: Vec<(i64, i64)>,
     usage: Vec<(i64, i64, usize, i64)>,
