@@ -66,7 +66,17 @@ impl Catalog {
         topups: Vec<Topup>,
     ) -> Catalog {
         payg.sort_by_key(|p| p.0);
-        Catalog { zone, utc_offset, currency, grace_hours, reclaim_days, classes, payg, versions, topups }
+        Catalog {
+            zone,
+            utc_offset,
+            currency,
+            grace_hours,
+            reclaim_days,
+            classes,
+            payg,
+            versions,
+            topups,
+        }
     }
 
     /// Index of a usage class by name.
@@ -90,7 +100,11 @@ impl Catalog {
 
     /// A product version in force on `day`.
     pub fn version(&self, product: &str, version: &str, day: NaiveDate) -> Option<&Version> {
-        in_force(self.versions.iter().filter(|v| v.product == product && v.version == version), day, |v| v.effective_from)
+        in_force(
+            self.versions.iter().filter(|v| v.product == product && v.version == version),
+            day,
+            |v| v.effective_from,
+        )
     }
 
     /// A top-up spec in force on `day`.
@@ -99,7 +113,11 @@ impl Catalog {
     }
 }
 
-fn in_force<'a, T>(it: impl Iterator<Item = &'a T>, day: NaiveDate, from: impl Fn(&T) -> NaiveDate) -> Option<&'a T> {
+fn in_force<'a, T>(
+    it: impl Iterator<Item = &'a T>,
+    day: NaiveDate,
+    from: impl Fn(&T) -> NaiveDate,
+) -> Option<&'a T> {
     it.filter(|x| from(x) <= day).max_by_key(|x| from(x))
 }
 
@@ -130,7 +148,10 @@ pub(crate) mod tests {
             "USD".into(),
             24,
             60,
-            vec![UsageClass { name: "audio".into(), ratio: 1 }, UsageClass { name: "video_hd".into(), ratio: 4 }],
+            vec![
+                UsageClass { name: "audio".into(), ratio: 1 },
+                UsageClass { name: "video_hd".into(), ratio: 4 },
+            ],
             vec![(from, vec![m("0.99"), m("3.99")]), (d("2026-03-15"), vec![m("0.89"), m("3.49")])],
             vec![
                 v("rtc_engine", "free", 0, 10_000, "0.00"),
@@ -140,7 +161,12 @@ pub(crate) mod tests {
                 v("beauty_ar", "standard", 1, 0, "49.00"),
                 v("beauty_ar", "pro", 2, 0, "99.00"),
             ],
-            vec![Topup { spec: "25k".into(), minutes: 25_000, list_price: m("24.00"), effective_from: from }],
+            vec![Topup {
+                spec: "25k".into(),
+                minutes: 25_000,
+                list_price: m("24.00"),
+                effective_from: from,
+            }],
         )
     }
 

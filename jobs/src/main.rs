@@ -19,7 +19,11 @@ use rtcbill_pipeline::meter::MeterEngine;
 use rtcbill_pipeline::run::{execute, Plan, Source};
 
 #[derive(Parser)]
-#[command(name = "rtcbill", version, about = "Batch metering and invoicing for a real-time audio/video service")]
+#[command(
+    name = "rtcbill",
+    version,
+    about = "Batch metering and invoicing for a real-time audio/video service"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -149,7 +153,8 @@ enum Export {
 }
 
 fn parse_month(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| format!("{s:?} is not a month YYYY-MM"))
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a month YYYY-MM"))
 }
 
 #[derive(clap::Args)]
@@ -187,10 +192,15 @@ struct GenerateArgs {
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RTCBILL_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RTCBILL_LOG")
+        .unwrap_or_else(|_| "info".into());
     // Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org).
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
         LogFormat::Text => b.with_target(false).init(),
         LogFormat::Json => b.json().init(),
@@ -213,12 +223,18 @@ fn main() -> ExitCode {
         (None, Meter::Polars) => Source::Raw(MeterEngine::Polars),
     };
     let result = match cli.job {
-        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap),
-        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap),
-        Job::Nightly { data, out, today } => match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
-            Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap),
-            Err(e) => Err(e),
-        },
+        Job::Run { data, out, from, to } => {
+            chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap)
+        }
+        Job::Backfill { data, out, from, to } => {
+            chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap)
+        }
+        Job::Nightly { data, out, today } => {
+            match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
+                Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap),
+                Err(e) => Err(e),
+            }
+        }
         Job::Verify { outputs, data, from, to, json } => verify(&data, &outputs, from, to, json),
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
@@ -235,7 +251,9 @@ fn main() -> ExitCode {
         })
         .map_err(Into::into),
         Job::Export { format: Export::Focus { month, out, data, outputs, provider } } => {
-            let dest = out.unwrap_or_else(|| PathBuf::from(format!("focus-{}.parquet", month.format("%Y-%m"))));
+            let dest = out.unwrap_or_else(|| {
+                PathBuf::from(format!("focus-{}.parquet", month.format("%Y-%m")))
+            });
             rtcbill_pipeline::focus::export(&data, &outputs, month, &provider, &dest)
                 .map(|s| {
                     tracing::info!(
@@ -258,9 +276,11 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> 
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} days {msg} ({eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} days {msg} ({eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         b.set_prefix("rtcbill");
         b
@@ -280,7 +300,13 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> 
 }
 
 /// Runs the checks; violations make the status 1 (exit::CHECKS_FAILED).
-fn verify(data: &Path, out: &Path, from: Option<NaiveDate>, to: Option<NaiveDate>, json: bool) -> anyhow::Result<()> {
+fn verify(
+    data: &Path,
+    out: &Path,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    json: bool,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let outcome = rtcbill_pipeline::verify::verify(data, out, from, to)?;
     for v in &outcome.violations {
@@ -292,13 +318,26 @@ fn verify(data: &Path, out: &Path, from: Option<NaiveDate>, to: Option<NaiveDate
     }
     let per_check = outcome.per_check();
     if json {
-        let counts: serde_json::Map<String, serde_json::Value> = per_check.iter().map(|(c, n)| (c.as_str().to_string(), (*n).into())).collect();
-        println!("{}", serde_json::json!({ "days": outcome.days, "violations": outcome.violations.len(), "per_check": counts }));
+        let counts: serde_json::Map<String, serde_json::Value> =
+            per_check.iter().map(|(c, n)| (c.as_str().to_string(), (*n).into())).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "days": outcome.days, "violations": outcome.violations.len(), "per_check": counts })
+        );
     } else {
         for (c, n) in &per_check {
-            println!("{:<20} {}", c.as_str(), if *n == 0 { "ok".to_string() } else { format!("{n} violation(s)") });
+            println!(
+                "{:<20} {}",
+                c.as_str(),
+                if *n == 0 { "ok".to_string() } else { format!("{n} violation(s)") }
+            );
         }
-        println!("{} days verified in {:.2} s: {}", outcome.days, started.elapsed().as_secs_f64(), if outcome.violations.is_empty() { "every check holds" } else { "CHECKS FAILED" });
+        println!(
+            "{} days verified in {:.2} s: {}",
+            outcome.days,
+            started.elapsed().as_secs_f64(),
+            if outcome.violations.is_empty() { "every check holds" } else { "CHECKS FAILED" }
+        );
     }
     if outcome.violations.is_empty() {
         Ok(())
@@ -329,7 +368,8 @@ fn schema(name: Option<&str>) -> anyhow::Result<()> {
             }
             None => {
                 let names: Vec<_> = rtcbill_schemas::all().iter().map(|d| d.name).collect();
-                Err(exit::UsageError(format!("no dataset {n:?}; datasets: {}", names.join(", "))).into())
+                Err(exit::UsageError(format!("no dataset {n:?}; datasets: {}", names.join(", ")))
+                    .into())
             }
         },
     }

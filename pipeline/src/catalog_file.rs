@@ -105,86 +105,92 @@ pub fn load(path: &Path) -> Result<Catalog> {
 
 /// Parses and checks the text of a `catalog.toml`.
 pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
-        let raw: RawCatalog = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
-        let offset = parse_offset(&raw.billing.utc_offset)
-            .ok_or_else(|| format!("[billing] utc_offset: {:?} is not an offset like +08:00", raw.billing.utc_offset))?;
-        if raw.billing.grace_hours < 0 || raw.billing.reclaim_days < 0 {
-            return Err("[billing] grace_hours and reclaim_days must be >= 0".into());
+    let raw: RawCatalog =
+        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    let offset = parse_offset(&raw.billing.utc_offset).ok_or_else(|| {
+        format!("[billing] utc_offset: {:?} is not an offset like +08:00", raw.billing.utc_offset)
+    })?;
+    if raw.billing.grace_hours < 0 || raw.billing.reclaim_days < 0 {
+        return Err("[billing] grace_hours and reclaim_days must be >= 0".into());
+    }
+    if raw.usage_classes.is_empty() {
+        return Err("[[usage_classes]]: at least one class is needed".into());
+    }
+    let mut classes = Vec::new();
+    for c in raw.usage_classes {
+        if c.ratio < 1 {
+            return Err(format!("[[usage_classes]] {}: ratio must be >= 1", c.name));
         }
-        if raw.usage_classes.is_empty() {
-            return Err("[[usage_classes]]: at least one class is needed".into());
+        if classes.iter().any(|x: &UsageClass| x.name == c.name) {
+            return Err(format!("[[usage_classes]] {}: listed twice", c.name));
         }
-        let mut classes = Vec::new();
-        for c in raw.usage_classes {
-            if c.ratio < 1 {
-                return Err(format!("[[usage_classes]] {}: ratio must be >= 1", c.name));
-            }
-            if classes.iter().any(|x: &UsageClass| x.name == c.name) {
-                return Err(format!("[[usage_classes]] {}: listed twice", c.name));
-            }
-            classes.push(UsageClass { name: c.name, ratio: c.ratio });
+        classes.push(UsageClass { name: c.name, ratio: c.ratio });
+    }
+    let mut payg = Vec::new();
+    for (i, mut entry) in raw.payg.into_iter().enumerate() {
+        let from = entry
+            .remove("effective_from")
+            .ok_or_else(|| format!("[[payg]] #{}: effective_from missing", i + 1))?;
+        let from = date(&from).map_err(|e| format!("[[payg]] #{} effective_from: {e}", i + 1))?;
+        let mut prices = Vec::new();
+        for c in &classes {
+            let v = entry
+                .remove(&c.name)
+                .ok_or_else(|| format!("[[payg]] {from}: no price for class {}", c.name))?;
+            prices.push(money(&v, 3).map_err(|e| format!("[[payg]] {from} {}: {e}", c.name))?);
         }
-        let mut payg = Vec::new();
-        for (i, mut entry) in raw.payg.into_iter().enumerate() {
-            let from = entry
-                .remove("effective_from")
-                .ok_or_else(|| format!("[[payg]] #{}: effective_from missing", i + 1))?;
-            let from = date(&from).map_err(|e| format!("[[payg]] #{} effective_from: {e}", i + 1))?;
-            let mut prices = Vec::new();
-            for c in &classes {
-                let v = entry
-                    .remove(&c.name)
-                    .ok_or_else(|| format!("[[payg]] {from}: no price for class {}", c.name))?;
-                prices.push(money(&v, 3).map_err(|e| format!("[[payg]] {from} {}: {e}", c.name))?);
-            }
-            if let Some(k) = entry.keys().next() {
-                return Err(format!("[[payg]] {from}: {k} is not a usage class"));
-            }
-            payg.push((from, prices));
+        if let Some(k) = entry.keys().next() {
+            return Err(format!("[[payg]] {from}: {k} is not a usage class"));
         }
-        payg.sort_by_key(|p| p.0);
-        if payg.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err("[[payg]]: two entries share an effective_from".into());
-        }
-        let mut versions = Vec::new();
-        for v in raw.versions {
-            let ctx = format!("[[versions]] {} {}", v.product, v.version);
-            versions.push(Version {
-                list_price: money(&v.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
-                effective_from: date(&v.effective_from).map_err(|e| format!("{ctx} effective_from: {e}"))?,
-                minutes: nonneg(v.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
-                product: v.product,
-                version: v.version,
-                rank: v.rank,
-            });
-        }
-        let mut topups = Vec::new();
-        for t in raw.topups {
-            let ctx = format!("[[topups]] {}", t.spec);
-            topups.push(Topup {
-                list_price: money(&t.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
-                effective_from: date(&t.effective_from).map_err(|e| format!("{ctx} effective_from: {e}"))?,
-                minutes: nonneg(t.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
-                spec: t.spec,
-            });
-        }
-        Ok(Catalog::new(
-            Zone::from_seconds(offset),
-            raw.billing.utc_offset,
-            raw.billing.currency,
-            raw.billing.grace_hours,
-            raw.billing.reclaim_days,
-            classes,
-            payg,
-            versions,
-            topups,
-        ))
+        payg.push((from, prices));
+    }
+    payg.sort_by_key(|p| p.0);
+    if payg.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err("[[payg]]: two entries share an effective_from".into());
+    }
+    let mut versions = Vec::new();
+    for v in raw.versions {
+        let ctx = format!("[[versions]] {} {}", v.product, v.version);
+        versions.push(Version {
+            list_price: money(&v.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
+            effective_from: date(&v.effective_from)
+                .map_err(|e| format!("{ctx} effective_from: {e}"))?,
+            minutes: nonneg(v.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
+            product: v.product,
+            version: v.version,
+            rank: v.rank,
+        });
+    }
+    let mut topups = Vec::new();
+    for t in raw.topups {
+        let ctx = format!("[[topups]] {}", t.spec);
+        topups.push(Topup {
+            list_price: money(&t.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
+            effective_from: date(&t.effective_from)
+                .map_err(|e| format!("{ctx} effective_from: {e}"))?,
+            minutes: nonneg(t.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
+            spec: t.spec,
+        });
+    }
+    Ok(Catalog::new(
+        Zone::from_seconds(offset),
+        raw.billing.utc_offset,
+        raw.billing.currency,
+        raw.billing.grace_hours,
+        raw.billing.reclaim_days,
+        classes,
+        payg,
+        versions,
+        topups,
+    ))
 }
 
 fn date(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
     match v {
         toml::Value::String(s) => s.parse().map_err(|_| format!("{s:?} is not a date YYYY-MM-DD")),
-        toml::Value::Datetime(d) => d.to_string().parse().map_err(|_| format!("{d} is not a date YYYY-MM-DD")),
+        toml::Value::Datetime(d) => {
+            d.to_string().parse().map_err(|_| format!("{d} is not a date YYYY-MM-DD"))
+        }
         other => Err(format!("{other} is not a date")),
     }
 }
@@ -192,9 +198,15 @@ fn date(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
 /// A price: a string of decimals (or an integer), at most `max_scale` decimals, ≥ 0.
 fn money(v: &toml::Value, max_scale: u32) -> std::result::Result<Decimal, String> {
     let d = match v {
-        toml::Value::String(s) => Decimal::from_str(s).map_err(|_| format!("{s:?} is not a decimal"))?,
+        toml::Value::String(s) => {
+            Decimal::from_str(s).map_err(|_| format!("{s:?} is not a decimal"))?
+        }
         toml::Value::Integer(i) => Decimal::from(*i),
-        other => return Err(format!("{other} must be a string of decimals such as \"0.99\" (no floats for money)")),
+        other => {
+            return Err(format!(
+                "{other} must be a string of decimals such as \"0.99\" (no floats for money)"
+            ))
+        }
     };
     if d.normalize().scale() > max_scale {
         return Err(format!("{d} has more than {max_scale} decimals"));

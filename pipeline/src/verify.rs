@@ -110,7 +110,16 @@ impl std::fmt::Display for Violation {
 }
 
 fn v(check: Check, day: NaiveDate, message: String) -> Violation {
-    Violation { check, day: Some(day), file: None, bill_id: None, account_id: None, app_id: None, usage_class: None, message }
+    Violation {
+        check,
+        day: Some(day),
+        file: None,
+        bill_id: None,
+        account_id: None,
+        app_id: None,
+        usage_class: None,
+        message,
+    }
 }
 
 /// What a verification found.
@@ -123,26 +132,42 @@ pub struct Outcome {
 impl Outcome {
     /// Violations per check (every check listed, 0 included).
     pub fn per_check(&self) -> Vec<(Check, usize)> {
-        Check::ALL.iter().map(|c| (*c, self.violations.iter().filter(|v| v.check == *c).count())).collect()
+        Check::ALL
+            .iter()
+            .map(|c| (*c, self.violations.iter().filter(|v| v.check == *c).count()))
+            .collect()
     }
 }
 
 /// Verifies the published done days `from..=to` (default: all) of `out` against `data`.
-pub fn verify(data: &Path, out: &Path, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Outcome> {
+pub fn verify(
+    data: &Path,
+    out: &Path,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Outcome> {
     let published = Published::open(out)?;
     let root = published.root.clone();
     let done = published.done_days()?;
     let chain = Chain::load(data, Source::Raw(MeterEngine::Stream))?;
     let inputs = Inputs::load(data)?;
     let ctx = Ctx::new(&chain, &inputs, root.clone());
-    let days: Vec<NaiveDate> = done.iter().copied().filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t)).collect();
+    let days: Vec<NaiveDate> = done
+        .iter()
+        .copied()
+        .filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
+        .collect();
     let mut outcome = Outcome { days: days.len(), violations: Vec::new() };
     // A gap among the done days: a day of the chain was never published.
     if let (Some(first), Some(last)) = (days.first(), days.last()) {
         let mut d = *first;
         while d <= *last {
             if !done.contains(&d) {
-                outcome.violations.push(v(Check::FilesAndSchema, d, "no record: the day is missing from the chain of done days".into()));
+                outcome.violations.push(v(
+                    Check::FilesAndSchema,
+                    d,
+                    "no record: the day is missing from the chain of done days".into(),
+                ));
             }
             d = add_days(d, 1);
         }
@@ -182,8 +207,16 @@ impl<'a> Ctx<'a> {
         for v in txns.values_mut() {
             v.sort();
         }
-        let opening = inputs.accounts.iter().map(|a| (a.id, (a.opening_balance, a.opening_time))).collect();
-        Ctx { chain, root, chain_hash: chain.chain_hash(), windows: chain.window_hashes(), txns, opening }
+        let opening =
+            inputs.accounts.iter().map(|a| (a.id, (a.opening_balance, a.opening_time))).collect();
+        Ctx {
+            chain,
+            root,
+            chain_hash: chain.chain_hash(),
+            windows: chain.window_hashes(),
+            txns,
+            opening,
+        }
     }
 
     fn file(&self, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
@@ -249,7 +282,8 @@ impl Day {
         if has(&schemas::STATUS_EVENTS) {
             let f = ctx.file(&schemas::STATUS_EVENTS, day).expect("readable");
             let t = Table::load(&f, &schemas::STATUS_EVENTS)?;
-            let (acc, app, ev, time) = (t.i64(c::ACCOUNT_ID)?, t.opt_i64(c::APP_ID)?, t.str("event")?, t.ts(c::TIME)?);
+            let (acc, app, ev, time) =
+                (t.i64(c::ACCOUNT_ID)?, t.opt_i64(c::APP_ID)?, t.str("event")?, t.ts(c::TIME)?);
             d.events = (0..t.rows()).map(|i| (acc[i], app[i], ev[i].clone(), time[i])).collect();
             d.events.sort_by_key(|e| e.3);
         }
@@ -259,29 +293,57 @@ impl Day {
 
 /// Check 9: every dataset has its partition for a done day, with the contract's schema and
 /// `schema_version`, and the bytes its day record names. Returns the datasets readable.
-fn files_and_schema(ctx: &Ctx, day: NaiveDate, record: Option<&Manifest>, out: &mut Vec<Violation>) -> Result<BTreeSet<&'static str>> {
+fn files_and_schema(
+    ctx: &Ctx,
+    day: NaiveDate,
+    record: Option<&Manifest>,
+    out: &mut Vec<Violation>,
+) -> Result<BTreeSet<&'static str>> {
     let mut readable = BTreeSet::new();
     for ds in OUTPUTS {
         let Some(path) = ctx.file(ds, day) else {
-            out.push(v(Check::FilesAndSchema, day, format!("the {} partition is missing", ds.name)));
+            out.push(v(
+                Check::FilesAndSchema,
+                day,
+                format!("the {} partition is missing", ds.name),
+            ));
             continue;
         };
         let name = path.strip_prefix(&ctx.root).unwrap_or(&path).to_string_lossy().to_string();
-        let bad = |msg: String| Violation { file: Some(name.clone()), ..v(Check::FilesAndSchema, day, msg) };
-        let meta = File::open(&path).ok().and_then(|f| SerializedFileReader::new(f).ok()).map(|r| r.metadata().file_metadata().clone());
+        let bad = |msg: String| Violation {
+            file: Some(name.clone()),
+            ..v(Check::FilesAndSchema, day, msg)
+        };
+        let meta = File::open(&path)
+            .ok()
+            .and_then(|f| SerializedFileReader::new(f).ok())
+            .map(|r| r.metadata().file_metadata().clone());
         let Some(meta) = meta else {
             out.push(bad("not a readable Parquet file".into()));
             continue;
         };
-        let version = meta.key_value_metadata().and_then(|kv| kv.iter().find(|k| k.key == SCHEMA_VERSION_KEY)).and_then(|k| k.value.clone());
+        let version = meta
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|k| k.key == SCHEMA_VERSION_KEY))
+            .and_then(|k| k.value.clone());
         if version.as_deref() != Some(SCHEMA_VERSION) {
             out.push(bad(format!("schema_version {version:?}, not {SCHEMA_VERSION:?}")));
         }
         let want = ds.schema();
-        let got = parquet::arrow::parquet_to_arrow_schema(meta.schema_descr(), meta.key_value_metadata()).map_err(|e| Error::Input { file: path.clone(), msg: e.to_string() })?;
-        let shape = |s: &arrow::datatypes::Schema| s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable())).collect::<Vec<_>>();
+        let got =
+            parquet::arrow::parquet_to_arrow_schema(meta.schema_descr(), meta.key_value_metadata())
+                .map_err(|e| Error::Input { file: path.clone(), msg: e.to_string() })?;
+        let shape = |s: &arrow::datatypes::Schema| {
+            s.fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+                .collect::<Vec<_>>()
+        };
         if shape(&got) != shape(&want) {
-            out.push(bad(format!("columns differ from the contract: {:?}", shape(&got).iter().map(|c| format!("{} {}", c.0, c.1)).collect::<Vec<_>>())));
+            out.push(bad(format!(
+                "columns differ from the contract: {:?}",
+                shape(&got).iter().map(|c| format!("{} {}", c.0, c.1)).collect::<Vec<_>>()
+            )));
             continue;
         }
         if let Some(f) = record.and_then(|m| m.outputs.iter().find(|f| f.path == name)) {
@@ -297,14 +359,24 @@ fn files_and_schema(ctx: &Ctx, day: NaiveDate, record: Option<&Manifest>, out: &
 
 /// Check 1: the inputs the day was billed from are still those: usage files (size and hash), the
 /// events of its window, the catalog, accounts and apps.
-fn inputs_unchanged(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Violation>) -> Result<()> {
-    let hint = "changed since the day was billed: run `rtcbill nightly` (or `backfill --from` the day)";
+fn inputs_unchanged(
+    ctx: &Ctx,
+    day: NaiveDate,
+    m: &Manifest,
+    out: &mut Vec<Violation>,
+) -> Result<()> {
+    let hint =
+        "changed since the day was billed: run `rtcbill nightly` (or `backfill --from` the day)";
     if m.chain_hash != ctx.chain_hash {
         out.push(v(Check::InputsUnchanged, day, format!("the catalog, accounts or apps {hint}")));
     }
     let empty = blake3::Hasher::new().finalize().to_hex().to_string();
     if &m.window_hash != ctx.windows.get(&day).unwrap_or(&empty) {
-        out.push(v(Check::InputsUnchanged, day, format!("the transactions, packages or package events of its window {hint}")));
+        out.push(v(
+            Check::InputsUnchanged,
+            day,
+            format!("the transactions, packages or package events of its window {hint}"),
+        ));
     }
     let now = ctx.chain.usage_seen(day, None)?;
     let then: BTreeMap<&str, _> = m.usage_files.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -313,7 +385,9 @@ fn inputs_unchanged(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Viola
         let msg = match (then.get(name), seen.get(name)) {
             (Some(_), None) => format!("usage file removed: it {hint}"),
             (None, Some(_)) => format!("usage file added: the day {hint}"),
-            (Some(a), Some(b)) if (a.size, &a.blake3) != (b.size, &b.blake3) => format!("usage file {hint}"),
+            (Some(a), Some(b)) if (a.size, &a.blake3) != (b.size, &b.blake3) => {
+                format!("usage file {hint}")
+            }
             _ => continue,
         };
         out.push(Violation { file: Some(name.to_string()), ..v(Check::InputsUnchanged, day, msg) });
@@ -322,7 +396,12 @@ fn inputs_unchanged(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Viola
 }
 
 /// Check 2: raw slices = accepted + rejected + collapsed duplicates, and the outputs hold them.
-fn accounting_identity(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Violation>) -> Result<()> {
+fn accounting_identity(
+    ctx: &Ctx,
+    day: NaiveDate,
+    m: &Manifest,
+    out: &mut Vec<Violation>,
+) -> Result<()> {
     let mut bad = |msg: String| out.push(v(Check::AccountingIdentity, day, msg));
     if m.slices_read != m.slices_accepted + m.slices_rejected + m.slices_collapsed {
         bad(format!(
@@ -337,13 +416,19 @@ fn accounting_identity(ctx: &Ctx, day: NaiveDate, m: &Manifest, out: &mut Vec<Vi
         .file_metadata()
         .num_rows() as u64;
     if rejected != m.slices_rejected {
-        bad(format!("rejected_usage holds {rejected} rows, the day rejected {}", m.slices_rejected));
+        bad(format!(
+            "rejected_usage holds {rejected} rows, the day rejected {}",
+            m.slices_rejected
+        ));
     }
     let f = ctx.file(&schemas::USAGE_DAILY, day).expect("readable");
     let t = Table::load(&f, &schemas::USAGE_DAILY)?;
     let accepted: i64 = t.i64("slices")?.iter().sum();
     if accepted as u64 != m.slices_accepted {
-        bad(format!("usage_daily counts {accepted} slices, the day accepted {}", m.slices_accepted));
+        bad(format!(
+            "usage_daily counts {accepted} slices, the day accepted {}",
+            m.slices_accepted
+        ));
     }
     Ok(())
 }
@@ -355,7 +440,8 @@ fn minutes_covered(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resul
     let mut read = |ds: &'static Dataset, col: &str, slot: usize| -> Result<()> {
         let f = ctx.file(ds, day).expect("readable");
         let t = Table::load(&f, ds)?;
-        let (acc, app, class, n) = (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64(col)?);
+        let (acc, app, class, n) =
+            (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64(col)?);
         for i in 0..t.rows() {
             let e = m.entry((acc[i], app[i], class[i].clone())).or_default();
             match slot {
@@ -375,7 +461,13 @@ fn minutes_covered(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resul
                 account_id: Some(acc),
                 app_id: Some(app),
                 usage_class: Some(class),
-                ..v(Check::MinutesCovered, day, format!("{billable} billable minutes, but {deducted} deducted + {overage} overage"))
+                ..v(
+                    Check::MinutesCovered,
+                    day,
+                    format!(
+                        "{billable} billable minutes, but {deducted} deducted + {overage} overage"
+                    ),
+                )
             });
         }
     }
@@ -393,8 +485,12 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     let out = &mut d.violations;
     let f = ctx.file(&schemas::BILL_LINES, day).expect("readable");
     let t = Table::load(&f, &schemas::BILL_LINES)?;
-    let (ids, acc, app, class) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
-    let (price, minutes) = (t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?, t.i64("minutes")?);
+    let (ids, acc, app, class) =
+        (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
+    let (price, minutes) = (
+        t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?,
+        t.i64("minutes")?,
+    );
     let amount = t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?;
     let mut sums: BTreeMap<&str, Decimal> = BTreeMap::new();
     for i in 0..t.rows() {
@@ -405,21 +501,44 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
                 account_id: Some(acc[i]),
                 app_id: Some(app[i]),
                 usage_class: Some(class[i].clone()),
-                ..v(Check::BillAmounts, day, format!("line of {} minutes at {} is {}, not {}", minutes[i], price[i].normalize(), amount[i].normalize(), line_amount(minutes[i], price[i]).normalize()))
+                ..v(
+                    Check::BillAmounts,
+                    day,
+                    format!(
+                        "line of {} minutes at {} is {}, not {}",
+                        minutes[i],
+                        price[i].normalize(),
+                        amount[i].normalize(),
+                        line_amount(minutes[i], price[i]).normalize()
+                    ),
+                )
             });
         }
     }
     let f = ctx.file(&schemas::CHARGES, day).expect("readable");
     let t = Table::load(&f, &schemas::CHARGES)?;
-    let (cacc, capp, cclass, cmin) = (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64("minutes")?);
-    let (cprice, camount) = (t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?, t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?);
+    let (cacc, capp, cclass, cmin) =
+        (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64("minutes")?);
+    let (cprice, camount) = (
+        t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?,
+        t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?,
+    );
     for i in 0..t.rows() {
         if camount[i] != line_amount(cmin[i], cprice[i]) {
             out.push(Violation {
                 account_id: Some(cacc[i]),
                 app_id: Some(capp[i]),
                 usage_class: Some(cclass[i].clone()),
-                ..v(Check::BillAmounts, day, format!("charge of {} minutes at {} is {}", cmin[i], cprice[i].normalize(), camount[i].normalize()))
+                ..v(
+                    Check::BillAmounts,
+                    day,
+                    format!(
+                        "charge of {} minutes at {} is {}",
+                        cmin[i],
+                        cprice[i].normalize(),
+                        camount[i].normalize()
+                    ),
+                )
             });
         }
     }
@@ -428,13 +547,27 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     let (bids, bacc, bamount) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.money(c::AMOUNT)?);
     let (before, after) = (t.money("balance_before")?, t.money("balance_after")?);
     for i in 0..t.rows() {
-        let bill = |msg: String| Violation { bill_id: Some(bids[i].clone()), account_id: Some(bacc[i]), ..v(Check::BillAmounts, day, msg) };
-        let lines = sums.get(bids[i].as_str()).copied().unwrap_or_default().round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        let bill = |msg: String| Violation {
+            bill_id: Some(bids[i].clone()),
+            account_id: Some(bacc[i]),
+            ..v(Check::BillAmounts, day, msg)
+        };
+        let lines = sums
+            .get(bids[i].as_str())
+            .copied()
+            .unwrap_or_default()
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
         if lines != bamount[i] {
-            out.push(bill(format!("amount {} is not its lines' sum rounded once, {lines}", bamount[i])));
+            out.push(bill(format!(
+                "amount {} is not its lines' sum rounded once, {lines}",
+                bamount[i]
+            )));
         }
         if after[i] != before[i] - bamount[i] {
-            out.push(bill(format!("balance_after {} is not balance_before {} - amount {}", after[i], before[i], bamount[i])));
+            out.push(bill(format!(
+                "balance_after {} is not balance_before {} - amount {}",
+                after[i], before[i], bamount[i]
+            )));
         }
     }
     Ok(())
@@ -450,12 +583,20 @@ fn revision_history(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resu
     let t = Table::load(&f, &schemas::BILLS)?;
     let (bids, acc, rev) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?);
     for i in 0..t.rows() {
-        let missing: Vec<i64> = (1..rev[i]).filter(|r| !kept.contains(&(bids[i].as_str(), *r))).collect();
+        let missing: Vec<i64> =
+            (1..rev[i]).filter(|r| !kept.contains(&(bids[i].as_str(), *r))).collect();
         if !missing.is_empty() {
             out.push(Violation {
                 bill_id: Some(bids[i].clone()),
                 account_id: Some(acc[i]),
-                ..v(Check::RevisionHistory, day, format!("at revision {}, but revisions {missing:?} are not in bill_revisions", rev[i]))
+                ..v(
+                    Check::RevisionHistory,
+                    day,
+                    format!(
+                        "at revision {}, but revisions {missing:?} are not in bill_revisions",
+                        rev[i]
+                    ),
+                )
             });
         }
     }
@@ -476,11 +617,13 @@ fn day_balances(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     d.balances = (0..t.rows()).map(|i| (acc[i], bal[i])).collect();
     let f = ctx.file(&schemas::ORDERS, day).expect("readable");
     let t = Table::load(&f, &schemas::ORDERS)?;
-    let (acc, status, time, amount) = (t.opt_i64(c::ACCOUNT_ID)?, t.str("status")?, t.ts(c::TIME)?, t.opt_money(c::AMOUNT)?);
+    let (acc, status, time, amount) =
+        (t.opt_i64(c::ACCOUNT_ID)?, t.str("status")?, t.ts(c::TIME)?, t.opt_money(c::AMOUNT)?);
     for i in 0..t.rows() {
         let (Some(a), Some(amount)) = (acc[i], amount[i]) else { continue };
         // Charged when accepted and after the account's opening_time (rules.md, Clock).
-        let charged = status[i] == "accepted" && ctx.opening.get(&a).is_some_and(|(_, ot)| time[i] > *ot);
+        let charged =
+            status[i] == "accepted" && ctx.opening.get(&a).is_some_and(|(_, ot)| time[i] > *ot);
         if charged {
             *d.debits.entry(a).or_default() += amount;
         }
@@ -494,12 +637,20 @@ fn package_rows(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     let f = ctx.file(&schemas::PACKAGE_BALANCES, day).expect("readable");
     let t = Table::load(&f, &schemas::PACKAGE_BALANCES)?;
     let (pkg, acc, start) = (t.str(c::PACKAGE_ID)?, t.i64(c::ACCOUNT_ID)?, t.date("cycle_start")?);
-    let (total, used, left) = (t.i64("minutes_total")?, t.i64("minutes_used")?, t.i64("minutes_left")?);
+    let (total, used, left) =
+        (t.i64("minutes_total")?, t.i64("minutes_used")?, t.i64("minutes_left")?);
     for i in 0..t.rows() {
         if used[i] + left[i] != total[i] || used[i] < 0 || left[i] < 0 {
             d.violations.push(Violation {
                 account_id: Some(acc[i]),
-                ..v(Check::PackageMinutes, day, format!("package {}: used {} + left {} against total {}", pkg[i], used[i], left[i], total[i]))
+                ..v(
+                    Check::PackageMinutes,
+                    day,
+                    format!(
+                        "package {}: used {} + left {} against total {}",
+                        pkg[i], used[i], left[i], total[i]
+                    ),
+                )
             });
         }
         d.package_used.insert((pkg[i].clone(), start[i]), used[i]);
@@ -579,7 +730,14 @@ impl Carry {
             for (key, used) in &d.package_used {
                 if let Some(before) = self.package_used.get(key) {
                     if used < before {
-                        out.push(v(Check::PackageMinutes, day, format!("package {} cycle {}: minutes used fell from {before} to {used}", key.0, key.1)));
+                        out.push(v(
+                            Check::PackageMinutes,
+                            day,
+                            format!(
+                                "package {} cycle {}: minutes used fell from {before} to {used}",
+                                key.0, key.1
+                            ),
+                        ));
                     }
                 }
             }
@@ -587,9 +745,14 @@ impl Carry {
         // 7. suspension = arrears + grace; reclaim = suspension (or violation) + reclaim period;
         // restored and arrears_cleared only at a credit.
         let cat = &ctx.chain.inputs.catalog;
-        let (grace, reclaim) = (cat.grace_hours * MICROS_PER_HOUR, cat.reclaim_days * MICROS_PER_DAY);
+        let (grace, reclaim) =
+            (cat.grace_hours * MICROS_PER_HOUR, cat.reclaim_days * MICROS_PER_DAY);
         for (acc, app, event, t) in &d.events {
-            let bad = |msg: String| Violation { account_id: Some(*acc), app_id: *app, ..v(Check::ArrearsTimeline, day, msg) };
+            let bad = |msg: String| Violation {
+                account_id: Some(*acc),
+                app_id: *app,
+                ..v(Check::ArrearsTimeline, day, msg)
+            };
             match (event.as_str(), app) {
                 ("arrears_entered", None) => {
                     self.arrears.insert(*acc, *t);
@@ -597,8 +760,16 @@ impl Carry {
                 ("suspended", None) => {
                     match self.arrears.get(acc) {
                         Some(a) if a + grace == *t => {}
-                        Some(a) => out.push(bad(format!("suspended at {}, arrears entered at {}: not {} hours later", fmt(*t), fmt(*a), cat.grace_hours))),
-                        None if self.complete => out.push(bad(format!("suspended at {} with no arrears entered before", fmt(*t)))),
+                        Some(a) => out.push(bad(format!(
+                            "suspended at {}, arrears entered at {}: not {} hours later",
+                            fmt(*t),
+                            fmt(*a),
+                            cat.grace_hours
+                        ))),
+                        None if self.complete => out.push(bad(format!(
+                            "suspended at {} with no arrears entered before",
+                            fmt(*t)
+                        ))),
                         None => {}
                     }
                     self.suspended.insert(*acc, *t);
@@ -613,15 +784,29 @@ impl Carry {
                     };
                     match since {
                         Some(s) if s + reclaim == *t => {}
-                        Some(s) => out.push(bad(format!("reclaimed at {}, {} days after {} expected", fmt(*t), cat.reclaim_days, fmt(*s)))),
-                        None if self.complete => out.push(bad(format!("reclaimed at {} with no suspension or violation before", fmt(*t)))),
+                        Some(s) => out.push(bad(format!(
+                            "reclaimed at {}, {} days after {} expected",
+                            fmt(*t),
+                            cat.reclaim_days,
+                            fmt(*s)
+                        ))),
+                        None if self.complete => out.push(bad(format!(
+                            "reclaimed at {} with no suspension or violation before",
+                            fmt(*t)
+                        ))),
                         None => {}
                     }
                 }
                 ("restored" | "arrears_cleared", None) => {
-                    let credit = ctx.txns.get(acc).is_some_and(|v| v.iter().any(|(ct, a)| ct == t && *a > Decimal::ZERO));
+                    let credit = ctx
+                        .txns
+                        .get(acc)
+                        .is_some_and(|v| v.iter().any(|(ct, a)| ct == t && *a > Decimal::ZERO));
                     if !credit {
-                        out.push(bad(format!("{event} at {} with no credit at that instant", fmt(*t))));
+                        out.push(bad(format!(
+                            "{event} at {} with no credit at that instant",
+                            fmt(*t)
+                        )));
                     }
                 }
                 _ => {}

@@ -19,9 +19,17 @@ fn verify(data: &Path, out: &Path) -> Verified {
     let text = rtcbill(&args);
     let json = rtcbill(&[&args[..], &["--json"]].concat());
     assert_eq!(text.status.code(), json.status.code());
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let failed = lines.iter().filter_map(|l| l["check"].as_str().map(str::to_string)).collect();
-    Verified { code: text.status.code(), stdout: String::from_utf8_lossy(&text.stdout).to_string(), failed, lines }
+    Verified {
+        code: text.status.code(),
+        stdout: String::from_utf8_lossy(&text.stdout).to_string(),
+        failed,
+        lines,
+    }
 }
 
 fn set(v: &[&str]) -> BTreeSet<String> {
@@ -52,19 +60,34 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     run_ok(&repo().join("sample-data"), base.path(), &[]);
     let clean = verify(&repo().join("sample-data"), base.path());
     assert_eq!(clean.code, Some(0), "{}", clean.stdout);
-    assert!(clean.stdout.contains("62 days verified") && clean.stdout.contains("every check holds"), "{}", clean.stdout);
+    assert!(
+        clean.stdout.contains("62 days verified") && clean.stdout.contains("every check holds"),
+        "{}",
+        clean.stdout
+    );
     let day = "2026-10-15";
 
     // 4. a bill off by one cent: its bill named; the balance it left no longer follows either
     // (and the file is no longer the one recorded)
     let c = case(base.path());
     let bill = read_file(&part(c.out.path(), "bills", day))[0].clone();
-    edit_parquet(&part(c.out.path(), "bills", day), |b| map_column(b, "amount", |r, v| if r == 0 { v + 1 } else { v }));
+    edit_parquet(&part(c.out.path(), "bills", day), |b| {
+        map_column(b, "amount", |r, v| if r == 0 { v + 1 } else { v })
+    });
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.code, Some(1));
-    assert_eq!(r.failed, set(&["bill_amounts", "balance_chain", "files_and_schema"]), "{}", r.stdout);
+    assert_eq!(
+        r.failed,
+        set(&["bill_amounts", "balance_chain", "files_and_schema"]),
+        "{}",
+        r.stdout
+    );
     let named = r.lines.iter().find(|l| l["check"] == "bill_amounts").unwrap();
-    assert_eq!((named["bill_id"].as_str(), named["day"].as_str()), (Some(text(&bill, "bill_id")), Some(day)), "{named}");
+    assert_eq!(
+        (named["bill_id"].as_str(), named["day"].as_str()),
+        (Some(text(&bill, "bill_id")), Some(day)),
+        "{named}"
+    );
 
     // 3. a deduction row dropped: its app and class named
     let c = case(base.path());
@@ -73,7 +96,10 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.failed, set(&["minutes_covered", "files_and_schema"]), "{}", r.stdout);
     let named = r.lines.iter().find(|l| l["check"] == "minutes_covered").unwrap();
-    assert_eq!((named["app_id"].as_i64(), named["usage_class"].as_str()), (Some(int(&ded, "app_id")), Some(text(&ded, "usage_class"))));
+    assert_eq!(
+        (named["app_id"].as_i64(), named["usage_class"].as_str()),
+        (Some(int(&ded, "app_id")), Some(text(&ded, "usage_class")))
+    );
 
     // 1. a usage file changed after the run: the file named, with the hint
     let c = case(base.path());
@@ -81,7 +107,12 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     edit_parquet(&usage, |b| map_column(b, "seconds", |r, v| if r == 0 { v + 1 } else { v }));
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.failed, set(&["inputs_unchanged"]), "{}", r.stdout);
-    assert!(r.stdout.contains(&format!("file=usage/usage_date={day}/part-0.parquet")) && r.stdout.contains("rtcbill nightly"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("file=usage/usage_date={day}/part-0.parquet"))
+            && r.stdout.contains("rtcbill nightly"),
+        "{}",
+        r.stdout
+    );
 
     // 9. a partition deleted
     let c = case(base.path());
@@ -93,7 +124,9 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     // 5. a balance edited: that account's chain breaks on that day and the next
     let c = case(base.path());
     let st = read_file(&part(c.out.path(), "account_status", day))[0].clone();
-    edit_parquet(&part(c.out.path(), "account_status", day), |b| map_column(b, "balance", |r, v| if r == 0 { v + 100 } else { v }));
+    edit_parquet(&part(c.out.path(), "account_status", day), |b| {
+        map_column(b, "balance", |r, v| if r == 0 { v + 100 } else { v })
+    });
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.failed, set(&["balance_chain", "files_and_schema"]), "{}", r.stdout);
     let chain: Vec<_> = r.lines.iter().filter(|l| l["check"] == "balance_chain").collect();
@@ -102,7 +135,9 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
 
     // 6. a package's minutes left edited
     let c = case(base.path());
-    edit_parquet(&part(c.out.path(), "package_balances", day), |b| map_column(b, "minutes_left", |r, v| if r == 0 { v - 1 } else { v }));
+    edit_parquet(&part(c.out.path(), "package_balances", day), |b| {
+        map_column(b, "minutes_left", |r, v| if r == 0 { v - 1 } else { v })
+    });
     let r = verify(c.data.path(), c.out.path());
     assert!(r.failed.contains("package_minutes"), "{}", r.stdout);
     assert!(r.failed.is_subset(&set(&["package_minutes", "files_and_schema"])), "{}", r.stdout);
@@ -110,18 +145,31 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     // 7. a suspension one second late
     let c = case(base.path());
     let events = read_dataset(c.out.path(), "status_events");
-    let s = events.iter().find(|e| text(e, "event") == "suspended").expect("the sample suspends an account");
+    let s = events
+        .iter()
+        .find(|e| text(e, "event") == "suspended")
+        .expect("the sample suspends an account");
     let (sday, sacc) = (text(s, "billing_date").to_string(), int(s, "account_id"));
     let rows = read_file(&part(c.out.path(), "status_events", &sday));
-    let at = rows.iter().position(|e| text(e, "event") == "suspended" && int(e, "account_id") == sacc).unwrap();
-    edit_parquet(&part(c.out.path(), "status_events", &sday), |b| map_column(b, "time", |r, v| if r == at { v + 1_000_000 } else { v }));
+    let at = rows
+        .iter()
+        .position(|e| text(e, "event") == "suspended" && int(e, "account_id") == sacc)
+        .unwrap();
+    edit_parquet(&part(c.out.path(), "status_events", &sday), |b| {
+        map_column(b, "time", |r, v| if r == at { v + 1_000_000 } else { v })
+    });
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.failed, set(&["arrears_timeline", "files_and_schema"]), "{}", r.stdout);
-    assert!(r.lines.iter().any(|l| l["check"] == "arrears_timeline" && l["account_id"].as_i64() == Some(sacc)));
+    assert!(r
+        .lines
+        .iter()
+        .any(|l| l["check"] == "arrears_timeline" && l["account_id"].as_i64() == Some(sacc)));
 
     // 8. a bill at revision 2 with no revision 1 kept
     let c = case(base.path());
-    edit_parquet(&part(c.out.path(), "bills", day), |b| map_column(b, "revision", |r, v| if r == 0 { 2 } else { v }));
+    edit_parquet(&part(c.out.path(), "bills", day), |b| {
+        map_column(b, "revision", |r, v| if r == 0 { 2 } else { v })
+    });
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.failed, set(&["revision_history", "files_and_schema"]), "{}", r.stdout);
 
