@@ -116,6 +116,28 @@ enum Job {
         #[arg(long)]
         json: bool,
     },
+    /// Replay published days under candidate catalogs and compare with what was billed
+    /// (README, Simulate). Writes nothing to the outputs or the data root.
+    Simulate {
+        /// A candidate catalog.toml (repeat for several; each is named after its file).
+        #[arg(long = "catalog", required = true, value_name = "CANDIDATE.toml")]
+        catalogs: Vec<PathBuf>,
+        /// First day to replay (default: the first published day).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last day to replay (default: the last published day).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// Data root the outputs were billed from.
+        #[arg(long, default_value = "sample-data")]
+        data: PathBuf,
+        /// Output root whose published days are replayed (only read).
+        #[arg(long, default_value = "out")]
+        outputs: PathBuf,
+        /// Folder for the results: one folder per candidate.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print the data contract: every dataset, or one, as a data dictionary.
     Schema {
         /// A dataset name (accounts, usage, bills, ...).
@@ -236,6 +258,9 @@ fn main() -> ExitCode {
             }
         }
         Job::Verify { outputs, data, from, to, json } => verify(&data, &outputs, from, to, json),
+        Job::Simulate { catalogs, from, to, data, outputs, out } => {
+            simulate(&data, &outputs, &catalogs, from, to, &out)
+        }
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
             seed: g.seed,
@@ -344,6 +369,82 @@ fn verify(
     } else {
         Err(exit::ChecksFailed(outcome.violations.len()).into())
     }
+}
+
+/// Loads the candidates, replays, prints the summary table.
+fn simulate(
+    data: &Path,
+    outputs: &Path,
+    catalogs: &[PathBuf],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    use rtcbill_pipeline::simulate::Candidate;
+    let mut candidates = Vec::new();
+    for path in catalogs {
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("candidate").to_string();
+        if candidates.iter().any(|c: &Candidate| c.name == name) {
+            return Err(exit::UsageError(format!(
+                "two candidates named {name:?}: give the files different names"
+            ))
+            .into());
+        }
+        candidates.push(Candidate { name, catalog: rtcbill_pipeline::catalog_file::load(path)? });
+    }
+    let started = std::time::Instant::now();
+    let (summaries, (first, last)) =
+        rtcbill_pipeline::simulate::simulate(data, outputs, candidates, from, to, out)?;
+    println!(
+        "{} days replayed ({first}..{last}) in {:.2} s; results under {}",
+        (last - first).num_days() + 1,
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    let pct = |b: rust_decimal::Decimal, s: rust_decimal::Decimal| {
+        if b.is_zero() {
+            "-".to_string()
+        } else {
+            format!("{:+.2}%", (s - b) / b * rust_decimal::Decimal::from(100))
+        }
+    };
+    println!(
+        "{:<24} {:>14} {:>14} {:>12} {:>9} {:>14} {:>14} {:>11} {:>11} {:>13} {:>13}",
+        "candidate",
+        "billed base",
+        "billed sim",
+        "delta",
+        "delta %",
+        "packages base",
+        "packages sim",
+        "billed more",
+        "billed less",
+        "newly susp.",
+        "no longer s."
+    );
+    for s in &summaries {
+        println!(
+            "{:<24} {:>14} {:>14} {:>+12} {:>9} {:>14} {:>14} {:>11} {:>11} {:>13} {:>13}",
+            s.name,
+            s.billed_baseline,
+            s.billed_simulated,
+            s.billed_simulated - s.billed_baseline,
+            pct(s.billed_baseline, s.billed_simulated),
+            s.packages_baseline,
+            s.packages_simulated,
+            s.billed_more,
+            s.billed_less,
+            s.newly_suspended,
+            s.no_longer_suspended
+        );
+        if s.renewals_fail + s.renewals_succeed > 0 {
+            println!(
+                "{:<24} renewals that would fail: {}, that would succeed: {}",
+                "", s.renewals_fail, s.renewals_succeed
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Today's date in the data root's billing zone.

@@ -7,6 +7,7 @@
 //! - [`run`]: the chain of days shared by the jobs (README, Jobs), over [`store`], the output
 //!   root's snapshots and day records (README, State)
 //! - [`output`]: Parquet writing; [`revision`]: bill revisions (rules.md, Revisions)
+//! - [`simulate`]: what-if re-rating of published days under candidate catalogs
 //! - [`verify`]: the audit of a range of outputs against their inputs and the ledger
 //! - [`focus`]: the FOCUS export; [`generate`]: synthetic data roots
 
@@ -20,6 +21,7 @@ pub mod metered;
 pub mod output;
 pub mod revision;
 pub mod run;
+pub mod simulate;
 pub mod store;
 pub mod verify;
 

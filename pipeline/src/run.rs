@@ -140,8 +140,56 @@ impl Chain {
         self.accounts.iter().map(Account::open).collect()
     }
 
+    /// The same chain under another catalog (`rtcbill simulate`): its only effect on the
+    /// events is the time of an app's reclaim after a violation (`reclaim_days`).
+    pub fn for_catalog(&self, catalog: crate::catalog::Catalog) -> Chain {
+        let reclaim = catalog.reclaim_days * crate::clock::MICROS_PER_DAY;
+        let events = self
+            .events
+            .iter()
+            .map(|ev| {
+                let mut ev = ev.clone();
+                for e in ev.events.iter_mut() {
+                    if let engine::EventKind::AppReclaim { violation_at, .. } = e.kind {
+                        e.time = violation_at + reclaim;
+                    }
+                }
+                ev.events.sort_by(|a, b| (a.time, a.rank, &a.id).cmp(&(b.time, b.rank, &b.id)));
+                ev
+            })
+            .collect();
+        let mut inputs = self.inputs.clone();
+        inputs.catalog = catalog;
+        Chain {
+            inputs,
+            epoch: self.epoch,
+            accounts: self.accounts.clone(),
+            events,
+            orphan_upgrades: self.orphan_upgrades.clone(),
+            source: self.source.clone(),
+            data: self.data.clone(),
+            usage_days: self.usage_days.clone(),
+        }
+    }
+
+    /// Every account's `opening_time`.
+    pub fn opening_times(&self) -> BTreeMap<i64, crate::clock::Ts> {
+        self.accounts.iter().map(|a| (a.id, a.opening_time)).collect()
+    }
+
+    /// The product of every package, by id (from the purchase events).
+    pub fn package_products(&self) -> BTreeMap<String, String> {
+        let purchases = self.events.iter().flat_map(|ev| ev.events.iter());
+        purchases
+            .filter_map(|e| match &e.kind {
+                engine::EventKind::Purchase(o) => Some((o.package_id.clone(), o.product.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Checks that the catalog prices every class on `day`.
-    fn check_prices(&self, day: NaiveDate) -> Result<()> {
+    pub(crate) fn check_prices(&self, day: NaiveDate) -> Result<()> {
         let cat = &self.inputs.catalog;
         if cat.payg(0, day).is_none() {
             return Err(Error::Invalid(format!(

@@ -272,36 +272,13 @@ impl Store {
     /// Whether a recorded file is still as the record says (size and time, else its hash);
     /// the reason when it is not.
     pub fn check_file(&self, f: &FileSeen) -> std::result::Result<(), String> {
-        let path = self.root.join(&f.path);
-        match file_seen(&path, f.path.clone(), Some(f)) {
-            Ok(now) if now.blake3 == f.blake3 && now.size == f.size => Ok(()),
-            Ok(_) => Err(format!("{} differs from what its day recorded", path.display())),
-            Err(_) => Err(format!("{} is missing", path.display())),
-        }
+        check_file(&self.root, f)
     }
 
     /// The state day `d` left, when its file is the one its record names (else `None`, with
     /// a warning naming the file).
     pub fn state(&self, m: &Manifest) -> Option<Vec<Account>> {
-        let path = self.root.join(&m.state.path);
-        if let Err(why) = self.check_file(&m.state) {
-            tracing::warn!(file = %path.display(), "state not used: {why}");
-            return None;
-        }
-        let read = File::open(&path)
-            .and_then(zstd::Decoder::new)
-            .map_err(|e| e.to_string())
-            .and_then(|r| {
-                serde_json::from_reader::<_, Vec<Account>>(std::io::BufReader::new(r))
-                    .map_err(|e| e.to_string())
-            });
-        match read {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(file = %path.display(), "state not used: unreadable: {e}");
-                None
-            }
-        }
+        read_state(&self.root, m)
     }
 
     /// Starts (or goes on with) this run's `work/` snapshot, recording what the run does.
@@ -429,6 +406,39 @@ fn migrate_legacy(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out.join(META).join(SNAPSHOTS)).map_err(|e| Error::io(out, e))?;
     std::fs::rename(&work, out.join(&name)).map_err(|e| Error::io(&work, e))?;
     publish_links(out, &name)
+}
+
+/// Whether a file a record names, under snapshot `root`, is still as recorded (size and
+/// time, else its hash); the reason when it is not.
+pub fn check_file(root: &Path, f: &FileSeen) -> std::result::Result<(), String> {
+    let path = root.join(&f.path);
+    match file_seen(&path, f.path.clone(), Some(f)) {
+        Ok(now) if now.blake3 == f.blake3 && now.size == f.size => Ok(()),
+        Ok(_) => Err(format!("{} differs from what its day recorded", path.display())),
+        Err(_) => Err(format!("{} is missing", path.display())),
+    }
+}
+
+/// The state a day left, from snapshot `root`, when its file is the one its record names
+/// (else `None`, with a warning naming the file).
+pub fn read_state(root: &Path, m: &Manifest) -> Option<Vec<Account>> {
+    let path = root.join(&m.state.path);
+    if let Err(why) = check_file(root, &m.state) {
+        tracing::warn!(file = %path.display(), "state not used: {why}");
+        return None;
+    }
+    let read =
+        File::open(&path).and_then(zstd::Decoder::new).map_err(|e| e.to_string()).and_then(|r| {
+            serde_json::from_reader::<_, Vec<Account>>(std::io::BufReader::new(r))
+                .map_err(|e| e.to_string())
+        });
+    match read {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), "state not used: unreadable: {e}");
+            None
+        }
+    }
 }
 
 impl Record {

@@ -553,6 +553,83 @@ pub static METER_COUNTS: Dataset = Dataset {
 /// `rtcbill export focus --month YYYY-MM`: a month of charges as a FOCUS 1.2 Cost and Usage
 /// dataset (FOCUS columns first, alphabetically, then `x_` columns). README "FOCUS export" maps
 /// each row kind to its source dataset.
+pub static BILL_DIFF: Dataset = Dataset {
+    name: "bill_diff",
+    direction: Direction::Export,
+    doc: "rtcbill simulate: every bill of the days replayed, as issued and as the candidate catalog would have issued it",
+    grain: "bill issued on either side",
+    sort_key: &["account_id", "period_start", "bill_id"],
+    columns: &[
+        col("bill_id", Utf8, "{cycle}-{account_id}-{period_start YYYYMMDD}"),
+        col(c::ACCOUNT_ID, Int64, "account"),
+        col("cycle", Utf8, "daily or monthly"),
+        col("period_start", Date, "first day the bill covers"),
+        opt("baseline_amount", MONEY, "as issued; null: not issued"),
+        opt("simulated_amount", MONEY, "under the candidate; null: not issued"),
+        col("delta", MONEY, "simulated - baseline (a missing side counts 0)"),
+    ],
+};
+
+pub static ACCOUNT_DIFF: Dataset = Dataset {
+    name: "account_diff",
+    direction: Direction::Export,
+    doc: "rtcbill simulate: per account, what it was billed and bought, and where it ended, both ways",
+    grain: "account",
+    sort_key: &["account_id"],
+    columns: &[
+        col(c::ACCOUNT_ID, Int64, "account"),
+        col("billed_baseline", MONEY, "sum of its bills as issued"),
+        col("billed_simulated", MONEY, "sum of its bills under the candidate"),
+        col("billed_delta", MONEY, "simulated - baseline"),
+        col("purchases_baseline", Int64, "accepted package purchases"),
+        col("purchases_simulated", Int64, "accepted package purchases under the candidate"),
+        col("renewals_baseline", Int64, "accepted renewals"),
+        col("renewals_simulated", Int64, "accepted renewals under the candidate"),
+        col("final_state_baseline", Utf8, "state at the end of the last day (current, in_arrears, suspended, reclaimed)"),
+        col("final_state_simulated", Utf8, "the same under the candidate"),
+        opt("first_suspension_baseline", Timestamp, "first suspension in the days replayed"),
+        opt("first_suspension_simulated", Timestamp, "the same under the candidate"),
+    ],
+};
+
+pub static REVENUE_DIFF: Dataset = Dataset {
+    name: "revenue_diff",
+    direction: Direction::Export,
+    doc: "rtcbill simulate: revenue per month, by usage class (overage) and by package product/version (charged orders)",
+    grain: "month and usage class, or month and package product/version",
+    sort_key: &["month", "category", "item"],
+    columns: &[
+        col("month", Date, "first day of the billing month of the charge"),
+        col("category", Utf8, "usage (overage charges) or package (charged purchases, renewals, upgrades)"),
+        col("item", Utf8, "usage class, or product/version"),
+        col("baseline", PRECISE, "as billed"),
+        col("simulated", PRECISE, "under the candidate"),
+        col("delta", PRECISE, "simulated - baseline"),
+    ],
+};
+
+pub static ORDER_DIFF: Dataset = Dataset {
+    name: "order_diff",
+    direction: Direction::Export,
+    doc: "rtcbill simulate: orders whose status, reason or amount differ under the candidate",
+    grain: "order that differs (or exists on one side only)",
+    sort_key: &["account_id", "order_id"],
+    columns: &[
+        col("order_id", Utf8, "as in orders"),
+        opt(c::ACCOUNT_ID, Int64, "account"),
+        col(c::KIND, Utf8, "purchase, upgrade or renewal"),
+        opt("baseline_status", Utf8, "accepted or rejected; null: no such order"),
+        opt("simulated_status", Utf8, "under the candidate"),
+        opt("baseline_reason", Utf8, "reject reason"),
+        opt("simulated_reason", Utf8, "reject reason under the candidate"),
+        opt("baseline_amount", MONEY, "price"),
+        opt("simulated_amount", MONEY, "price under the candidate"),
+    ],
+};
+
+/// What `rtcbill simulate` writes per candidate.
+pub static SIMULATION: [&Dataset; 4] = [&BILL_DIFF, &ACCOUNT_DIFF, &REVENUE_DIFF, &ORDER_DIFF];
+
 pub static FOCUS: Dataset = Dataset {
     name: "focus",
     direction: Direction::Export,
@@ -629,6 +706,7 @@ pub fn all() -> Vec<&'static Dataset> {
     v.push(&METER_COUNTS);
     v.extend(OUTPUTS.iter().copied());
     v.push(&FOCUS);
+    v.extend(SIMULATION.iter().copied());
     v
 }
 

@@ -11,5 +11,6 @@ mod integrity;
 mod logs;
 mod metering;
 mod sample;
+mod simulate;
 mod spark;
 mod verify;

@@ -1,0 +1,512 @@
+//! `rtcbill simulate`: what-if re-rating. The published days `from..=to` are replayed, from the
+//! state kept for the day before `from`, under each candidate catalog, and compared with what
+//! was billed (README, Simulate). The engine is the same pure core the jobs run; metering is
+//! reused from the outputs' `usage_daily`, read once per day for every candidate. Nothing is
+//! written to the output root or the data root, and no lock is taken: only published
+//! snapshots are read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use rtcbill_schemas::{self as schemas, c, Dataset};
+use rust_decimal::Decimal;
+
+use crate::catalog::Catalog;
+use crate::clock::{add_days, month_start, Ts};
+use crate::engine::Account;
+use crate::error::{Error, Result};
+use crate::input::Table;
+use crate::meter::{MeterEngine, UsageDaily};
+use crate::output::{partition_file, write_file, Cols};
+use crate::rows::DayRows;
+use crate::run::{Chain, Source};
+use crate::store::{read_state, Published, Record};
+
+/// A candidate catalog: its name (the file's stem) and its contents.
+pub struct Candidate {
+    pub name: String,
+    pub catalog: Catalog,
+}
+
+/// An order as one side has it: (account, kind, status, reason, amount).
+type OrderSide = (Option<i64>, String, String, Option<String>, Option<Decimal>);
+
+/// One side of a comparison: what the days billed, bought and ended in.
+#[derive(Default)]
+struct Ledger {
+    /// bill id → (account, cycle, period start, amount)
+    bills: BTreeMap<String, (i64, String, NaiveDate, Decimal)>,
+    /// order id → (account, kind, status, reason, amount)
+    orders: BTreeMap<String, OrderSide>,
+    /// (month, "usage" | "package", class or product/version) → amount
+    revenue: BTreeMap<(NaiveDate, &'static str, String), Decimal>,
+    /// account → state at the end of the last day
+    states: BTreeMap<i64, String>,
+    /// account → first suspension
+    suspended: BTreeMap<i64, Ts>,
+}
+
+/// What the summary table says of one candidate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub name: String,
+    pub billed_baseline: Decimal,
+    pub billed_simulated: Decimal,
+    pub packages_baseline: Decimal,
+    pub packages_simulated: Decimal,
+    pub billed_more: usize,
+    pub billed_less: usize,
+    pub newly_suspended: usize,
+    pub no_longer_suspended: usize,
+    pub renewals_fail: usize,
+    pub renewals_succeed: usize,
+}
+
+/// The facts a day's rows add to a ledger (the same for the outputs read back and the rows
+/// a candidate's replay makes).
+struct Facts<'a> {
+    opening: &'a BTreeMap<i64, Ts>,
+    products: &'a BTreeMap<String, String>,
+    zone: crate::clock::Zone,
+}
+
+impl Facts<'_> {
+    fn order(&self, l: &mut Ledger, o: OrderFact) {
+        let charged = o.status == "accepted"
+            && o.amount.is_some()
+            && o.account.is_some_and(|a| self.opening.get(&a).is_some_and(|ot| o.time > *ot));
+        if charged {
+            let product = self.products.get(&o.package_id).cloned().unwrap_or_default();
+            let item = format!("{product}/{}", o.version.unwrap_or_default());
+            let month = month_start(self.zone.day_of(o.time));
+            *l.revenue.entry((month, "package", item)).or_default() += o.amount.unwrap_or_default();
+        }
+        l.orders.insert(o.id, (o.account, o.kind, o.status, o.reason, o.amount));
+    }
+}
+
+struct OrderFact {
+    id: String,
+    account: Option<i64>,
+    package_id: String,
+    kind: String,
+    status: String,
+    reason: Option<String>,
+    amount: Option<Decimal>,
+    time: Ts,
+    version: Option<String>,
+}
+
+/// Adds the rows a replay made for `day` to a candidate's ledger.
+fn add_rows(f: &Facts, l: &mut Ledger, day: NaiveDate, cat: &Catalog, rows: DayRows) {
+    for b in rows.bills {
+        l.bills.insert(b.bill_id, (b.account_id, b.cycle.to_string(), b.period_start, b.amount));
+    }
+    for o in rows.orders {
+        f.order(
+            l,
+            OrderFact {
+                id: o.order_id,
+                account: o.account_id,
+                package_id: o.package_id,
+                kind: o.kind.to_string(),
+                status: o.status.to_string(),
+                reason: o.reason.map(str::to_string),
+                amount: o.amount,
+                time: o.time,
+                version: o.version,
+            },
+        );
+    }
+    for ch in rows.charges {
+        let key = (month_start(day), "usage", cat.classes[ch.class].name.clone());
+        *l.revenue.entry(key).or_default() += ch.amount;
+    }
+    for s in rows.account_status {
+        l.states.insert(s.account_id, s.state.to_string());
+    }
+    for e in rows.status_events.iter().filter(|e| e.event == "suspended" && e.app_id.is_none()) {
+        l.suspended.entry(e.account_id).or_insert(e.time);
+    }
+}
+
+/// Adds what the outputs of `day` hold to the baseline ledger.
+fn add_outputs(f: &Facts, l: &mut Ledger, root: &Path, day: NaiveDate) -> Result<()> {
+    let load = |ds: &'static Dataset| partition_file(root, ds, day);
+    if let Some(p) = load(&schemas::BILLS) {
+        let t = Table::load(&p, &schemas::BILLS)?;
+        let (id, acc, cycle) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.str("cycle")?);
+        let (start, amount) = (t.date("period_start")?, t.money(c::AMOUNT)?);
+        for i in 0..t.rows() {
+            l.bills.insert(id[i].clone(), (acc[i], cycle[i].clone(), start[i], amount[i]));
+        }
+    }
+    if let Some(p) = load(&schemas::ORDERS) {
+        let t = Table::load(&p, &schemas::ORDERS)?;
+        let (id, acc, pkg, kind) =
+            (t.str("order_id")?, t.opt_i64(c::ACCOUNT_ID)?, t.str(c::PACKAGE_ID)?, t.str(c::KIND)?);
+        let (status, reason, amount) =
+            (t.str("status")?, t.opt_str(c::REASON)?, t.opt_money(c::AMOUNT)?);
+        let (time, version) = (t.ts(c::TIME)?, t.opt_str(c::VERSION)?);
+        for i in 0..t.rows() {
+            let o = OrderFact {
+                id: id[i].clone(),
+                account: acc[i],
+                package_id: pkg[i].clone(),
+                kind: kind[i].clone(),
+                status: status[i].clone(),
+                reason: reason[i].clone(),
+                amount: amount[i],
+                time: time[i],
+                version: version[i].clone(),
+            };
+            f.order(l, o);
+        }
+    }
+    if let Some(p) = load(&schemas::CHARGES) {
+        let t = Table::load(&p, &schemas::CHARGES)?;
+        let (class, amount) =
+            (t.str(c::USAGE_CLASS)?, t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?);
+        for i in 0..t.rows() {
+            *l.revenue.entry((month_start(day), "usage", class[i].clone())).or_default() +=
+                amount[i];
+        }
+    }
+    if let Some(p) = load(&schemas::ACCOUNT_STATUS) {
+        let t = Table::load(&p, &schemas::ACCOUNT_STATUS)?;
+        let (acc, state) = (t.i64(c::ACCOUNT_ID)?, t.str("state")?);
+        for i in 0..t.rows() {
+            l.states.insert(acc[i], state[i].clone());
+        }
+    }
+    if let Some(p) = load(&schemas::STATUS_EVENTS) {
+        let t = Table::load(&p, &schemas::STATUS_EVENTS)?;
+        let (acc, app, event, time) =
+            (t.i64(c::ACCOUNT_ID)?, t.opt_i64(c::APP_ID)?, t.str("event")?, t.ts(c::TIME)?);
+        for i in 0..t.rows() {
+            if event[i] == "suspended" && app[i].is_none() {
+                let first = l.suspended.entry(acc[i]).or_insert(time[i]);
+                *first = (*first).min(time[i]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A day's metering as the outputs recorded it, by class name: (account, app, class, slices,
+/// seconds, billable minutes).
+type Metering = Vec<(i64, i64, String, i64, i64, i64)>;
+
+fn read_usage(root: &Path, day: NaiveDate) -> Result<Metering> {
+    let Some(p) = partition_file(root, &schemas::USAGE_DAILY, day) else {
+        return Err(Error::Invalid(format!(
+            "{day}: no usage_daily partition in the published outputs"
+        )));
+    };
+    let t = Table::load(&p, &schemas::USAGE_DAILY)?;
+    let (acc, app, class) = (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
+    let (slices, seconds, billable) =
+        (t.i64("slices")?, t.i64("seconds")?, t.i64("billable_minutes")?);
+    Ok((0..t.rows())
+        .map(|i| (acc[i], app[i], class[i].clone(), slices[i], seconds[i], billable[i]))
+        .collect())
+}
+
+/// The day's metering under a candidate's classes: package minutes by its ratios, sorted as
+/// the engine wants (account, app, class order).
+fn usage_for(cat: &Catalog, m: &Metering, candidate: &str) -> Result<Vec<UsageDaily>> {
+    let mut out = Vec::with_capacity(m.len());
+    for (account_id, app_id, class, slices, seconds, billable) in m {
+        let Some(ci) = cat.class_index(class) else {
+            return Err(Error::Invalid(format!(
+                "candidate {candidate}: no usage class {class:?}: a candidate must keep every class that was metered (re-metering is not supported)"
+            )));
+        };
+        out.push(UsageDaily {
+            account_id: *account_id,
+            app_id: *app_id,
+            class: ci,
+            slices: *slices,
+            seconds: *seconds,
+            billable_minutes: *billable,
+            package_minutes: billable * cat.classes[ci].ratio,
+        });
+    }
+    out.sort_by_key(|u| (u.account_id, u.app_id, u.class));
+    Ok(out)
+}
+
+/// Replays the published days `from..=to` of `outputs` under each candidate and writes, under
+/// `out/<candidate>/`, the four diff datasets; returns one summary per candidate.
+pub fn simulate(
+    data: &Path,
+    outputs: &Path,
+    candidates: Vec<Candidate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    out: &Path,
+) -> Result<(Vec<Summary>, (NaiveDate, NaiveDate))> {
+    let published = Published::open(outputs)?;
+    let root = published.root.clone();
+    let done = published.done_days()?;
+    let days: Vec<NaiveDate> = done
+        .iter()
+        .copied()
+        .filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
+        .collect();
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        return Err(Error::Invalid(format!(
+            "{}: no published day in the range asked",
+            outputs.display()
+        )));
+    };
+    if days.len() as i64 != (last - first).num_days() + 1 {
+        return Err(Error::Invalid(format!(
+            "the published days {first}..{last} have a gap: run `rtcbill nightly` first"
+        )));
+    }
+    let chain = Chain::load(data, Source::Raw(MeterEngine::Stream))?;
+    let start: Vec<Account> = if first == chain.epoch {
+        chain.opening_state()
+    } else {
+        let before = add_days(first, -1);
+        match Record::read(&root, before) {
+            Record::Found(m) => read_state(&root, &m).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the state kept for {before} is unusable: run `rtcbill nightly` to heal it"
+                ))
+            })?,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "no usable record for {before}, the day before --from"
+                )))
+            }
+        }
+    };
+    let opening = chain.opening_times();
+    let products = chain.package_products();
+    let facts = Facts { opening: &opening, products: &products, zone: chain.inputs.catalog.zone };
+    let mut runs: Vec<(Candidate, Chain, Vec<Account>, Ledger)> = candidates
+        .into_iter()
+        .map(|c| {
+            let ch = chain.for_catalog(c.catalog.clone());
+            ch.check_prices(first)?;
+            Ok((c, ch, start.clone(), Ledger::default()))
+        })
+        .collect::<Result<_>>()?;
+    let mut baseline = Ledger::default();
+    for &day in &days {
+        add_outputs(&facts, &mut baseline, &root, day)?;
+        let metering = read_usage(&root, day)?;
+        for (cand, ch, state, ledger) in runs.iter_mut() {
+            let usage = usage_for(&ch.inputs.catalog, &metering, &cand.name)?;
+            let cat = &ch.inputs.catalog;
+            // Upgrades of packages `packages` does not hold, as the jobs write them.
+            let orphans = DayRows { orders: ch.orphan_orders(day), ..DayRows::default() };
+            add_rows(&facts, ledger, day, cat, orphans);
+            ch.advance(state, day, &usage, |rows| {
+                add_rows(&facts, ledger, day, cat, rows);
+                Ok(())
+            })?;
+        }
+    }
+    let mut summaries = Vec::new();
+    for (cand, _, _, ledger) in &runs {
+        let dir = out.join(&cand.name);
+        summaries.push(write_diffs(&baseline, ledger, &cand.name, &dir)?);
+    }
+    Ok((summaries, (first, last)))
+}
+
+fn werr(dir: &Path) -> impl Fn(String) -> Error + '_ {
+    move |msg| Error::Write { path: dir.to_path_buf(), msg }
+}
+
+/// Writes the four datasets of one candidate (into a folder renamed into place at the end)
+/// and sums them up.
+fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Summary> {
+    let tmp = dir.with_file_name(format!(".{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    let mut s = Summary { name: name.to_string(), ..Summary::default() };
+    let file = |ds: &Dataset| -> Result<PathBuf> {
+        let d = tmp.join(ds.name);
+        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+        Ok(d.join("part-0.parquet"))
+    };
+
+    // bill_diff: every bill of either side
+    let ids: BTreeSet<&String> = base.bills.keys().chain(sim.bills.keys()).collect();
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (b, m) = (base.bills.get(*id), sim.bills.get(*id));
+            let meta = b.or(m).expect("on one side");
+            let (ba, ma) = (b.map(|x| x.3), m.map(|x| x.3));
+            (
+                id.as_str(),
+                meta.0,
+                meta.1.as_str(),
+                meta.2,
+                ba,
+                ma,
+                ma.unwrap_or_default() - ba.unwrap_or_default(),
+            )
+        })
+        .collect();
+    let (ds, batch) = Cols::new(&schemas::BILL_DIFF)
+        .str(rows.iter().map(|r| Some(r.0)))
+        .i64(rows.iter().map(|r| Some(r.1)))
+        .str(rows.iter().map(|r| Some(r.2)))
+        .date(rows.iter().map(|r| Some(r.3)))
+        .dec(rows.iter().map(|r| r.4))
+        .map_err(werr(dir))?
+        .dec(rows.iter().map(|r| r.5))
+        .map_err(werr(dir))?
+        .dec(rows.iter().map(|r| Some(r.6)))
+        .map_err(werr(dir))?
+        .finish()
+        .map_err(werr(dir))?;
+    write_file(&file(ds)?, ds, &batch)?;
+    s.billed_baseline = base.bills.values().map(|b| b.3).sum();
+    s.billed_simulated = sim.bills.values().map(|b| b.3).sum();
+
+    // account_diff
+    let accounts: BTreeSet<i64> = base
+        .states
+        .keys()
+        .chain(sim.states.keys())
+        .copied()
+        .chain(base.bills.values().map(|b| b.0))
+        .chain(sim.bills.values().map(|b| b.0))
+        .collect();
+    let billed =
+        |l: &Ledger, a: i64| l.bills.values().filter(|b| b.0 == a).map(|b| b.3).sum::<Decimal>();
+    let count = |l: &Ledger, a: i64, kind: &str| {
+        l.orders.values().filter(|o| o.0 == Some(a) && o.1 == kind && o.2 == "accepted").count()
+            as i64
+    };
+    let rows: Vec<_> = accounts
+        .iter()
+        .map(|&a| {
+            let (bb, sb) = (billed(base, a), billed(sim, a));
+            (
+                a,
+                bb,
+                sb,
+                count(base, a, "purchase"),
+                count(sim, a, "purchase"),
+                count(base, a, "renewal"),
+                count(sim, a, "renewal"),
+            )
+        })
+        .collect();
+    for r in &rows {
+        if r.2 > r.1 {
+            s.billed_more += 1;
+        } else if r.2 < r.1 {
+            s.billed_less += 1;
+        }
+    }
+    for a in &accounts {
+        match (base.suspended.contains_key(a), sim.suspended.contains_key(a)) {
+            (false, true) => s.newly_suspended += 1,
+            (true, false) => s.no_longer_suspended += 1,
+            _ => {}
+        }
+    }
+    let state = |l: &Ledger, a: i64| l.states.get(&a).cloned().unwrap_or_default();
+    let (ds, batch) = Cols::new(&schemas::ACCOUNT_DIFF)
+        .i64(rows.iter().map(|r| Some(r.0)))
+        .dec(rows.iter().map(|r| Some(r.1)))
+        .map_err(werr(dir))?
+        .dec(rows.iter().map(|r| Some(r.2)))
+        .map_err(werr(dir))?
+        .dec(rows.iter().map(|r| Some(r.2 - r.1)))
+        .map_err(werr(dir))?
+        .i64(rows.iter().map(|r| Some(r.3)))
+        .i64(rows.iter().map(|r| Some(r.4)))
+        .i64(rows.iter().map(|r| Some(r.5)))
+        .i64(rows.iter().map(|r| Some(r.6)))
+        .str(rows.iter().map(|r| Some(state(base, r.0))))
+        .str(rows.iter().map(|r| Some(state(sim, r.0))))
+        .ts(rows.iter().map(|r| base.suspended.get(&r.0).copied()))
+        .ts(rows.iter().map(|r| sim.suspended.get(&r.0).copied()))
+        .finish()
+        .map_err(werr(dir))?;
+    write_file(&file(ds)?, ds, &batch)?;
+
+    // revenue_diff
+    let keys: BTreeSet<_> = base.revenue.keys().chain(sim.revenue.keys()).collect();
+    let rows: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let (b, m) = (
+                base.revenue.get(*k).copied().unwrap_or_default(),
+                sim.revenue.get(*k).copied().unwrap_or_default(),
+            );
+            (k.0, k.1, k.2.as_str(), b, m)
+        })
+        .collect();
+    s.packages_baseline = rows.iter().filter(|r| r.1 == "package").map(|r| r.3).sum();
+    s.packages_simulated = rows.iter().filter(|r| r.1 == "package").map(|r| r.4).sum();
+    let (ds, batch) = Cols::new(&schemas::REVENUE_DIFF)
+        .date(rows.iter().map(|r| Some(r.0)))
+        .str(rows.iter().map(|r| Some(r.1)))
+        .str(rows.iter().map(|r| Some(r.2)))
+        .dec(rows.iter().map(|r| Some(r.3)))
+        .map_err(werr(dir))?
+        .dec(rows.iter().map(|r| Some(r.4)))
+        .map_err(werr(dir))?
+        .dec(rows.iter().map(|r| Some(r.4 - r.3)))
+        .map_err(werr(dir))?
+        .finish()
+        .map_err(werr(dir))?;
+    write_file(&file(ds)?, ds, &batch)?;
+
+    // order_diff: orders whose status, reason or amount differ
+    let ids: BTreeSet<&String> = base.orders.keys().chain(sim.orders.keys()).collect();
+    let rows: Vec<_> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let (b, m) = (base.orders.get(id), sim.orders.get(id));
+            let same =
+                matches!((b, m), (Some(b), Some(m)) if (&b.2, &b.3, b.4) == (&m.2, &m.3, m.4));
+            if same {
+                return None;
+            }
+            let meta = b.or(m).expect("on one side");
+            Some((id.as_str(), meta.0, meta.1.as_str(), b, m))
+        })
+        .collect();
+    for r in rows.iter().filter(|r| r.2 == "renewal") {
+        match (r.3.map(|o| o.2.as_str()), r.4.map(|o| o.2.as_str())) {
+            (Some("accepted"), Some("rejected")) => s.renewals_fail += 1,
+            (Some("rejected"), Some("accepted")) => s.renewals_succeed += 1,
+            _ => {}
+        }
+    }
+    let (ds, batch) = Cols::new(&schemas::ORDER_DIFF)
+        .str(rows.iter().map(|r| Some(r.0)))
+        .i64(rows.iter().map(|r| r.1))
+        .str(rows.iter().map(|r| Some(r.2)))
+        .str(rows.iter().map(|r| r.3.map(|o| o.2.as_str())))
+        .str(rows.iter().map(|r| r.4.map(|o| o.2.as_str())))
+        .str(rows.iter().map(|r| r.3.and_then(|o| o.3.as_deref())))
+        .str(rows.iter().map(|r| r.4.and_then(|o| o.3.as_deref())))
+        .dec(rows.iter().map(|r| r.3.and_then(|o| o.4)))
+        .map_err(werr(dir))?
+        .dec(rows.iter().map(|r| r.4.and_then(|o| o.4)))
+        .map_err(werr(dir))?
+        .finish()
+        .map_err(werr(dir))?;
+    write_file(&file(ds)?, ds, &batch)?;
+
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+    Ok(s)
+}

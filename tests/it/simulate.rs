@@ -1,0 +1,240 @@
+//! `rtcbill simulate`: the catalog actually used changes nothing, a replay from the epoch is a
+//! fresh run under the candidate, and hand-computed changes of price, grace and package size
+//! show where they should (README, Simulate).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+
+use crate::common::*;
+use crate::sample::files;
+
+fn simulate(data: &Path, outputs: &Path, catalogs: &[&Path], out: &Path) -> String {
+    let mut args = vec![
+        "simulate",
+        "--data",
+        data.to_str().unwrap(),
+        "--outputs",
+        outputs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for c in catalogs {
+        args.extend(["--catalog", c.to_str().unwrap()]);
+    }
+    String::from_utf8(ok(rtcbill(&args)).stdout).unwrap()
+}
+
+/// `dataset` of candidate `name` under a simulate `--out`.
+fn diff(out: &Path, name: &str, dataset: &str) -> Vec<Row> {
+    read_file(&out.join(name).join(dataset).join("part-0.parquet"))
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+/// The catalog of a test data root with `edit` applied, written as `name.toml` under `dir`.
+fn candidate(root: &Path, dir: &Path, name: &str, edit: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(root.join("catalog.toml")).unwrap();
+    for (a, b) in edit {
+        assert!(text.contains(a), "{a} not in the catalog");
+        text = text.replacen(a, b, 1);
+    }
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn the_catalog_used_gives_an_all_zero_diff_and_nothing_is_written_or_locked() {
+    let out = tempfile::tempdir().unwrap();
+    let sample = repo().join("sample-data");
+    run_ok(&sample, out.path(), &[]);
+    let (outputs_before, data_before) = (files(out.path()), files(&sample));
+    // A nightly's lock held meanwhile: simulate does not need it.
+    let lock = std::fs::File::options().write(true).open(out.path().join("_rtcbill/lock")).unwrap();
+    lock.lock().unwrap();
+    let sim = tempfile::tempdir().unwrap();
+    let stdout = simulate(&sample, out.path(), &[&sample.join("catalog.toml")], sim.path());
+    drop(lock);
+    assert!(stdout.contains("62 days replayed"), "{stdout}");
+    let bills = diff(sim.path(), "catalog", "bill_diff");
+    assert_eq!(bills.len(), read_dataset(out.path(), "bills").len());
+    assert!(bills
+        .iter()
+        .all(|b| dec(b, "delta").is_zero() && b["baseline_amount"] == b["simulated_amount"]));
+    assert!(diff(sim.path(), "catalog", "order_diff").is_empty());
+    assert!(diff(sim.path(), "catalog", "revenue_diff").iter().all(|r| dec(r, "delta").is_zero()));
+    assert!(diff(sim.path(), "catalog", "account_diff").iter().all(|r| {
+        dec(r, "billed_delta").is_zero()
+            && r["final_state_baseline"] == r["final_state_simulated"]
+            && r["first_suspension_baseline"] == r["first_suspension_simulated"]
+    }));
+    assert_eq!(files(out.path()), outputs_before, "simulate wrote to the outputs");
+    assert_eq!(files(&sample), data_before, "simulate wrote to the data root");
+}
+
+#[test]
+fn a_replay_from_the_epoch_is_a_fresh_run_under_the_candidate() {
+    let sample = repo().join("sample-data");
+    let candidate = sample.join("what-if/audio-1.19.toml");
+    let (base, fresh, sim) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_ok(&sample, base.path(), &[]);
+    let data = tempfile::tempdir().unwrap();
+    copy_dir(&sample, data.path());
+    std::fs::copy(&candidate, data.path().join("catalog.toml")).unwrap();
+    run_ok(data.path(), fresh.path(), &[]);
+    simulate(&sample, base.path(), &[&candidate], sim.path());
+    let want: BTreeMap<String, Decimal> = read_dataset(fresh.path(), "bills")
+        .iter()
+        .map(|b| (text(b, "bill_id").to_string(), dec(b, "amount")))
+        .collect();
+    let got: BTreeMap<String, Decimal> = diff(sim.path(), "audio-1.19", "bill_diff")
+        .iter()
+        .filter(|b| !b["simulated_amount"].is_null())
+        .map(|b| (text(b, "bill_id").to_string(), dec(b, "simulated_amount")))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_price_change_gives_its_hand_computed_bill_delta() {
+    // 1,000 audio minutes of app 101 on 2026-02-10, no package: 0.99 at 0.99 per 1,000 minutes,
+    // 1.19 at 1.19 (rules.md, Rounding): the bill daily-10-20260210 moves by +0.20.
+    let root = DataRoot::new();
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 60_000)]);
+    let out = tempfile::tempdir().unwrap();
+    run_ok(root.path(), out.path(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cand = candidate(
+        root.path(),
+        dir.path(),
+        "audio-119",
+        &[("audio = \"0.99\"", "audio = \"1.19\"")],
+    );
+    let sim = tempfile::tempdir().unwrap();
+    let stdout = simulate(root.path(), out.path(), &[&cand], sim.path());
+    let bills = diff(sim.path(), "audio-119", "bill_diff");
+    assert_eq!(bills.len(), 1);
+    let b = &bills[0];
+    assert_eq!(
+        (
+            text(b, "bill_id"),
+            dec(b, "baseline_amount"),
+            dec(b, "simulated_amount"),
+            dec(b, "delta")
+        ),
+        ("daily-10-20260210", d("0.99"), d("1.19"), d("0.20"))
+    );
+    let rev = diff(sim.path(), "audio-119", "revenue_diff");
+    let audio = rev.iter().find(|r| text(r, "item") == "audio").unwrap();
+    assert_eq!((text(audio, "month"), dec(audio, "delta")), ("2026-02-01", d("0.2")));
+    assert!(stdout.contains("+20.20%"), "{stdout}");
+}
+
+#[test]
+fn a_longer_grace_turns_a_known_suspension_into_none() {
+    // Balance 0.50; the 0.99 bill at 2026-02-11T00:00Z leaves -0.49. A 10.00 recharge comes at
+    // 2026-02-12T12:00Z, 36 h later: with 24 h of grace the account is suspended at
+    // 2026-02-12T00:00Z and restored at the recharge; with 48 h it clears before its deadline.
+    let root = DataRoot::new();
+    edit_parquet(&root.path().join("accounts/part-0.parquet"), |b| {
+        map_column(b, "opening_balance", |_, _| 50)
+    });
+    write_txns(
+        &root.path().join("transactions/part-0.parquet"),
+        &[("r1", 10, "2026-02-12T12:00:00Z", "recharge", 1000)],
+    );
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 60_000)]);
+    root.usage("2026-02-12", "part-0.parquet", &[slice("a2", "2026-02-12T01:00:00Z", 60)]);
+    let out = tempfile::tempdir().unwrap();
+    run_ok(root.path(), out.path(), &[]);
+    let events: Vec<_> = read_dataset(out.path(), "status_events")
+        .iter()
+        .map(|e| text(e, "event").to_string())
+        .collect();
+    assert!(events.contains(&"suspended".to_string()), "{events:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let cand =
+        candidate(root.path(), dir.path(), "grace-48", &[("grace_hours = 24", "grace_hours = 48")]);
+    let sim = tempfile::tempdir().unwrap();
+    let stdout = simulate(root.path(), out.path(), &[&cand], sim.path());
+    let acc = &diff(sim.path(), "grace-48", "account_diff")[0];
+    assert_eq!(acc["first_suspension_baseline"].as_str(), Some("2026-02-12T00:00:00Z"));
+    assert!(acc["first_suspension_simulated"].is_null(), "{acc:?}");
+    assert_eq!(
+        (text(acc, "final_state_baseline"), text(acc, "final_state_simulated")),
+        ("current", "current")
+    );
+    let line = stdout.lines().find(|l| l.starts_with("grace-48")).unwrap();
+    assert!(line.trim_end().ends_with(" 0             1"), "no longer suspended: 1: {line}");
+}
+
+#[test]
+fn a_smaller_package_makes_a_known_renewal_fail() {
+    // Balance 25.00; lite (9.90, 50,000 minutes) for app 101 bought 2026-02-10 10:00 +08:00:
+    // 15.10 left, cycle [02-10, 03-10), renewal at 2026-03-09 00:00 +08:00 for 9.90. App 101 uses
+    // 50,000 audio minutes on 02-10: all covered. With a 40,000-minute lite, 10,000 minutes are
+    // overage: a 9.90 bill leaves 5.20, and the renewal fails (insufficient_balance).
+    let root = DataRoot::new();
+    edit_parquet(&root.path().join("accounts/part-0.parquet"), |b| {
+        map_column(b, "opening_balance", |_, _| 2500)
+    });
+    write_packages(
+        &root.path().join("packages/part-0.parquet"),
+        &[(
+            "lite1",
+            10,
+            Some(101),
+            "monthly",
+            "rtc_engine",
+            "lite",
+            "2026-02-10T02:00:00Z",
+            990,
+            None,
+        )],
+    );
+    let ids: Vec<&'static str> =
+        (0..35).map(|i| &*Box::leak(format!("u{i}").into_boxed_str())).collect();
+    let mut slices: Vec<Slice> =
+        ids[..34].iter().map(|id| slice(id, "2026-02-10T01:00:00Z", 86_400)).collect();
+    slices.push(slice(ids[34], "2026-02-10T01:00:00Z", 3_000_000 - 34 * 86_400));
+    root.usage("2026-02-10", "part-0.parquet", &slices);
+    root.usage("2026-03-08", "part-0.parquet", &[slice("late", "2026-03-08T01:00:00Z", 1)]);
+    let out = tempfile::tempdir().unwrap();
+    run_ok(root.path(), out.path(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cand = candidate(
+        root.path(),
+        dir.path(),
+        "lite-40k",
+        &[(
+            "version = \"lite\"\nrank = 1\nminutes = 50000",
+            "version = \"lite\"\nrank = 1\nminutes = 40000",
+        )],
+    );
+    let sim = tempfile::tempdir().unwrap();
+    let stdout = simulate(root.path(), out.path(), &[&cand], sim.path());
+    let orders = diff(sim.path(), "lite-40k", "order_diff");
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let o = &orders[0];
+    assert_eq!(
+        (
+            text(o, "order_id"),
+            text(o, "baseline_status"),
+            text(o, "simulated_status"),
+            text(o, "simulated_reason")
+        ),
+        ("lite1@2026-03-10", "accepted", "rejected", "insufficient_balance")
+    );
+    let bill = &diff(sim.path(), "lite-40k", "bill_diff")[0];
+    assert_eq!(
+        (text(bill, "bill_id"), dec(bill, "simulated_amount")),
+        ("daily-10-20260210", d("9.90"))
+    );
+    assert!(bill["baseline_amount"].is_null(), "no bill as issued: {bill:?}");
+    assert!(stdout.contains("renewals that would fail: 1"), "{stdout}");
+}
