@@ -382,25 +382,31 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Su
         .chain(base.bills.values().map(|b| b.0))
         .chain(sim.bills.values().map(|b| b.0))
         .collect();
-    let billed =
-        |l: &Ledger, a: i64| l.bills.values().filter(|b| b.0 == a).map(|b| b.3).sum::<Decimal>();
-    let count = |l: &Ledger, a: i64, kind: &str| {
-        l.orders.values().filter(|o| o.0 == Some(a) && o.1 == kind && o.2 == "accepted").count()
-            as i64
+    // Per account, in one pass over each side's bills and orders.
+    let per_account = |l: &Ledger| {
+        let mut m: BTreeMap<i64, (Decimal, i64, i64)> = BTreeMap::new();
+        for b in l.bills.values() {
+            m.entry(b.0).or_default().0 += b.3;
+        }
+        for o in l.orders.values().filter(|o| o.2 == "accepted") {
+            if let Some(a) = o.0 {
+                let e = m.entry(a).or_default();
+                match o.1.as_str() {
+                    "purchase" => e.1 += 1,
+                    "renewal" => e.2 += 1,
+                    _ => {}
+                }
+            }
+        }
+        m
     };
+    let (pb, ps) = (per_account(base), per_account(sim));
     let rows: Vec<_> = accounts
         .iter()
         .map(|&a| {
-            let (bb, sb) = (billed(base, a), billed(sim, a));
-            (
-                a,
-                bb,
-                sb,
-                count(base, a, "purchase"),
-                count(sim, a, "purchase"),
-                count(base, a, "renewal"),
-                count(sim, a, "renewal"),
-            )
+            let b = pb.get(&a).copied().unwrap_or_default();
+            let m = ps.get(&a).copied().unwrap_or_default();
+            (a, b.0, m.0, b.1, m.1, b.2, m.2)
         })
         .collect();
     for r in &rows {
