@@ -2,6 +2,7 @@
 //! Each subcommand is a job; the work lives in `rtcbill-pipeline`.
 
 mod exit;
+mod summary;
 
 /// mimalloc returns freed memory to the system where glibc's allocator keeps it: at 100M
 /// slices a day it lowered the peak RSS of a run (README, Performance).
@@ -35,6 +36,9 @@ struct Cli {
     /// metered meanwhile): a lower peak memory for very large days, slower chains.
     #[arg(long, global = true)]
     no_overlap: bool,
+    /// No summary after `run`, `backfill` or `nightly` (stdout, or one JSON log line).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     job: Job,
 }
@@ -92,6 +96,25 @@ enum Job {
         /// Today in the billing zone (default: the clock's); days up to the day before run.
         #[arg(long)]
         today: Option<NaiveDate>,
+    },
+    /// Draw the outputs as one self-contained HTML page: headline numbers, revenue, minutes,
+    /// packages, arrears, data quality and restatements (README, Report).
+    Report {
+        /// Output root of the runs (its published snapshot is read; no lock needed).
+        #[arg(long, default_value = "out")]
+        outputs: PathBuf,
+        /// Data root the outputs were run from (only its catalog and accounts are read).
+        #[arg(long, default_value = "sample-data")]
+        data: PathBuf,
+        /// First billing day shown (default: the first done day).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last billing day shown (default: the last done day).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// The page to write.
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
     },
     /// Print the data contract: every dataset, or one, as a data dictionary.
     Schema {
@@ -193,13 +216,16 @@ fn main() -> ExitCode {
         (None, Meter::Stream) => Source::Raw(MeterEngine::Stream),
         (None, Meter::Polars) => Source::Raw(MeterEngine::Polars),
     };
+    let json = matches!(cli.log_format, LogFormat::Json);
+    let say = Say { quiet: cli.quiet, json };
     let result = match cli.job {
-        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap),
-        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap),
+        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap, say),
+        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap, say),
         Job::Nightly { data, out, today } => match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
-            Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap),
+            Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap, say),
             Err(e) => Err(e),
         },
+        Job::Report { outputs, data, from, to, out } => report(outputs, data, from, to, &out),
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
             seed: g.seed,
@@ -229,12 +255,20 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => exit::report(e, matches!(cli.log_format, LogFormat::Json)),
+        Err(e) => exit::report(e, json),
     }
 }
 
-/// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise).
-fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> anyhow::Result<()> {
+/// How a job speaks to a person when it is done.
+#[derive(Clone, Copy)]
+struct Say {
+    quiet: bool,
+    json: bool,
+}
+
+/// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise),
+/// then prints its summary.
+fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool, say: Say) -> anyhow::Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -256,7 +290,28 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> 
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    result.map(|_| ()).map_err(Into::into)
+    let days = result?;
+    if !say.quiet {
+        summary::print(data, out, &days, say.json)?;
+    }
+    Ok(())
+}
+
+/// `rtcbill report`: writes the page and says where.
+fn report(outputs: PathBuf, data: PathBuf, from: Option<NaiveDate>, to: Option<NaiveDate>, dest: &Path) -> anyhow::Result<()> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if t < f {
+            return Err(exit::UsageError(format!("--to {t} is before --from {f}")).into());
+        }
+    }
+    let started = std::time::Instant::now();
+    let opts = rtcbill_pipeline::report::Options { outputs, data, from, to };
+    let r = rtcbill_pipeline::report::write(&opts, dest)?;
+    tracing::info!(
+        file = %dest.display(), from = %r.from, to = %r.to, days = r.days.len(), bills = r.bills(), billed = %r.billed(),
+        seconds = started.elapsed().as_secs_f64(), "report written"
+    );
+    Ok(())
 }
 
 /// Today's date in the data root's billing zone.

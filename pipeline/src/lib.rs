@@ -16,6 +16,7 @@ pub mod input;
 pub mod meter;
 pub mod metered;
 pub mod output;
+pub mod report;
 pub mod revision;
 pub mod rows;
 pub mod run;
