@@ -10,5 +10,6 @@ mod inputs;
 mod integrity;
 mod logs;
 mod metering;
+mod report;
 mod sample;
 mod spark;
