@@ -96,6 +96,12 @@ fn cell(dom: &str, id: &str, header: &str) -> String {
     rows[0][i].clone()
 }
 
+/// The second cell of the row whose first cell is `key`.
+fn by_key(dom: &str, id: &str, key: &str) -> String {
+    let (_, rows) = table(dom, id);
+    rows.iter().find(|r| r[0] == key).unwrap_or_else(|| panic!("{id} has no row {key}: {rows:?}"))[1].clone()
+}
+
 /// A displayed number ("1,234.50", "5,258.89 USD") as a decimal; checks its separators.
 fn number(s: &str) -> Decimal {
     let n = s.split_whitespace().next().unwrap();
@@ -271,14 +277,19 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert_eq!(number(&cell(&dom, "table-packages", "failed renewals (range)")), Decimal::from(failed));
 
     // Accounts suspended now: each with its amount due and reclaim date.
-    let (_, rows) = table(&dom, "table-suspended");
+    let (head, rows) = table(&dom, "table-suspended");
+    assert_eq!(head, ["account", "due (USD)", "suspended (+08:00)", "reclaim (+08:00)"]);
     let mut want: Vec<(String, Decimal)> =
         status.iter().filter(|r| text(r, "state") == "suspended").map(|r| (int(r, "account_id").to_string(), dec(r, "amount_due"))).collect();
     want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let got: Vec<(String, Decimal)> = rows.iter().map(|r| (r[0].clone(), number(&r[1]))).collect();
     assert_eq!(got, want);
+    // instants in the billing zone: suspended at a grace deadline (a bill time + 24 h: 08:00),
+    // reclaimed 60 days later
     for r in &rows {
-        assert!(r[2].ends_with(" +08:00") && r[3].ends_with(" +08:00"), "{r:?}");
+        assert!(r[2].ends_with(" 08:00") && r[3].ends_with(" 08:00"), "{r:?}");
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").unwrap();
+        assert_eq!((day(&r[3]) - day(&r[2])).num_days(), 60, "{r:?}");
     }
 
     // Data quality: rejects by reason; collapsed = raw slices - accepted - rejected.
@@ -288,9 +299,9 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
         *by_reason.entry(text(r, "reason").to_string()).or_default() += 1;
     }
     for (reason, n) in &by_reason {
-        assert_eq!(number(&cell(&dom, "table-quality", reason)), Decimal::from(*n), "{reason}");
+        assert_eq!(number(&by_key(&dom, "table-quality", reason)), Decimal::from(*n), "{reason}");
     }
-    assert_eq!(number(&cell(&dom, "table-quality", "rejected")), Decimal::from(rejected.len()));
+    assert_eq!(number(&by_key(&dom, "table-quality", "rejected")), Decimal::from(rejected.len()));
     let mut raw = 0usize;
     for day in std::fs::read_dir(data.path().join("usage")).unwrap() {
         for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
@@ -300,7 +311,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     let accepted: i64 = usage.iter().map(|u| int(u, "slices")).sum();
     let collapsed = raw - accepted as usize - rejected.len();
     assert!(collapsed > 0);
-    assert_eq!(number(&cell(&dom, "table-quality", "collapsed duplicates")), Decimal::from(collapsed));
+    assert_eq!(number(&by_key(&dom, "table-quality", "collapsed duplicates")), Decimal::from(collapsed));
 
     // Restatements: the late file's bill, old and new amounts.
     let revisions = read_dataset(out.path(), "bill_revisions");

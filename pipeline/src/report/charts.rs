@@ -88,7 +88,8 @@ fn draw(f: &Frame, ymax: f64, body: impl FnOnce(&mut Chart) -> Result<(), Err>) 
     {
         let root = SVGBackend::with_string(&mut svg, f.size).into_drawing_area();
         root.fill(&WHITE).map_err(e)?;
-        let n = f.labels.len().max(1) as u32;
+        // The u32 range is inclusive: 0..n-1 gives n slots (a single slot needs two values).
+        let n = (f.labels.len() as u32).saturating_sub(1).max(1);
         let mut chart = ChartBuilder::on(&root)
             .caption(f.title, ("sans-serif", 20).into_font().style(FontStyle::Bold))
             .margin(12)
@@ -219,12 +220,14 @@ pub fn grouped_bars(f: &Frame, series: &[Series]) -> Result<String, Err> {
     let k = series.len().max(1) as f64;
     draw(f, top, |chart| {
         // a slot's width in pixels, split into k bars through each bar's left and right margins
-        let w = chart.plotting_area().dim_in_pixel().0 as f64 / f.labels.len().max(1) as f64;
-        let bar = (w * 0.8 / k).max(1.0);
+        let x = |i: u32| chart.backend_coord(&(SegmentValue::Exact(i), 0.0)).0 as f64;
+        let w = x(1) - x(0);
+        // bars of at most 48 px, the group centred in its slot
+        let bar = (w * 0.8 / k).clamp(1.0, 48.0);
         for (j, s) in series.iter().enumerate() {
             let c = colour(j);
-            let left = (w * 0.1 + bar * j as f64).round() as u32;
-            let right = (w * 0.9 - bar * (j as f64 + 1.0)).max(0.0).round() as u32;
+            let left = ((w - bar * k) / 2.0 + bar * j as f64).round().max(0.0) as u32;
+            let right = (w - left as f64 - bar).round().max(0.0) as u32;
             let rects: Vec<_> = s
                 .values
                 .iter()

@@ -44,6 +44,9 @@ section > p.lead { margin: 0 0 12px; color: var(--muted); }
 .kpi .note { color: var(--muted); font-size: 13px; }
 .row { display: flex; gap: 16px; flex-wrap: wrap; }
 .row > figure, .row > .col { flex: 1 1 560px; min-width: 0; }
+.row > .wide { flex: 3 1 760px; min-width: 0; }
+.row > .side { flex: 1 1 300px; min-width: 0; }
+td { white-space: nowrap; }
 figure.chart { margin: 8px 0; }
 figure.chart svg { width: 100%; height: auto; display: block; border: 1px solid var(--line); border-radius: 6px; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
@@ -103,10 +106,10 @@ fn kpi(id: &str, label: &str, value: &str, note: &str) -> String {
     )
 }
 
-/// An instant in the billing zone: `2026-10-22 08:00 +08:00`.
-fn instant(t: Option<Ts>, offset_seconds: i64, offset: &str) -> String {
+/// An instant in the billing zone: `2026-10-22 08:00`.
+fn instant(t: Option<Ts>, offset_seconds: i64) -> String {
     match t.and_then(|t| chrono::DateTime::from_timestamp_micros(t + offset_seconds * 1_000_000)) {
-        Some(dt) => format!("{} {}", dt.format("%Y-%m-%d %H:%M"), offset),
+        Some(dt) => dt.format("%Y-%m-%d %H:%M").to_string(),
         None => String::new(),
     }
 }
@@ -277,15 +280,19 @@ pub fn page(r: &Report) -> Result<String, String> {
             vec![
                 s.account_id.to_string(),
                 money(s.amount_due),
-                escape(&instant(s.suspended_at, offset, &r.utc_offset)),
-                escape(&instant(s.reclaim_at, offset, &r.utc_offset)),
+                escape(&instant(s.suspended_at, offset)),
+                escape(&instant(s.reclaim_at, offset)),
             ]
         })
         .collect();
     let suspended_table = if rows.is_empty() {
         format!("<p class=\"empty\" id=\"table-suspended\">No account is suspended at the end of {}.</p>", r.to)
     } else {
-        table("table-suspended", &["account", &format!("#amount due ({})", r.currency), "suspended at", "reclaim at"], &rows)
+        table(
+            "table-suspended",
+            &["account", &format!("#due ({})", r.currency), &format!("suspended ({})", r.utc_offset), &format!("reclaim ({})", r.utc_offset)],
+            &rows,
+        )
     };
     let _ = write!(
         body,
@@ -302,20 +309,18 @@ pub fn page(r: &Report) -> Result<String, String> {
     let rejected: Vec<Series> =
         reasons.iter().map(|k| Series::new(k.as_str(), r.days.iter().map(|d| count(&d.rejected, k.as_str()) as f64).collect())).collect();
     let collapsed = Series::new("collapsed duplicates", r.days.iter().map(|d| d.collapsed as f64).collect());
-    let svg_quality = charts::stacked_bars(&day_frame(&labels, "Rejected usage slices per day by reason, and collapsed duplicates (slices)", "slices per day", (1300, 330), 0), &rejected, &[collapsed])?;
-    let mut head: Vec<String> = reasons.iter().map(|k| format!("#{k}")).collect();
-    head.push("#rejected".into());
-    head.push("#collapsed duplicates".into());
-    let mut row: Vec<String> = reasons.iter().map(|k| thousands(r.days.iter().map(|d| count(&d.rejected, k.as_str())).sum::<usize>() as i128)).collect();
-    row.push(format!("<b>{}</b>", thousands(r.days.iter().map(|d| d.rejected.values().sum::<usize>()).sum::<usize>() as i128)));
-    row.push(thousands(r.days.iter().map(|d| d.collapsed).sum::<u64>() as i128));
-    let head: Vec<&str> = head.iter().map(String::as_str).collect();
-    let rows = vec![row];
+    let svg_quality = charts::stacked_bars(&day_frame(&labels, "Rejected usage slices per day by reason, and collapsed duplicates (slices)", "slices per day", (960, 360), 0), &rejected, &[collapsed])?;
+    let mut rows: Vec<Vec<String>> = reasons
+        .iter()
+        .map(|k| vec![escape(k), thousands(r.days.iter().map(|d| count(&d.rejected, k.as_str())).sum::<usize>() as i128)])
+        .collect();
+    rows.push(vec!["<b>rejected</b>".into(), format!("<b>{}</b>", thousands(r.days.iter().map(|d| d.rejected.values().sum::<usize>()).sum::<usize>() as i128))]);
+    rows.push(vec!["collapsed duplicates".into(), thousands(r.days.iter().map(|d| d.collapsed).sum::<u64>() as i128)]);
     let _ = write!(
         body,
-        "<section id=\"quality\"><h2>5. Data quality</h2><p class=\"lead\">Slices metering did not bill, with the first reason that applies (<code>rejected_usage</code>), and identical copies counted once (the day records).</p>{}{}</section>\n",
+        "<section id=\"quality\"><h2>5. Data quality</h2><p class=\"lead\">Slices metering did not bill, with the first reason that applies (<code>rejected_usage</code>), and identical copies counted once (the day records).</p><div class=\"row\"><div class=\"wide\">{}</div><div class=\"side\">{}</div></div></section>\n",
         figure("chart-quality", &svg_quality, "Bars: rejected slices stacked by reason; line: collapsed duplicates."),
-        table("table-quality", &head, &rows)
+        table("table-quality", &["reason", "#slices"], &rows)
     );
 
     // 6. Restatements.
@@ -326,7 +331,7 @@ pub fn page(r: &Report) -> Result<String, String> {
     let bill_labels: Vec<String> = if shown.is_empty() { vec!["none".into()] } else { shown.iter().map(|v| format!("{} r{}", v.bill_id, v.revision)).collect() };
     let restate_title = format!("Restated bills: old and new amounts ({})", r.currency);
     let svg_restate = charts::grouped_bars(
-        &Frame { title: &restate_title, x_desc: "bill and superseded revision", y_desc: &r.currency, labels: &bill_labels, size: (1300, 330), y_decimals: 2 },
+        &Frame { title: &restate_title, x_desc: "bill and superseded revision", y_desc: &r.currency, labels: &bill_labels, size: (1300, 300), y_decimals: 2 },
         &[
             Series::new("old amount", shown.iter().map(|v| f(v.amount)).collect()),
             Series::new("new amount", shown.iter().map(|v| f(v.new_amount.unwrap_or_default())).collect()),
