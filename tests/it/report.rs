@@ -141,17 +141,23 @@ fn draws_data(svg: &str) -> bool {
     points > 0 || fills.values().any(|n| *n >= 2)
 }
 
-/// The sample billed, then a late usage file for 2026-09-10 (6000 s of audio for app 100401,
-/// account 1004, no package) found by a backfill: one restated bill.
-fn sample_with_a_restatement() -> (tempfile::TempDir, tempfile::TempDir, String) {
-    let data = tempfile::tempdir().unwrap();
-    copy_dir(&repo().join("sample-data"), data.path());
-    let out = tempfile::tempdir().unwrap();
-    run_ok(data.path(), out.path(), &["--quiet"]);
+/// Runs the binary in `dir` (relative paths as a person types them) and asserts success.
+fn in_dir(dir: &Path, args: &[&str]) -> std::process::Output {
+    ok(Command::new(bin()).current_dir(dir).args(args).env("RTCBILL_LOG", "warn").output().unwrap())
+}
+
+/// The README's commands in a fresh folder: the sample billed into `out/` (`rtcbill run`),
+/// then a late usage file for 2026-09-10 (6000 s of audio for app 100401, account 1004, no
+/// package) found by a backfill: one restated bill. Returns the folder and the backfill's
+/// summary.
+fn sample_with_a_restatement() -> (tempfile::TempDir, String) {
+    let w = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("sample-data"), &w.path().join("sample-data"));
+    in_dir(w.path(), &["run", "--quiet"]);
     let late = Slice { app_id: Some(100401), ..slice("late-1", "2026-09-10T03:00:00Z", 6000) };
-    write_usage(&data.path().join("usage/usage_date=2026-09-10/late-0.parquet"), &[late]);
-    let o = ok(rtcbill(&["backfill", "--data", data.path().to_str().unwrap(), "--out", out.path().to_str().unwrap(), "--from", "2026-09-10"]));
-    (data, out, String::from_utf8(o.stdout).unwrap())
+    write_usage(&w.path().join("sample-data/usage/usage_date=2026-09-10/late-0.parquet"), &[late]);
+    let o = in_dir(w.path(), &["backfill", "--from", "2026-09-10"]);
+    (w, String::from_utf8(o.stdout).unwrap())
 }
 
 fn sum(rows: &[Row], k: &str) -> Decimal {
@@ -160,7 +166,8 @@ fn sum(rows: &[Row], k: &str) -> Decimal {
 
 #[test]
 fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows_the_outputs_figures() {
-    let (data, out, backfill_summary) = sample_with_a_restatement();
+    let (w, backfill_summary) = sample_with_a_restatement();
+    let (data, out) = (w.path().join("sample-data"), w.path().join("out"));
     assert!(backfill_summary.contains("Billed 53 days (2026-09-10 to 2026-11-01)."), "{backfill_summary}");
     assert!(backfill_summary.contains("revised bills     1\n"), "{backfill_summary}");
 
@@ -168,15 +175,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("report.html");
     let started = std::time::Instant::now();
-    ok(rtcbill(&[
-        "report",
-        "--outputs",
-        out.path().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap(),
-        "--out",
-        page.to_str().unwrap(),
-    ]));
+    in_dir(w.path(), &["report", "--out", page.to_str().unwrap()]);
     eprintln!("report of 62 days written in {:.2} s", started.elapsed().as_secs_f64());
     let html = std::fs::read_to_string(&page).unwrap();
 
@@ -211,7 +210,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     }
 
     // Headline figures, against the outputs read here.
-    let bills = read_dataset(out.path(), "bills");
+    let bills = read_dataset(&out, "bills");
     let billed = sum(&bills, "amount");
     assert_eq!(number(&kpi(&dom, "kpi-billed")), billed);
     assert!(kpi(&dom, "kpi-billed").ends_with(" USD"));
@@ -219,22 +218,22 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert_eq!(number(&kpi(&dom, "kpi-collected")), collected);
     let accounts: BTreeSet<i64> = bills.iter().map(|b| int(b, "account_id")).collect();
     assert_eq!(number(&kpi(&dom, "kpi-accounts")), Decimal::from(accounts.len()));
-    let status: Vec<Row> = read_dataset(out.path(), "account_status").into_iter().filter(|r| text(r, "billing_date") == "2026-11-01").collect();
+    let status: Vec<Row> = read_dataset(&out, "account_status").into_iter().filter(|r| text(r, "billing_date") == "2026-11-01").collect();
     let in_state = |s: &str| status.iter().filter(|r| text(r, "state") == s).count();
     assert_eq!(number(&kpi(&dom, "kpi-arrears")), Decimal::from(in_state("in_arrears")));
     assert_eq!(number(&kpi(&dom, "kpi-suspended")), Decimal::from(in_state("suspended")));
     assert!(in_state("suspended") > 0);
 
     // Revenue: overage by class, package sales by kind (charged: after the opening time).
-    let charges = read_dataset(out.path(), "charges");
+    let charges = read_dataset(&out, "charges");
     for class in ["audio", "video_hd", "video_fhd", "video_2k", "video_4k"] {
         let want: Decimal = charges.iter().filter(|c| text(c, "usage_class") == class).map(|c| dec(c, "amount")).sum();
         assert_eq!(number(&cell(&dom, "table-revenue", class)), money(want), "{class}");
     }
     assert_eq!(number(&cell(&dom, "table-revenue", "overage (USD)")), money(sum(&charges, "amount")));
     let opening: BTreeMap<i64, String> =
-        read_file(&data.path().join("accounts/part-0.parquet")).iter().map(|a| (int(a, "account_id"), text(a, "opening_time").to_string())).collect();
-    let orders = read_dataset(out.path(), "orders");
+        read_file(&&data.join("accounts/part-0.parquet")).iter().map(|a| (int(a, "account_id"), text(a, "opening_time").to_string())).collect();
+    let orders = read_dataset(&out, "orders");
     let sold = |kind: &str| -> Decimal {
         orders
             .iter()
@@ -249,8 +248,8 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert!(sold("renewal") > Decimal::ZERO && sold("upgrade") > Decimal::ZERO);
 
     // Minutes: metered = covered by each kind + overage.
-    let usage = read_dataset(out.path(), "usage_daily");
-    let deductions = read_dataset(out.path(), "deductions");
+    let usage = read_dataset(&out, "usage_daily");
+    let deductions = read_dataset(&out, "deductions");
     let metered: i64 = usage.iter().map(|u| int(u, "billable_minutes")).sum();
     let covered = |k: &str| deductions.iter().filter(|d| text(d, "package_kind") == k).map(|d| int(d, "usage_minutes")).sum::<i64>();
     let overage: i64 = charges.iter().map(|c| int(c, "minutes")).sum();
@@ -262,7 +261,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert_eq!(metered, covered("free") + covered("monthly") + covered("topup") + overage);
 
     // Packages on the last day, and failed renewals over the range.
-    let balances: Vec<Row> = read_dataset(out.path(), "package_balances").into_iter().filter(|r| text(r, "billing_date") == "2026-11-01").collect();
+    let balances: Vec<Row> = read_dataset(&out, "package_balances").into_iter().filter(|r| text(r, "billing_date") == "2026-11-01").collect();
     assert_eq!(number(&cell(&dom, "table-packages", "cycles on 2026-11-01")), Decimal::from(balances.len()));
     assert_eq!(
         number(&cell(&dom, "table-packages", "exhausted")),
@@ -272,7 +271,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
         number(&cell(&dom, "table-packages", "ending within 7 days")),
         Decimal::from(balances.iter().filter(|b| text(b, "cycle_end") <= "2026-11-08").count())
     );
-    let events = read_dataset(out.path(), "status_events");
+    let events = read_dataset(&out, "status_events");
     let failed = events.iter().filter(|e| text(e, "event") == "renewal_failed").count();
     assert_eq!(number(&cell(&dom, "table-packages", "failed renewals (range)")), Decimal::from(failed));
 
@@ -293,7 +292,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     }
 
     // Data quality: rejects by reason; collapsed = raw slices - accepted - rejected.
-    let rejected = read_dataset(out.path(), "rejected_usage");
+    let rejected = read_dataset(&out, "rejected_usage");
     let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
     for r in &rejected {
         *by_reason.entry(text(r, "reason").to_string()).or_default() += 1;
@@ -303,7 +302,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     }
     assert_eq!(number(&by_key(&dom, "table-quality", "rejected")), Decimal::from(rejected.len()));
     let mut raw = 0usize;
-    for day in std::fs::read_dir(data.path().join("usage")).unwrap() {
+    for day in std::fs::read_dir(&data.join("usage")).unwrap() {
         for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
             raw += read_file(&f.unwrap().path()).len();
         }
@@ -314,7 +313,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert_eq!(number(&by_key(&dom, "table-quality", "collapsed duplicates")), Decimal::from(collapsed));
 
     // Restatements: the late file's bill, old and new amounts.
-    let revisions = read_dataset(out.path(), "bill_revisions");
+    let revisions = read_dataset(&out, "bill_revisions");
     assert_eq!(revisions.len(), 1);
     let (_, rows) = table(&dom, "table-restatements");
     assert_eq!(rows.len(), 1);
