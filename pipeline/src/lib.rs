@@ -5,6 +5,7 @@
 //! - [`engine`]: the pure per-account core (rules.md, Clock and Packages, §4, §5)
 //! - [`output`]: Parquet writing and the atomic partition swap (rules.md, Outputs)
 //! - [`run`]: the chain of days shared by the jobs (README, Jobs)
+//! - [`report`]: the outputs drawn as one self-contained HTML page (README, Report)
 
 pub mod catalog;
 pub mod clock;

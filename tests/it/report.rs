@@ -232,7 +232,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     }
     assert_eq!(number(&cell(&dom, "table-revenue", "overage (USD)")), money(sum(&charges, "amount")));
     let opening: BTreeMap<i64, String> =
-        read_file(&&data.join("accounts/part-0.parquet")).iter().map(|a| (int(a, "account_id"), text(a, "opening_time").to_string())).collect();
+        read_file(&data.join("accounts/part-0.parquet")).iter().map(|a| (int(a, "account_id"), text(a, "opening_time").to_string())).collect();
     let orders = read_dataset(&out, "orders");
     let sold = |kind: &str| -> Decimal {
         orders
@@ -302,7 +302,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     }
     assert_eq!(number(&by_key(&dom, "table-quality", "rejected")), Decimal::from(rejected.len()));
     let mut raw = 0usize;
-    for day in std::fs::read_dir(&data.join("usage")).unwrap() {
+    for day in std::fs::read_dir(data.join("usage")).unwrap() {
         for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
             raw += read_file(&f.unwrap().path()).len();
         }
@@ -325,7 +325,7 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert_eq!(rows[0][7], "2026-11-01");
 
     // The verify placeholder.
-    assert_eq!(text_of(section(&dom, "<section id=\"verify\">", "</section>")).contains("verify not run"), true);
+    assert!(text_of(section(&dom, "<section id=\"verify\">", "</section>")).contains("verify not run"));
 }
 
 #[test]

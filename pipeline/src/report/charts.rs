@@ -107,7 +107,7 @@ fn draw(f: &Frame, ymax: f64, body: impl FnOnce(&mut Chart) -> Result<(), Err>) 
             .y_desc(f.y_desc)
             .x_labels(labels.len().min(64))
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if (*i as usize) % every == 0 => {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if (*i as usize).is_multiple_of(every) => {
                     labels.get(*i as usize).cloned().unwrap_or_default()
                 }
                 _ => String::new(),

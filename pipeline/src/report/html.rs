@@ -133,9 +133,9 @@ pub fn page(r: &Report) -> Result<String, String> {
     // Headline numbers.
     let billed = r.billed();
     let last = r.days.last().expect("a report has days");
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section id=\"headline\"><h2>Headline</h2><p class=\"lead\">Bills issued by the runs of {} to {} ({} billing days); states at the end of {}.</p><div class=\"kpis\">{}{}{}{}{}</div></section>\n",
+        "<section id=\"headline\"><h2>Headline</h2><p class=\"lead\">Bills issued by the runs of {} to {} ({} billing days); states at the end of {}.</p><div class=\"kpis\">{}{}{}{}{}</div></section>",
         r.from,
         r.to,
         r.days.len(),
@@ -184,9 +184,9 @@ pub fn page(r: &Report) -> Result<String, String> {
     row.push(format!("<b>{}</b>", money(sales_total)));
     let sales_head = format!("#package sales ({})", r.currency);
     let sales_table = table("table-sales", &["#purchases", "#renewals", "#upgrades", &sales_head], &[row]);
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section id=\"revenue\"><h2>1. Revenue</h2><p class=\"lead\">Overage is usage beyond packages at pay-as-you-go prices (<code>charges</code>, by usage day; monthly accounts are billed it at month end). Package sales are accepted, charged orders (<code>orders</code>). Totals over the range below each chart.</p><div class=\"row\"><div class=\"col\">{}{}</div><div class=\"col\">{}{}</div></div></section>\n",
+        "<section id=\"revenue\"><h2>1. Revenue</h2><p class=\"lead\">Overage is usage beyond packages at pay-as-you-go prices (<code>charges</code>, by usage day; monthly accounts are billed it at month end). Package sales are accepted, charged orders (<code>orders</code>). Totals over the range below each chart.</p><div class=\"row\"><div class=\"col\">{}{}</div><div class=\"col\">{}{}</div></div></section>",
         figure("chart-revenue", &svg_overage, "Stacked by usage class; a day's bar is the overage of that billing day's usage."),
         overage_table,
         figure("chart-sales", &svg_sales, "Purchases, renewals and upgrades processed by the day's run (free grants are 0)."),
@@ -209,9 +209,9 @@ pub fn page(r: &Report) -> Result<String, String> {
         thousands(sum_kind("topup") as i128),
         thousands(r.days.iter().map(|d| d.overage_minutes).sum::<i64>() as i128),
     ]];
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section id=\"minutes\"><h2>2. Minutes</h2><p class=\"lead\">Billable minutes metered (<code>usage_daily</code>) and how they were covered: by free, monthly and top-up packages (<code>deductions</code>), the rest overage (<code>charges</code>). The layers add up to the metered line.</p>{}{}</section>\n",
+        "<section id=\"minutes\"><h2>2. Minutes</h2><p class=\"lead\">Billable minutes metered (<code>usage_daily</code>) and how they were covered: by free, monthly and top-up packages (<code>deductions</code>), the rest overage (<code>charges</code>). The layers add up to the metered line.</p>{}{}</section>",
         figure("chart-minutes", &svg_minutes, "Stacked areas: covered by each package kind, then overage; black line: metered."),
         table("table-minutes", &["#metered", "#free", "#monthly", "#top-up", "#overage"], &rows)
     );
@@ -250,9 +250,9 @@ pub fn page(r: &Report) -> Result<String, String> {
         thousands(last.ending_soon as i128),
         thousands(failed.iter().sum::<f64>() as i128),
     ]];
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section id=\"packages\"><h2>3. Packages</h2><p class=\"lead\">Package cycles covering each day after its deduction (<code>package_balances</code>); failed renewals from <code>status_events</code>.</p><div class=\"row\">{}{}</div>{}</section>\n",
+        "<section id=\"packages\"><h2>3. Packages</h2><p class=\"lead\">Package cycles covering each day after its deduction (<code>package_balances</code>); failed renewals from <code>status_events</code>.</p><div class=\"row\">{}{}</div>{}</section>",
         figure("chart-package-fill", &svg_fill, "Cycles covering the last day by share of their minutes used, stacked by kind; full: nothing left."),
         figure("chart-packages", &svg_pk, &format!("Exhausted cycles and cycles whose end (exclusive) is within {ENDING_WITHIN_DAYS} days, at each day; renewals refused for lack of balance that day.")),
         table(
@@ -294,9 +294,9 @@ pub fn page(r: &Report) -> Result<String, String> {
             &rows,
         )
     };
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section id=\"arrears\"><h2>4. Arrears</h2><p class=\"lead\">Accounts by state at the end of each day's window (<code>account_status</code>), and accounts restored that day (<code>status_events</code>).</p>{}<h3>Accounts suspended at the end of {}</h3>{}</section>\n",
+        "<section id=\"arrears\"><h2>4. Arrears</h2><p class=\"lead\">Accounts by state at the end of each day's window (<code>account_status</code>), and accounts restored that day (<code>status_events</code>).</p>{}<h3>Accounts suspended at the end of {}</h3>{}</section>",
         figure("chart-arrears", &svg_arrears, "In arrears, suspended and reclaimed: accounts in that state; restored: accounts back to current that day."),
         r.to,
         suspended_table
@@ -316,9 +316,9 @@ pub fn page(r: &Report) -> Result<String, String> {
         .collect();
     rows.push(vec!["<b>rejected</b>".into(), format!("<b>{}</b>", thousands(r.days.iter().map(|d| d.rejected.values().sum::<usize>()).sum::<usize>() as i128))]);
     rows.push(vec!["collapsed duplicates".into(), thousands(r.days.iter().map(|d| d.collapsed).sum::<u64>() as i128)]);
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section id=\"quality\"><h2>5. Data quality</h2><p class=\"lead\">Slices metering did not bill, with the first reason that applies (<code>rejected_usage</code>), and identical copies counted once (the day records).</p><div class=\"row\"><div class=\"wide\">{}</div><div class=\"side\">{}</div></div></section>\n",
+        "<section id=\"quality\"><h2>5. Data quality</h2><p class=\"lead\">Slices metering did not bill, with the first reason that applies (<code>rejected_usage</code>), and identical copies counted once (the day records).</p><div class=\"row\"><div class=\"wide\">{}</div><div class=\"side\">{}</div></div></section>",
         figure("chart-quality", &svg_quality, "Bars: rejected slices stacked by reason; line: collapsed duplicates."),
         table("table-quality", &["reason", "#slices"], &rows)
     );
@@ -362,9 +362,9 @@ pub fn page(r: &Report) -> Result<String, String> {
             &rows,
         )
     };
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section id=\"restatements\"><h2>6. Restatements</h2><p class=\"lead\">Bills a rerun changed or withdrew (<code>bill_revisions</code>): every superseded revision with its amount and the amount that replaced it{}.</p>{}{}</section>\n",
+        "<section id=\"restatements\"><h2>6. Restatements</h2><p class=\"lead\">Bills a rerun changed or withdrew (<code>bill_revisions</code>): every superseded revision with its amount and the amount that replaced it{}.</p>{}{}</section>",
         if r.revisions.len() > shown.len() { format!(" (the chart shows the {} largest changes)", shown.len()) } else { String::new() },
         figure("chart-restatements", &svg_restate, "Per restated bill: the superseded amount and the amount of the revision that replaced it (0 when withdrawn)."),
         restate_table
@@ -374,9 +374,9 @@ pub fn page(r: &Report) -> Result<String, String> {
     body.push_str(&verify_section(r.verify.as_deref()));
 
     let mut page = String::with_capacity(body.len() + 4096);
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>rtcbill report {} to {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<header><h1>rtcbill billing report</h1><p>Billing days {} to {} from the published outputs {} (snapshot {}). Money in {}, to the cent; instants in the billing zone ({}).</p></header>\n{body}<footer>Drawn by <code>rtcbill report</code> from the output datasets only. Each figure can be checked with the README's query of its dataset.</footer>\n</main>\n</body>\n</html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>rtcbill report {} to {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<header><h1>rtcbill billing report</h1><p>Billing days {} to {} from the published outputs {} (snapshot {}). Money in {}, to the cent; instants in the billing zone ({}).</p></header>\n{body}<footer>Drawn by <code>rtcbill report</code> from the output datasets only. Each figure can be checked with the README's query of its dataset.</footer>\n</main>\n</body>\n</html>",
         r.from,
         r.to,
         r.from,
