@@ -20,7 +20,11 @@ use rtcbill_pipeline::meter::MeterEngine;
 use rtcbill_pipeline::run::{execute, Plan, Source};
 
 #[derive(Parser)]
-#[command(name = "rtcbill", version, about = "Batch metering and invoicing for a real-time audio/video service")]
+#[command(
+    name = "rtcbill",
+    version,
+    about = "Batch metering and invoicing for a real-time audio/video service"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -153,7 +157,8 @@ enum Export {
 }
 
 fn parse_month(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| format!("{s:?} is not a month YYYY-MM"))
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a month YYYY-MM"))
 }
 
 #[derive(clap::Args)]
@@ -191,10 +196,15 @@ struct GenerateArgs {
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RTCBILL_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RTCBILL_LOG")
+        .unwrap_or_else(|_| "info".into());
     // Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org).
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
         LogFormat::Text => b.with_target(false).init(),
         LogFormat::Json => b.json().init(),
@@ -219,9 +229,16 @@ fn main() -> ExitCode {
     let json = matches!(cli.log_format, LogFormat::Json);
     let say = Say { quiet: cli.quiet, json };
     let result = match cli.job {
-        Job::Run { data, out, from, to } => chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap, say),
-        Job::Backfill { data, out, from, to } => chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap, say),
-        Job::Nightly { data, out, today } => match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
+        Job::Run { data, out, from, to } => {
+            chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap, say)
+        }
+        Job::Backfill { data, out, from, to } => {
+            chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap, say)
+        }
+        Job::Nightly { data, out, today } => match today
+            .map(Ok)
+            .unwrap_or_else(|| today_in_zone(&data))
+        {
             Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap, say),
             Err(e) => Err(e),
         },
@@ -241,7 +258,9 @@ fn main() -> ExitCode {
         })
         .map_err(Into::into),
         Job::Export { format: Export::Focus { month, out, data, outputs, provider } } => {
-            let dest = out.unwrap_or_else(|| PathBuf::from(format!("focus-{}.parquet", month.format("%Y-%m"))));
+            let dest = out.unwrap_or_else(|| {
+                PathBuf::from(format!("focus-{}.parquet", month.format("%Y-%m")))
+            });
             rtcbill_pipeline::focus::export(&data, &outputs, month, &provider, &dest)
                 .map(|s| {
                     tracing::info!(
@@ -268,13 +287,22 @@ struct Say {
 
 /// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise),
 /// then prints its summary.
-fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool, say: Say) -> anyhow::Result<()> {
+fn chain(
+    data: &Path,
+    out: &Path,
+    plan: Plan,
+    source: Source,
+    overlap: bool,
+    say: Say,
+) -> anyhow::Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} days {msg} ({eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} days {msg} ({eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         b.set_prefix("rtcbill");
         b
@@ -298,7 +326,13 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool, say
 }
 
 /// `rtcbill report`: writes the page and says where.
-fn report(outputs: PathBuf, data: PathBuf, from: Option<NaiveDate>, to: Option<NaiveDate>, dest: &Path) -> anyhow::Result<()> {
+fn report(
+    outputs: PathBuf,
+    data: PathBuf,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    dest: &Path,
+) -> anyhow::Result<()> {
     if let (Some(f), Some(t)) = (from, to) {
         if t < f {
             return Err(exit::UsageError(format!("--to {t} is before --from {f}")).into());
@@ -336,7 +370,8 @@ fn schema(name: Option<&str>) -> anyhow::Result<()> {
             }
             None => {
                 let names: Vec<_> = rtcbill_schemas::all().iter().map(|d| d.name).collect();
-                Err(exit::UsageError(format!("no dataset {n:?}; datasets: {}", names.join(", "))).into())
+                Err(exit::UsageError(format!("no dataset {n:?}; datasets: {}", names.join(", ")))
+                    .into())
             }
         },
     }

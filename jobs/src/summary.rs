@@ -31,7 +31,9 @@ struct Summary {
 
 /// A word for a POSIX shell, quoted only when it needs to be.
 fn sh(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=+@,".contains(c)) {
+    if !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=+@,".contains(c))
+    {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
@@ -41,10 +43,20 @@ fn sh(word: &str) -> String {
 fn gather(data: &Path, out: &Path, days: &[DaySummary]) -> anyhow::Result<Summary> {
     let written: Vec<_> = days.iter().map(|d| d.day).collect();
     let totals = job_totals(out, &written)?;
-    let currency = rtcbill_pipeline::catalog::Catalog::load(&data.join("catalog.toml")).map(|c| c.currency).unwrap_or_default();
+    let currency = rtcbill_pipeline::catalog::Catalog::load(&data.join("catalog.toml"))
+        .map(|c| c.currency)
+        .unwrap_or_default();
     let (first, last) = (written.iter().min().copied(), written.iter().max().copied());
-    let done_to = if written.is_empty() { Published::open(out).ok().and_then(|p| p.done_days().ok()).and_then(|d| d.last().copied()) } else { None };
-    let mut report = format!("rtcbill report --outputs {} --data {}", sh(&out.display().to_string()), sh(&data.display().to_string()));
+    let done_to = if written.is_empty() {
+        Published::open(out).ok().and_then(|p| p.done_days().ok()).and_then(|d| d.last().copied())
+    } else {
+        None
+    };
+    let mut report = format!(
+        "rtcbill report --outputs {} --data {}",
+        sh(&out.display().to_string()),
+        sh(&data.display().to_string())
+    );
     if let (Some(f), Some(l)) = (first, last) {
         report.push_str(&format!(" --from {f} --to {l}"));
     }
@@ -68,11 +80,17 @@ fn gather(data: &Path, out: &Path, days: &[DaySummary]) -> anyhow::Result<Summar
 
 fn text(s: &Summary) -> String {
     let (Some(first), Some(last)) = (s.first, s.last) else {
-        let done = s.done_to.map(|d| format!(": every day up to {d} is billed")).unwrap_or_default();
-        return format!("Nothing to do{done}.\n  outputs           {}\n  report            {}\n", s.outputs, s.report);
+        let done =
+            s.done_to.map(|d| format!(": every day up to {d} is billed")).unwrap_or_default();
+        return format!(
+            "Nothing to do{done}.\n  outputs           {}\n  report            {}\n",
+            s.outputs, s.report
+        );
     };
     let range = if first == last { first.to_string() } else { format!("{first} to {last}") };
-    let plural = |n: usize, one: &str, many: &str| format!("{} {}", thousands(n as i128), if n == 1 { one } else { many });
+    let plural = |n: usize, one: &str, many: &str| {
+        format!("{} {}", thousands(n as i128), if n == 1 { one } else { many })
+    };
     format!(
         "Billed {} ({range}).\n  bills issued      {}, total {} {}\n  revised bills     {}\n  arrears           {} entering arrears, {} suspended\n  rejected slices   {}\n  outputs           {}\n  report            {}\n",
         plural(s.days, "day", "days"),

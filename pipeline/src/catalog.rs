@@ -143,9 +143,14 @@ impl Catalog {
     }
 
     pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
-        let raw: RawCatalog = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
-        let offset = parse_offset(&raw.billing.utc_offset)
-            .ok_or_else(|| format!("[billing] utc_offset: {:?} is not an offset like +08:00", raw.billing.utc_offset))?;
+        let raw: RawCatalog =
+            toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        let offset = parse_offset(&raw.billing.utc_offset).ok_or_else(|| {
+            format!(
+                "[billing] utc_offset: {:?} is not an offset like +08:00",
+                raw.billing.utc_offset
+            )
+        })?;
         if raw.billing.grace_hours < 0 || raw.billing.reclaim_days < 0 {
             return Err("[billing] grace_hours and reclaim_days must be >= 0".into());
         }
@@ -167,7 +172,8 @@ impl Catalog {
             let from = entry
                 .remove("effective_from")
                 .ok_or_else(|| format!("[[payg]] #{}: effective_from missing", i + 1))?;
-            let from = date(&from).map_err(|e| format!("[[payg]] #{} effective_from: {e}", i + 1))?;
+            let from =
+                date(&from).map_err(|e| format!("[[payg]] #{} effective_from: {e}", i + 1))?;
             let mut prices = Vec::new();
             for c in &classes {
                 let v = entry
@@ -188,8 +194,10 @@ impl Catalog {
         for v in raw.versions {
             let ctx = format!("[[versions]] {} {}", v.product, v.version);
             versions.push(Version {
-                list_price: money(&v.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
-                effective_from: date(&v.effective_from).map_err(|e| format!("{ctx} effective_from: {e}"))?,
+                list_price: money(&v.list_price, 2)
+                    .map_err(|e| format!("{ctx} list_price: {e}"))?,
+                effective_from: date(&v.effective_from)
+                    .map_err(|e| format!("{ctx} effective_from: {e}"))?,
                 minutes: nonneg(v.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
                 product: v.product,
                 version: v.version,
@@ -200,8 +208,10 @@ impl Catalog {
         for t in raw.topups {
             let ctx = format!("[[topups]] {}", t.spec);
             topups.push(Topup {
-                list_price: money(&t.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
-                effective_from: date(&t.effective_from).map_err(|e| format!("{ctx} effective_from: {e}"))?,
+                list_price: money(&t.list_price, 2)
+                    .map_err(|e| format!("{ctx} list_price: {e}"))?,
+                effective_from: date(&t.effective_from)
+                    .map_err(|e| format!("{ctx} effective_from: {e}"))?,
                 minutes: nonneg(t.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
                 spec: t.spec,
             });
@@ -253,14 +263,20 @@ impl Catalog {
     }
 }
 
-fn in_force<'a, T>(it: impl Iterator<Item = &'a T>, day: NaiveDate, from: impl Fn(&T) -> NaiveDate) -> Option<&'a T> {
+fn in_force<'a, T>(
+    it: impl Iterator<Item = &'a T>,
+    day: NaiveDate,
+    from: impl Fn(&T) -> NaiveDate,
+) -> Option<&'a T> {
     it.filter(|x| from(x) <= day).max_by_key(|x| from(x))
 }
 
 fn date(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
     match v {
         toml::Value::String(s) => s.parse().map_err(|_| format!("{s:?} is not a date YYYY-MM-DD")),
-        toml::Value::Datetime(d) => d.to_string().parse().map_err(|_| format!("{d} is not a date YYYY-MM-DD")),
+        toml::Value::Datetime(d) => {
+            d.to_string().parse().map_err(|_| format!("{d} is not a date YYYY-MM-DD"))
+        }
         other => Err(format!("{other} is not a date")),
     }
 }
@@ -268,9 +284,15 @@ fn date(v: &toml::Value) -> std::result::Result<NaiveDate, String> {
 /// A price: a string of decimals (or an integer), at most `max_scale` decimals, ≥ 0.
 fn money(v: &toml::Value, max_scale: u32) -> std::result::Result<Decimal, String> {
     let d = match v {
-        toml::Value::String(s) => Decimal::from_str(s).map_err(|_| format!("{s:?} is not a decimal"))?,
+        toml::Value::String(s) => {
+            Decimal::from_str(s).map_err(|_| format!("{s:?} is not a decimal"))?
+        }
         toml::Value::Integer(i) => Decimal::from(*i),
-        other => return Err(format!("{other} must be a string of decimals such as \"0.99\" (no floats for money)")),
+        other => {
+            return Err(format!(
+                "{other} must be a string of decimals such as \"0.99\" (no floats for money)"
+            ))
+        }
     };
     if d.normalize().scale() > max_scale {
         return Err(format!("{d} has more than {max_scale} decimals"));

@@ -30,7 +30,10 @@ impl Error {
 
     /// Whether the error is the input's fault (sysexits EX_DATAERR) rather than the machine's.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Error::Input { .. } | Error::Column { .. } | Error::Row { .. } | Error::Invalid(_))
+        matches!(
+            self,
+            Error::Input { .. } | Error::Column { .. } | Error::Row { .. } | Error::Invalid(_)
+        )
     }
 }
 

@@ -81,7 +81,12 @@ struct Lookups<'a> {
 impl<'a> Lookups<'a> {
     fn new(inputs: &'a Inputs) -> Lookups<'a> {
         Lookups {
-            monthly: inputs.accounts.iter().filter(|a| a.mode == BillingMode::Monthly).map(|a| a.id).collect(),
+            monthly: inputs
+                .accounts
+                .iter()
+                .filter(|a| a.mode == BillingMode::Monthly)
+                .map(|a| a.id)
+                .collect(),
             opening: inputs.accounts.iter().map(|a| (a.id, a.opening_time)).collect(),
             packages: inputs.packages.iter().map(|p| (p.package_id.as_str(), p)).collect(),
         }
@@ -105,7 +110,13 @@ fn bill_period(zone: &Zone, bill_id: &str, day: NaiveDate) -> (Ts, Ts) {
 
 /// Writes the FOCUS export of the month starting `month` to `dest` (atomically: a temporary
 /// file beside it, renamed). `out` must hold at least one done day of the month.
-pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &Path) -> Result<Summary> {
+pub fn export(
+    data: &Path,
+    out: &Path,
+    month: NaiveDate,
+    provider: &str,
+    dest: &Path,
+) -> Result<Summary> {
     // The published snapshot: a run never changes it, so no lock is needed to read it whole.
     let published = Published::open(out)?;
     let out = published.root.as_path();
@@ -145,7 +156,8 @@ pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &
     s.corrections = rows.len() - before;
     s.billed = rows.iter().map(|r| r.billed).sum();
     let period = (zone.start_of(month), zone.start_of(next));
-    let batch = to_batch(&rows, period, cat, provider).map_err(|m| Error::Write { path: dest.to_path_buf(), msg: m })?;
+    let batch = to_batch(&rows, period, cat, provider)
+        .map_err(|m| Error::Write { path: dest.to_path_buf(), msg: m })?;
     let tmp = dest.with_extension("parquet.tmp");
     write_file(&tmp, &schemas::FOCUS, &batch)?;
     std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
@@ -153,13 +165,22 @@ pub fn export(data: &Path, out: &Path, month: NaiveDate, provider: &str, dest: &
 }
 
 /// Usage rows: the day's `charges`, each on its daily bill or its month's bill.
-fn usage_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+fn usage_rows(
+    out: &Path,
+    cat: &Catalog,
+    lk: &Lookups,
+    day: NaiveDate,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
     let Some(f) = partition_file(out, &schemas::CHARGES, day) else { return Ok(()) };
     let t = Table::load(&f, &schemas::CHARGES)?;
-    let (acc, app, class, minutes) = (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64("minutes")?);
+    let (acc, app, class, minutes) =
+        (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64("minutes")?);
     let price = t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?;
     let amount = t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?;
-    let price_from = cat.payg_from(day).ok_or_else(|| Error::Invalid(format!("no pay-as-you-go prices in force on {day}")))?;
+    let price_from = cat
+        .payg_from(day)
+        .ok_or_else(|| Error::Invalid(format!("no pay-as-you-go prices in force on {day}")))?;
     let zone = cat.zone;
     for i in 0..t.rows() {
         let invoice_id = if lk.monthly.contains(&acc[i]) {
@@ -172,7 +193,12 @@ fn usage_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mu
             billed: amount[i],
             account_id: acc[i],
             charge_category: "Usage",
-            description: format!("{} {} minutes beyond packages at {} per 1,000 minutes", minutes[i], class[i], price[i].normalize()),
+            description: format!(
+                "{} {} minutes beyond packages at {} per 1,000 minutes",
+                minutes[i],
+                class[i],
+                price[i].normalize()
+            ),
             frequency: "Usage-Based",
             period: day_period(&zone, day),
             consumed_minutes: Some(minutes[i]),
@@ -200,41 +226,90 @@ fn usage_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, rows: &mu
 /// charge belongs to the billing day of its instant (an order at 00:00-08:00 of the 1st is
 /// processed by the run of the month before, and belongs to the new month); one before the
 /// epoch, to the epoch.
-fn order_rows(out: &Path, cat: &Catalog, lk: &Lookups, day: NaiveDate, month: (NaiveDate, NaiveDate), epoch: NaiveDate, rows: &mut Vec<Row>) -> Result<()> {
+fn order_rows(
+    out: &Path,
+    cat: &Catalog,
+    lk: &Lookups,
+    day: NaiveDate,
+    month: (NaiveDate, NaiveDate),
+    epoch: NaiveDate,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
     let Some(f) = partition_file(out, &schemas::ORDERS, day) else { return Ok(()) };
     let t = Table::load(&f, &schemas::ORDERS)?;
-    let (ids, acc, pkg, kind, time, status) =
-        (t.str("order_id")?, t.opt_i64(c::ACCOUNT_ID)?, t.str(c::PACKAGE_ID)?, t.str(c::KIND)?, t.ts(c::TIME)?, t.str("status")?);
+    let (ids, acc, pkg, kind, time, status) = (
+        t.str("order_id")?,
+        t.opt_i64(c::ACCOUNT_ID)?,
+        t.str(c::PACKAGE_ID)?,
+        t.str(c::KIND)?,
+        t.ts(c::TIME)?,
+        t.str("status")?,
+    );
     let (amount, version) = (t.opt_money(c::AMOUNT)?, t.opt_str(c::VERSION)?);
     let bad = |m: String| Error::Invalid(format!("{}: {m}", f.display()));
     for i in 0..t.rows() {
         let Some(account_id) = acc[i] else { continue };
         let on = cat.zone.day_of(time[i]).max(epoch);
-        if status[i] != "accepted" || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o) || on < month.0 || on >= month.1 {
+        if status[i] != "accepted"
+            || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o)
+            || on < month.0
+            || on >= month.1
+        {
             continue;
         }
-        let p = lk.packages.get(pkg[i].as_str()).ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
+        let p = lk
+            .packages
+            .get(pkg[i].as_str())
+            .ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
         if p.kind == "free" {
             continue;
         }
-        let amount = amount[i].ok_or_else(|| bad(format!("accepted order {} has no amount", ids[i])))?;
-        let version = version[i].as_deref().ok_or_else(|| bad(format!("accepted order {} has no version", ids[i])))?;
+        let amount =
+            amount[i].ok_or_else(|| bad(format!("accepted order {} has no amount", ids[i])))?;
+        let version = version[i]
+            .as_deref()
+            .ok_or_else(|| bad(format!("accepted order {} has no version", ids[i])))?;
         // (SKU, SkuPriceId suffix, list unit price, quantity, unit, frequency)
         let (sku, price_from, list, qty, unit, freq) = match (kind[i].as_str(), p.kind.as_str()) {
             ("purchase", "topup") => {
-                let e = cat.topup(version, on).ok_or_else(|| bad(format!("top-up {version} not in the catalog on {on}")))?;
-                (format!("topup/{version}"), e.effective_from.to_string(), e.list_price, p.quantity.unwrap_or(1), "Packages", "One-Time")
+                let e = cat
+                    .topup(version, on)
+                    .ok_or_else(|| bad(format!("top-up {version} not in the catalog on {on}")))?;
+                (
+                    format!("topup/{version}"),
+                    e.effective_from.to_string(),
+                    e.list_price,
+                    p.quantity.unwrap_or(1),
+                    "Packages",
+                    "One-Time",
+                )
             }
             (k @ ("purchase" | "renewal" | "upgrade"), _) => {
-                let e = cat
-                    .version(&p.product, version, on)
-                    .ok_or_else(|| bad(format!("{} {version} not in the catalog on {on}", p.product)))?;
+                let e = cat.version(&p.product, version, on).ok_or_else(|| {
+                    bad(format!("{} {version} not in the catalog on {on}", p.product))
+                })?;
                 let sku = format!("monthly/{}/{version}", p.product);
                 match k {
-                    "renewal" => (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "Recurring"),
+                    "renewal" => (
+                        sku,
+                        e.effective_from.to_string(),
+                        e.list_price,
+                        1,
+                        "Packages",
+                        "Recurring",
+                    ),
                     // rules.md, Packages: the upgrade's price is prorated; it is its own list price.
-                    "upgrade" => (sku, format!("{}/upgrade", e.effective_from), amount, 1, "Upgrades", "One-Time"),
-                    _ => (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "One-Time"),
+                    "upgrade" => (
+                        sku,
+                        format!("{}/upgrade", e.effective_from),
+                        amount,
+                        1,
+                        "Upgrades",
+                        "One-Time",
+                    ),
+                    _ => {
+                        (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "One-Time")
+                    }
                 }
             }
             (other, _) => return Err(bad(format!("order {} of unknown kind {other}", ids[i]))),
@@ -289,7 +364,10 @@ fn rounding_rows(out: &Path, zone: &Zone, day: NaiveDate, rows: &mut Vec<Row>) -
             billed: diff,
             account_id: acc[i],
             charge_category: "Adjustment",
-            description: format!("rounding of bill {} to {} (one rounding per bill)", ids[i], amount[i]),
+            description: format!(
+                "rounding of bill {} to {} (one rounding per bill)",
+                ids[i], amount[i]
+            ),
             frequency: "Usage-Based",
             period: bill_period(zone, &ids[i], day),
             effective: diff,
@@ -314,7 +392,12 @@ fn correction_rows(
     for day in before {
         let Some(f) = partition_file(out, &schemas::BILL_REVISIONS, day) else { continue };
         let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
-        let (ids, acc, rev, by) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.opt_i64("replaced_by_revision")?);
+        let (ids, acc, rev, by) = (
+            t.str("bill_id")?,
+            t.i64(c::ACCOUNT_ID)?,
+            t.i64("revision")?,
+            t.opt_i64("replaced_by_revision")?,
+        );
         let (change, on) = (t.money("change")?, t.date("restated_on")?);
         for i in 0..t.rows() {
             if on[i] < month || on[i] >= next {

@@ -11,7 +11,9 @@ use rtcbill_schemas::{self as schemas, Dataset};
 use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
-use crate::clock::{add_days, add_months, month_start, Ts, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_SECOND};
+use crate::clock::{
+    add_days, add_months, month_start, Ts, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_SECOND,
+};
 use crate::error::{Error, Result};
 use crate::output::{write_file, Cols};
 
@@ -97,9 +99,34 @@ fn d(s: &str) -> NaiveDate {
 fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
     let before = add_days(start, -1);
     let open = c.at(before, 0, 0);
-    let months = [add_months(month_start(start), 0), add_months(month_start(start), 1), add_months(month_start(start), 2)];
-    let pkg = |r: &mut Root, id: &str, account: i64, app: Option<i64>, kind: &'static str, product: &'static str, version: &'static str, quantity: Option<i32>, at: Ts, paid: i64, auto_renew: Option<bool>| {
-        r.packages.push(Pkg { id: id.into(), account, app, kind, product, version, quantity, at, paid: money(paid), auto_renew });
+    let months = [
+        add_months(month_start(start), 0),
+        add_months(month_start(start), 1),
+        add_months(month_start(start), 2),
+    ];
+    let pkg = |r: &mut Root,
+               id: &str,
+               account: i64,
+               app: Option<i64>,
+               kind: &'static str,
+               product: &'static str,
+               version: &'static str,
+               quantity: Option<i32>,
+               at: Ts,
+               paid: i64,
+               auto_renew: Option<bool>| {
+        r.packages.push(Pkg {
+            id: id.into(),
+            account,
+            app,
+            kind,
+            product,
+            version,
+            quantity,
+            at,
+            paid: money(paid),
+            auto_renew,
+        });
     };
     let audio = |secs: i64| [secs, 0, 0, 0, 0];
 
@@ -108,7 +135,19 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
     r.accounts.push((1001, "daily", money(5000), open));
     r.apps.push((100101, 1001, c.at(d("2026-01-05"), 10, 0), None, None));
     for (i, m) in months.iter().enumerate() {
-        pkg(r, &format!("free-1001-{i}"), 1001, Some(100101), "free", "rtc_engine", "free", None, c.at(*m, 0, 5), 0, None);
+        pkg(
+            r,
+            &format!("free-1001-{i}"),
+            1001,
+            Some(100101),
+            "free",
+            "rtc_engine",
+            "free",
+            None,
+            c.at(*m, 0, 5),
+            0,
+            None,
+        );
     }
     r.plans.push(Plan { app: 100101, seconds: audio(600), slices: 40 });
 
@@ -117,9 +156,39 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
     r.accounts.push((1002, "daily", money(50000), open));
     r.apps.push((100201, 1002, c.at(d("2026-02-01"), 9, 0), None, None));
     r.apps.push((100202, 1002, c.at(d("2026-02-01"), 9, 5), None, None));
-    pkg(r, "mon-1002", 1002, Some(100201), "monthly", "rtc_engine", "lite", None, c.at(add_days(start, 4), 10, 0), 500, None);
-    r.events.push(("upg-1002".into(), "mon-1002".into(), c.at(add_days(start, 14), 15, 30), "upgrade", Some("standard")));
-    pkg(r, "top-1002", 1002, None, "topup", "rtc_engine", "25k", Some(2), c.at(add_days(start, 9), 11, 0), 4800, None);
+    pkg(
+        r,
+        "mon-1002",
+        1002,
+        Some(100201),
+        "monthly",
+        "rtc_engine",
+        "lite",
+        None,
+        c.at(add_days(start, 4), 10, 0),
+        500,
+        None,
+    );
+    r.events.push((
+        "upg-1002".into(),
+        "mon-1002".into(),
+        c.at(add_days(start, 14), 15, 30),
+        "upgrade",
+        Some("standard"),
+    ));
+    pkg(
+        r,
+        "top-1002",
+        1002,
+        None,
+        "topup",
+        "rtc_engine",
+        "25k",
+        Some(2),
+        c.at(add_days(start, 9), 11, 0),
+        4800,
+        None,
+    );
     r.plans.push(Plan { app: 100201, seconds: [900, 600, 300, 0, 0], slices: 60 });
     r.plans.push(Plan { app: 100202, seconds: audio(1200), slices: 50 });
 
@@ -127,7 +196,19 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
     // charge), its renewal fails on a low balance (renewal_failed), overage billed monthly.
     r.accounts.push((1003, "monthly", money(3000), open));
     r.apps.push((100301, 1003, c.at(d("2025-11-11"), 8, 0), None, None));
-    pkg(r, "mon-1003", 1003, None, "monthly", "call", "standard", None, c.at(add_days(start, -7), 12, 0), 6900, Some(true));
+    pkg(
+        r,
+        "mon-1003",
+        1003,
+        None,
+        "monthly",
+        "call",
+        "standard",
+        None,
+        c.at(add_days(start, -7), 12, 0),
+        6900,
+        Some(true),
+    );
     r.plans.push(Plan { app: 100301, seconds: [1500, 900, 0, 0, 0], slices: 80 });
 
     // 1004 arrears cleared in time: the first bill leaves the balance below 0, a recharge 12 h
@@ -135,30 +216,84 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
     r.accounts.push((1004, "daily", money(100), open));
     r.apps.push((100401, 1004, c.at(d("2026-03-03"), 8, 0), None, None));
     r.plans.push(Plan { app: 100401, seconds: [3000, 600, 0, 0, 0], slices: 50 });
-    r.txns.push(("tx-1004-1".into(), 1004, c.at(add_days(start, 1), 20, 0), "recharge", money(20000)));
+    r.txns.push((
+        "tx-1004-1".into(),
+        1004,
+        c.at(add_days(start, 1), 20, 0),
+        "recharge",
+        money(20000),
+    ));
 
     // 1005 suspended, then restored by a recharge four days later.
     r.accounts.push((1005, "daily", money(50), open));
     r.apps.push((100501, 1005, c.at(d("2026-03-03"), 8, 0), None, None));
     r.plans.push(Plan { app: 100501, seconds: [3000, 600, 0, 0, 0], slices: 30 });
-    r.txns.push(("tx-1005-1".into(), 1005, c.at(add_days(start, 5), 9, 0), "recharge", money(30000)));
+    r.txns.push((
+        "tx-1005-1".into(),
+        1005,
+        c.at(add_days(start, 5), 9, 0),
+        "recharge",
+        money(30000),
+    ));
 
     // 1006 never pays: in arrears, suspended, reclaimed 60 days later; the reclaim clears its
     // top-up. A refund and an adjustment move the balance without starting arrears.
     r.accounts.push((1006, "daily", money(0), open));
     r.apps.push((100601, 1006, c.at(d("2026-04-04"), 8, 0), None, None));
     r.apps.push((100602, 1006, c.at(d("2026-04-04"), 8, 0), None, None));
-    pkg(r, "top-1006", 1006, Some(100602), "topup", "rtc_engine", "25k", Some(1), c.at(add_days(start, -20), 9, 0), 2400, None);
+    pkg(
+        r,
+        "top-1006",
+        1006,
+        Some(100602),
+        "topup",
+        "rtc_engine",
+        "25k",
+        Some(1),
+        c.at(add_days(start, -20), 9, 0),
+        2400,
+        None,
+    );
     r.plans.push(Plan { app: 100601, seconds: [0, 0, 0, 0, 400], slices: 5 });
     r.txns.push(("tx-1006-1".into(), 1006, c.at(add_days(start, 20), 9, 0), "refund", money(-100)));
-    r.txns.push(("tx-1006-2".into(), 1006, c.at(add_days(start, 21), 9, 0), "adjustment", money(50)));
+    r.txns.push((
+        "tx-1006-2".into(),
+        1006,
+        c.at(add_days(start, 21), 9, 0),
+        "adjustment",
+        money(50),
+    ));
 
     // 1007 app events: one app disabled, one suspended for a violation before the epoch whose
     // app packages are reclaimed 60 days after it.
     r.accounts.push((1007, "daily", money(20000), open));
-    r.apps.push((100701, 1007, c.at(d("2026-05-05"), 8, 0), Some(c.at(add_days(start, 9), 3, 0)), None));
-    r.apps.push((100702, 1007, c.at(d("2026-05-05"), 8, 0), None, Some(c.at(add_days(start, -12), 14, 0))));
-    pkg(r, "top-1007", 1007, Some(100702), "topup", "rtc_engine", "250k", Some(1), c.at(add_days(start, -30), 9, 0), 22700, None);
+    r.apps.push((
+        100701,
+        1007,
+        c.at(d("2026-05-05"), 8, 0),
+        Some(c.at(add_days(start, 9), 3, 0)),
+        None,
+    ));
+    r.apps.push((
+        100702,
+        1007,
+        c.at(d("2026-05-05"), 8, 0),
+        None,
+        Some(c.at(add_days(start, -12), 14, 0)),
+    ));
+    pkg(
+        r,
+        "top-1007",
+        1007,
+        Some(100702),
+        "topup",
+        "rtc_engine",
+        "250k",
+        Some(1),
+        c.at(add_days(start, -30), 9, 0),
+        22700,
+        None,
+    );
     r.plans.push(Plan { app: 100701, seconds: audio(800), slices: 20 });
     r.plans.push(Plan { app: 100702, seconds: [600, 300, 0, 0, 0], slices: 20 });
 
@@ -166,17 +301,77 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
     r.accounts.push((1008, "daily", money(10000), open));
     r.apps.push((100801, 1008, c.at(d("2026-06-06"), 8, 0), None, None));
     let t = |n: i64, h: i64| c.at(add_days(start, n), h, 0);
-    pkg(r, "mon-1008", 1008, Some(100801), "monthly", "rtc_engine", "lite", None, t(1, 10), 990, None);
-    pkg(r, "mon-1008-dup", 1008, Some(100801), "monthly", "rtc_engine", "standard", None, t(9, 10), 9900, None); // overlapping_monthly
+    pkg(
+        r,
+        "mon-1008",
+        1008,
+        Some(100801),
+        "monthly",
+        "rtc_engine",
+        "lite",
+        None,
+        t(1, 10),
+        990,
+        None,
+    );
+    pkg(
+        r,
+        "mon-1008-dup",
+        1008,
+        Some(100801),
+        "monthly",
+        "rtc_engine",
+        "standard",
+        None,
+        t(9, 10),
+        9900,
+        None,
+    ); // overlapping_monthly
     pkg(r, "top-1008-q0", 1008, None, "topup", "rtc_engine", "25k", Some(0), t(2, 10), 0, None); // invalid_quantity
     pkg(r, "mon-1008-x", 1008, None, "monthly", "rtc_engine", "ultra", None, t(2, 11), 1000, None); // unknown_version
     pkg(r, "top-1008-1m", 1008, None, "topup", "rtc_engine", "1m", Some(1), t(3, 10), 85600, None); // insufficient_balance
-    pkg(r, "bar-1008", 1008, Some(100801), "monthly", "beauty_ar", "standard", None, t(3, 11), 4900, None);
-    pkg(r, "call-1008-old", 1008, None, "monthly", "call", "lite", None, c.at(add_days(start, -62), 10, 0), 1900, Some(false));
+    pkg(
+        r,
+        "bar-1008",
+        1008,
+        Some(100801),
+        "monthly",
+        "beauty_ar",
+        "standard",
+        None,
+        t(3, 11),
+        4900,
+        None,
+    );
+    pkg(
+        r,
+        "call-1008-old",
+        1008,
+        None,
+        "monthly",
+        "call",
+        "lite",
+        None,
+        c.at(add_days(start, -62), 10, 0),
+        1900,
+        Some(false),
+    );
     r.events.push(("upg-1008-down".into(), "mon-1008".into(), t(4, 10), "upgrade", Some("free"))); // not_higher_version
     r.events.push(("upg-1008-bar".into(), "bar-1008".into(), t(4, 11), "upgrade", Some("pro"))); // not_upgradable
-    r.events.push(("upg-1008-old".into(), "call-1008-old".into(), t(4, 12), "upgrade", Some("pro"))); // not_in_force
-    r.events.push(("upg-1008-none".into(), "no-such-package".into(), t(4, 13), "upgrade", Some("pro"))); // unknown_package
+    r.events.push((
+        "upg-1008-old".into(),
+        "call-1008-old".into(),
+        t(4, 12),
+        "upgrade",
+        Some("pro"),
+    )); // not_in_force
+    r.events.push((
+        "upg-1008-none".into(),
+        "no-such-package".into(),
+        t(4, 13),
+        "upgrade",
+        Some("pro"),
+    )); // unknown_package
     r.events.push(("ar-1008-off".into(), "mon-1008".into(), t(20, 10), "auto_renew_off", None));
     r.plans.push(Plan { app: 100801, seconds: [1200, 600, 0, 0, 0], slices: 30 });
 
@@ -188,8 +383,13 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
 
 fn background(r: &mut Root, rng: &mut ChaCha8Rng, c: &Clock, o: &GenerateOptions) {
     let open = c.at(add_days(o.start, -1), 0, 0);
-    let products: [(&str, &str, i64); 5] =
-        [("rtc_engine", "lite", 990), ("rtc_engine", "standard", 9900), ("call", "lite", 1900), ("live", "lite", 2900), ("conference", "standard", 5900)];
+    let products: [(&str, &str, i64); 5] = [
+        ("rtc_engine", "lite", 990),
+        ("rtc_engine", "standard", 9900),
+        ("call", "lite", 1900),
+        ("live", "lite", 2900),
+        ("conference", "standard", 5900),
+    ];
     for i in 0..o.accounts as i64 {
         let id = 2001 + i;
         let mode = if rng.random_range(0..5) == 0 { "monthly" } else { "daily" };
@@ -204,7 +404,11 @@ fn background(r: &mut Root, rng: &mut ChaCha8Rng, c: &Clock, o: &GenerateOptions
                     *s = rng.random_range(60..1800);
                 }
             }
-            r.plans.push(Plan { app, seconds, slices: rng.random_range(1..=2 * o.slices_per_app_day.max(1)) });
+            r.plans.push(Plan {
+                app,
+                seconds,
+                slices: rng.random_range(1..=2 * o.slices_per_app_day.max(1)),
+            });
         }
         let mut m = month_start(o.start);
         while m < add_days(o.start, o.days as i64) {
@@ -241,7 +445,11 @@ fn background(r: &mut Root, rng: &mut ChaCha8Rng, c: &Clock, o: &GenerateOptions
             r.txns.push((
                 format!("tx-{id}-{k}"),
                 id,
-                c.at(add_days(o.start, rng.random_range(0..o.days as i64)), rng.random_range(0..24), 0),
+                c.at(
+                    add_days(o.start, rng.random_range(0..o.days as i64)),
+                    rng.random_range(0..24),
+                    0,
+                ),
                 "recharge",
                 money(rng.random_range(1..20) * 1000),
             ));
@@ -253,7 +461,11 @@ fn werr(path: &Path, m: String) -> Error {
     Error::Write { path: path.to_path_buf(), msg: m }
 }
 
-fn write(out: &Path, ds: &'static Dataset, b: std::result::Result<(&'static Dataset, arrow::array::RecordBatch), String>) -> Result<()> {
+fn write(
+    out: &Path,
+    ds: &'static Dataset,
+    b: std::result::Result<(&'static Dataset, arrow::array::RecordBatch), String>,
+) -> Result<()> {
     let dir = out.join(ds.name);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let path = dir.join("part-0.parquet");
@@ -262,7 +474,15 @@ fn write(out: &Path, ds: &'static Dataset, b: std::result::Result<(&'static Data
 }
 
 /// One usage row.
-type Slice = (Option<String>, Option<i64>, Option<String>, Option<String>, Option<String>, Option<Ts>, Option<i64>);
+type Slice = (
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Ts>,
+    Option<i64>,
+);
 
 fn write_usage(path: &Path, rows: &[Slice]) -> Result<()> {
     let b = Cols::new(&schemas::USAGE)
@@ -286,12 +506,22 @@ fn bad_rows(day_index: u32, c: &Clock, day: NaiveDate) -> Vec<Slice> {
     let t = c.at(day, 12, 0);
     let s = |x: &str| Some(x.to_string());
     let id = |k: &str| Some(format!("bad-{}-{k}", day.format("%Y%m%d")));
-    let ok = |e: Option<String>, secs: i64| (e, Some(100101), s("u1"), s("r1"), s("audio"), Some(t), Some(secs));
+    let ok = |e: Option<String>, secs: i64| {
+        (e, Some(100101), s("u1"), s("r1"), s("audio"), Some(t), Some(secs))
+    };
     let mut v = vec![
         (None, Some(100101), s("u1"), s("r1"), s("audio"), Some(t), Some(60)),
         (s(""), Some(100101), s("u1"), s("r1"), s("audio"), Some(t), Some(60)),
         (id("nostart"), Some(100101), s("u1"), s("r1"), s("audio"), None, Some(60)),
-        (id("nextday"), Some(100101), s("u1"), s("r1"), s("audio"), Some(t + MICROS_PER_DAY), Some(60)),
+        (
+            id("nextday"),
+            Some(100101),
+            s("u1"),
+            s("r1"),
+            s("audio"),
+            Some(t + MICROS_PER_DAY),
+            Some(60),
+        ),
         (id("noapp"), Some(999_999), s("u1"), s("r1"), s("audio"), Some(t), Some(60)),
         (id("noclass"), Some(100101), s("u1"), s("r1"), s("video_8k"), Some(t), Some(60)),
         (id("negative"), Some(100101), s("u1"), s("r1"), s("audio"), Some(t), Some(-5)),
@@ -322,52 +552,76 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
     let cat_path = out.join("catalog.toml");
     std::fs::write(&cat_path, CATALOG).map_err(|e| Error::io(&cat_path, e))?;
     let a = &r.accounts;
-    write(out, &schemas::ACCOUNTS, Cols::new(&schemas::ACCOUNTS)
-        .i64(a.iter().map(|x| Some(x.0)))
-        .str(a.iter().map(|x| Some(x.1)))
-        .dec(a.iter().map(|x| Some(x.2)))
-        .and_then(|b| b.ts(a.iter().map(|x| Some(x.3))).finish()))?;
+    write(
+        out,
+        &schemas::ACCOUNTS,
+        Cols::new(&schemas::ACCOUNTS)
+            .i64(a.iter().map(|x| Some(x.0)))
+            .str(a.iter().map(|x| Some(x.1)))
+            .dec(a.iter().map(|x| Some(x.2)))
+            .and_then(|b| b.ts(a.iter().map(|x| Some(x.3))).finish()),
+    )?;
     let p = &r.apps;
-    write(out, &schemas::APPS, Cols::new(&schemas::APPS)
-        .i64(p.iter().map(|x| Some(x.0)))
-        .i64(p.iter().map(|x| Some(x.1)))
-        .ts(p.iter().map(|x| Some(x.2)))
-        .ts(p.iter().map(|x| x.3))
-        .ts(p.iter().map(|x| x.4))
-        .finish())?;
+    write(
+        out,
+        &schemas::APPS,
+        Cols::new(&schemas::APPS)
+            .i64(p.iter().map(|x| Some(x.0)))
+            .i64(p.iter().map(|x| Some(x.1)))
+            .ts(p.iter().map(|x| Some(x.2)))
+            .ts(p.iter().map(|x| x.3))
+            .ts(p.iter().map(|x| x.4))
+            .finish(),
+    )?;
     let t = &r.txns;
-    write(out, &schemas::TRANSACTIONS, Cols::new(&schemas::TRANSACTIONS)
-        .str(t.iter().map(|x| Some(x.0.as_str())))
-        .i64(t.iter().map(|x| Some(x.1)))
-        .ts(t.iter().map(|x| Some(x.2)))
-        .str(t.iter().map(|x| Some(x.3)))
-        .dec(t.iter().map(|x| Some(x.4)))
-        .and_then(|b| b.finish()))?;
+    write(
+        out,
+        &schemas::TRANSACTIONS,
+        Cols::new(&schemas::TRANSACTIONS)
+            .str(t.iter().map(|x| Some(x.0.as_str())))
+            .i64(t.iter().map(|x| Some(x.1)))
+            .ts(t.iter().map(|x| Some(x.2)))
+            .str(t.iter().map(|x| Some(x.3)))
+            .dec(t.iter().map(|x| Some(x.4)))
+            .and_then(|b| b.finish()),
+    )?;
     let k = &r.packages;
-    write(out, &schemas::PACKAGES, Cols::new(&schemas::PACKAGES)
-        .str(k.iter().map(|x| Some(x.id.as_str())))
-        .i64(k.iter().map(|x| Some(x.account)))
-        .i64(k.iter().map(|x| x.app))
-        .str(k.iter().map(|x| Some(x.kind)))
-        .str(k.iter().map(|x| Some(x.product)))
-        .str(k.iter().map(|x| Some(x.version)))
-        .i32(k.iter().map(|x| x.quantity))
-        .ts(k.iter().map(|x| Some(x.at)))
-        .dec(k.iter().map(|x| Some(x.paid)))
-        .and_then(|b| b.bool(k.iter().map(|x| x.auto_renew)).finish()))?;
+    write(
+        out,
+        &schemas::PACKAGES,
+        Cols::new(&schemas::PACKAGES)
+            .str(k.iter().map(|x| Some(x.id.as_str())))
+            .i64(k.iter().map(|x| Some(x.account)))
+            .i64(k.iter().map(|x| x.app))
+            .str(k.iter().map(|x| Some(x.kind)))
+            .str(k.iter().map(|x| Some(x.product)))
+            .str(k.iter().map(|x| Some(x.version)))
+            .i32(k.iter().map(|x| x.quantity))
+            .ts(k.iter().map(|x| Some(x.at)))
+            .dec(k.iter().map(|x| Some(x.paid)))
+            .and_then(|b| b.bool(k.iter().map(|x| x.auto_renew)).finish()),
+    )?;
     let e = &r.events;
-    write(out, &schemas::PACKAGE_EVENTS, Cols::new(&schemas::PACKAGE_EVENTS)
-        .str(e.iter().map(|x| Some(x.0.as_str())))
-        .str(e.iter().map(|x| Some(x.1.as_str())))
-        .ts(e.iter().map(|x| Some(x.2)))
-        .str(e.iter().map(|x| Some(x.3)))
-        .str(e.iter().map(|x| x.4))
-        .finish())?;
+    write(
+        out,
+        &schemas::PACKAGE_EVENTS,
+        Cols::new(&schemas::PACKAGE_EVENTS)
+            .str(e.iter().map(|x| Some(x.0.as_str())))
+            .str(e.iter().map(|x| Some(x.1.as_str())))
+            .ts(e.iter().map(|x| Some(x.2)))
+            .str(e.iter().map(|x| Some(x.3)))
+            .str(e.iter().map(|x| x.4))
+            .finish(),
+    )?;
 
     let classes: Vec<String> = c.cat.classes.iter().map(|k| k.name.clone()).collect();
     for i in 0..o.days {
         let day = add_days(o.start, i as i64);
-        let dir = out.join("usage").join(format!("{}={}", schemas::USAGE_PARTITION_KEY, day.format("%Y-%m-%d")));
+        let dir = out.join("usage").join(format!(
+            "{}={}",
+            schemas::USAGE_PARTITION_KEY,
+            day.format("%Y-%m-%d")
+        ));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let day0 = c.cat.zone.start_of(day);
         let mut rows: Vec<Slice> = if o.scenarios { bad_rows(i, &c, day) } else { Vec::new() };
@@ -386,7 +640,10 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
                     Some(format!("u{}", rng.random_range(0..1000))),
                     Some(format!("r{}", rng.random_range(0..100))),
                     Some(classes[k].clone()),
-                    Some(day0 + rng.random_range(0..MICROS_PER_DAY / MICROS_PER_SECOND) * MICROS_PER_SECOND),
+                    Some(
+                        day0 + rng.random_range(0..MICROS_PER_DAY / MICROS_PER_SECOND)
+                            * MICROS_PER_SECOND,
+                    ),
                     Some(secs),
                 ));
                 if o.dirty_per_mille > 0 && rng.random_range(0..1000) < o.dirty_per_mille {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    DataType, Date32Type, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -167,15 +167,26 @@ fn check_unsigned(path: &Path, b: &ParquetRecordBatchReaderBuilder<File>) -> Res
             continue;
         }
         let f = File::open(path).map_err(|e| Error::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| Error::Input { file: path.to_path_buf(), msg: e.to_string() })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(f)
+            .map_err(|e| Error::Input { file: path.to_path_buf(), msg: e.to_string() })?;
         let idx = builder.schema().index_of(name).expect("present");
         let mask = ProjectionMask::roots(builder.parquet_schema(), [idx]);
-        let reader = builder.with_projection(mask).build().map_err(|e| Error::Input { file: path.to_path_buf(), msg: e.to_string() })?;
+        let reader = builder
+            .with_projection(mask)
+            .build()
+            .map_err(|e| Error::Input { file: path.to_path_buf(), msg: e.to_string() })?;
         let mut row = 0;
         for batch in reader {
-            let batch = batch.map_err(|e| Error::Input { file: path.to_path_buf(), msg: format!("cannot read ({e})") })?;
+            let batch = batch.map_err(|e| Error::Input {
+                file: path.to_path_buf(),
+                msg: format!("cannot read ({e})"),
+            })?;
             let values = batch.column(0).as_primitive::<arrow::datatypes::UInt64Type>();
-            if let Some((i, v)) = values.iter().enumerate().find_map(|(i, v)| v.filter(|v| *v > i64::MAX as u64).map(|v| (i, v))) {
+            if let Some((i, v)) = values
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| v.filter(|v| *v > i64::MAX as u64).map(|v| (i, v)))
+            {
                 return Err(Error::Row {
                     file: path.to_path_buf(),
                     column: name.into(),
@@ -208,7 +219,11 @@ pub fn check_footer(path: &Path, ds: &Dataset) -> Result<ParquetRecordBatchReade
             return Err(Error::Column {
                 file: path.to_path_buf(),
                 column: col.name.into(),
-                msg: format!("type {} is not accepted; expected {}", field.data_type(), col.ty.describe()),
+                msg: format!(
+                    "type {} is not accepted; expected {}",
+                    field.data_type(),
+                    col.ty.describe()
+                ),
             });
         }
     }
@@ -237,7 +252,10 @@ impl<'a> Table<'a> {
         })?;
         let mut batches = Vec::new();
         for b in reader {
-            batches.push(b.map_err(|e| Error::Input { file: file.to_path_buf(), msg: format!("cannot read ({e})") })?);
+            batches.push(b.map_err(|e| Error::Input {
+                file: file.to_path_buf(),
+                msg: format!("cannot read ({e})"),
+            })?);
         }
         Ok(Table { file, ds, batches })
     }
@@ -251,7 +269,12 @@ impl<'a> Table<'a> {
     }
 
     fn null_err(&self, name: &str, row: usize) -> Error {
-        Error::Row { file: self.file.to_path_buf(), column: name.into(), row, msg: "null in a column that must be set".into() }
+        Error::Row {
+            file: self.file.to_path_buf(),
+            column: name.into(),
+            row,
+            msg: "null in a column that must be set".into(),
+        }
     }
 
     pub(crate) fn opt_i64(&self, name: &str) -> Result<Vec<Option<i64>>> {
@@ -277,7 +300,11 @@ impl<'a> Table<'a> {
     }
 
     pub(crate) fn opt_bool(&self, name: &str) -> Result<Vec<Option<bool>>> {
-        Ok(self.arrays(name).iter().flat_map(|a| a.as_boolean().iter().collect::<Vec<_>>()).collect())
+        Ok(self
+            .arrays(name)
+            .iter()
+            .flat_map(|a| a.as_boolean().iter().collect::<Vec<_>>())
+            .collect())
     }
 
     pub(crate) fn opt_ts(&self, name: &str) -> Result<Vec<Option<Ts>>> {
@@ -293,12 +320,19 @@ impl<'a> Table<'a> {
         let mut out = Vec::new();
         for a in self.arrays(name) {
             let (p, s) = match a.data_type() {
-                DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => (*p, *s),
+                DataType::Decimal32(p, s)
+                | DataType::Decimal64(p, s)
+                | DataType::Decimal128(p, s) => (*p, *s),
                 t => return Err(self.col_err(name, format!("type {t} is not a decimal"))),
             };
-            let a = cast(&a, &DataType::Decimal128(p.max(18), s)).map_err(|e| self.col_err(name, e.to_string()))?;
+            let a = cast(&a, &DataType::Decimal128(p.max(18), s))
+                .map_err(|e| self.col_err(name, e.to_string()))?;
             for v in a.as_primitive::<Decimal128Type>().iter() {
-                out.push(v.map(|m| Decimal::try_from_i128_with_scale(m, s as u32)).transpose().map_err(|e| self.col_err(name, e.to_string()))?);
+                out.push(
+                    v.map(|m| Decimal::try_from_i128_with_scale(m, s as u32))
+                        .transpose()
+                        .map_err(|e| self.col_err(name, e.to_string()))?,
+                );
             }
         }
         Ok(out)
@@ -310,7 +344,11 @@ impl<'a> Table<'a> {
         for (row, v) in out.iter_mut().enumerate() {
             if let Some(d) = v {
                 if d.normalize().scale() > 2 {
-                    return Err(self.bad_value(name, row, format!("{d} is not a whole number of cents")));
+                    return Err(self.bad_value(
+                        name,
+                        row,
+                        format!("{d} is not a whole number of cents"),
+                    ));
                 }
                 d.rescale(2);
             }
@@ -344,7 +382,9 @@ impl<'a> Table<'a> {
     pub(crate) fn opt_date(&self, name: &str) -> Result<Vec<Option<NaiveDate>>> {
         let mut out = Vec::new();
         for a in self.arrays(name) {
-            let a = a.as_primitive_opt::<Date32Type>().ok_or_else(|| self.col_err(name, format!("type {} is not date32", a.data_type())))?;
+            let a = a.as_primitive_opt::<Date32Type>().ok_or_else(|| {
+                self.col_err(name, format!("type {} is not date32", a.data_type()))
+            })?;
             out.extend(a.iter().map(|d| d.map(|d| crate::clock::date_of_number(d as i64))));
         }
         Ok(out)
@@ -361,21 +401,33 @@ impl<'a> Table<'a> {
 /// Converts a timestamp array of any unit to UTC microseconds (floor for sub-microsecond).
 pub fn timestamps_us(a: &ArrayRef) -> std::result::Result<Vec<Option<Ts>>, String> {
     Ok(match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            a.as_primitive::<TimestampSecondType>().iter().map(|v| v.map(|x| x * 1_000_000)).collect()
+        DataType::Timestamp(TimeUnit::Second, _) => a
+            .as_primitive::<TimestampSecondType>()
+            .iter()
+            .map(|v| v.map(|x| x * 1_000_000))
+            .collect(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => a
+            .as_primitive::<TimestampMillisecondType>()
+            .iter()
+            .map(|v| v.map(|x| x * 1_000))
+            .collect(),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            a.as_primitive::<TimestampMicrosecondType>().iter().collect()
         }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            a.as_primitive::<TimestampMillisecondType>().iter().map(|v| v.map(|x| x * 1_000)).collect()
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => a.as_primitive::<TimestampMicrosecondType>().iter().collect(),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            a.as_primitive::<TimestampNanosecondType>().iter().map(|v| v.map(|x| x.div_euclid(1_000))).collect()
-        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => a
+            .as_primitive::<TimestampNanosecondType>()
+            .iter()
+            .map(|v| v.map(|x| x.div_euclid(1_000)))
+            .collect(),
         t => return Err(format!("type {t} is not a timestamp")),
     })
 }
 
-fn load_dataset<T>(data: &Path, ds: &'static Dataset, mut f: impl FnMut(&Table) -> Result<Vec<T>>) -> Result<Vec<T>> {
+fn load_dataset<T>(
+    data: &Path,
+    ds: &'static Dataset,
+    mut f: impl FnMut(&Table) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
     let mut out = Vec::new();
     for file in parquet_files(&data.join(ds.name))? {
         let t = Table::load(&file, ds)?;
@@ -392,7 +444,10 @@ impl Inputs {
     /// Loads and validates a data root. Stops at the first bad file, naming file, column, row.
     pub fn load(data: &Path) -> Result<Inputs> {
         if !data.is_dir() {
-            return Err(Error::Input { file: data.to_path_buf(), msg: "data root is not a directory".into() });
+            return Err(Error::Input {
+                file: data.to_path_buf(),
+                msg: "data root is not a directory".into(),
+            });
         }
         let catalog = Catalog::load(&data.join("catalog.toml"))?;
 
@@ -407,7 +462,13 @@ impl Inputs {
                 let mode = match modes[i].as_str() {
                     "daily" => BillingMode::Daily,
                     "monthly" => BillingMode::Monthly,
-                    m => return Err(t.bad_value(c::BILLING_MODE, i, format!("{m:?} is not daily or monthly"))),
+                    m => {
+                        return Err(t.bad_value(
+                            c::BILLING_MODE,
+                            i,
+                            format!("{m:?} is not daily or monthly"),
+                        ))
+                    }
                 };
                 if !seen.insert(ids[i]) {
                     return Err(zip_err(t.file, "account_id", ids[i]));
@@ -428,12 +489,22 @@ impl Inputs {
             let mut v = Vec::with_capacity(t.rows());
             for i in 0..t.rows() {
                 if !known_accounts.contains(&acc[i]) {
-                    return Err(t.bad_value(c::ACCOUNT_ID, i, format!("account {} is not in accounts", acc[i])));
+                    return Err(t.bad_value(
+                        c::ACCOUNT_ID,
+                        i,
+                        format!("account {} is not in accounts", acc[i]),
+                    ));
                 }
                 if !seen.insert(ids[i]) {
                     return Err(zip_err(t.file, "app_id", ids[i]));
                 }
-                v.push(App { id: ids[i], account_id: acc[i], created_at: created[i], disabled_at: dis[i], violation_at: vio[i] });
+                v.push(App {
+                    id: ids[i],
+                    account_id: acc[i],
+                    created_at: created[i],
+                    disabled_at: dis[i],
+                    violation_at: vio[i],
+                });
             }
             Ok(v)
         })?;
@@ -448,15 +519,29 @@ impl Inputs {
             let mut v = Vec::with_capacity(t.rows());
             for i in 0..t.rows() {
                 if !matches!(kind[i].as_str(), "recharge" | "refund" | "adjustment") {
-                    return Err(t.bad_value(c::KIND, i, format!("{:?} is not recharge, refund or adjustment", kind[i])));
+                    return Err(t.bad_value(
+                        c::KIND,
+                        i,
+                        format!("{:?} is not recharge, refund or adjustment", kind[i]),
+                    ));
                 }
                 if !known_accounts.contains(&acc[i]) {
-                    return Err(t.bad_value(c::ACCOUNT_ID, i, format!("account {} is not in accounts", acc[i])));
+                    return Err(t.bad_value(
+                        c::ACCOUNT_ID,
+                        i,
+                        format!("account {} is not in accounts", acc[i]),
+                    ));
                 }
                 if !seen.insert(ids[i].clone()) {
                     return Err(zip_err(t.file, "txn_id", &ids[i]));
                 }
-                v.push(Txn { id: ids[i].clone(), account_id: acc[i], time: time[i], kind: kind[i].clone(), amount: amount[i] });
+                v.push(Txn {
+                    id: ids[i].clone(),
+                    account_id: acc[i],
+                    time: time[i],
+                    kind: kind[i].clone(),
+                    amount: amount[i],
+                });
             }
             Ok(v)
         })?;
@@ -476,7 +561,11 @@ impl Inputs {
             let mut v = Vec::with_capacity(t.rows());
             for i in 0..t.rows() {
                 if !known_accounts.contains(&acc[i]) {
-                    return Err(t.bad_value(c::ACCOUNT_ID, i, format!("account {} is not in accounts", acc[i])));
+                    return Err(t.bad_value(
+                        c::ACCOUNT_ID,
+                        i,
+                        format!("account {} is not in accounts", acc[i]),
+                    ));
                 }
                 if price[i].is_sign_negative() && !price[i].is_zero() {
                     return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
@@ -513,7 +602,13 @@ impl Inputs {
                     "upgrade" => PackageEventKind::Upgrade,
                     "auto_renew_on" => PackageEventKind::AutoRenewOn,
                     "auto_renew_off" => PackageEventKind::AutoRenewOff,
-                    k => return Err(t.bad_value(c::KIND, i, format!("{k:?} is not upgrade, auto_renew_on or auto_renew_off"))),
+                    k => {
+                        return Err(t.bad_value(
+                            c::KIND,
+                            i,
+                            format!("{k:?} is not upgrade, auto_renew_on or auto_renew_off"),
+                        ))
+                    }
                 };
                 if !seen.insert(ids[i].clone()) {
                     return Err(zip_err(t.file, "event_id", &ids[i]));
@@ -534,7 +629,11 @@ impl Inputs {
             let mut checked = Vec::with_capacity(files.len());
             for path in files {
                 let b = check_footer(&path, &schemas::USAGE)?;
-                let time_unit = match b.schema().field_with_name(c::START_TIME).map(|f| f.data_type().clone()) {
+                let time_unit = match b
+                    .schema()
+                    .field_with_name(c::START_TIME)
+                    .map(|f| f.data_type().clone())
+                {
                     Ok(DataType::Timestamp(u, _)) => u,
                     _ => unreachable!("check_footer accepted a timestamp"),
                 };

@@ -16,7 +16,8 @@ use crate::input::{check_footer, parquet_files, App, Table};
 use crate::meter::{reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily};
 
 /// The datasets a metered directory holds.
-pub const DATASETS: [&Dataset; 3] = [&schemas::METER_COUNTS, &schemas::USAGE_DAILY, &schemas::REJECTED_USAGE];
+pub const DATASETS: [&Dataset; 3] =
+    [&schemas::METER_COUNTS, &schemas::USAGE_DAILY, &schemas::REJECTED_USAGE];
 
 fn partition(dir: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
     dir.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
@@ -26,7 +27,10 @@ fn partition(dir: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
 pub fn days(dir: &Path) -> Result<BTreeSet<NaiveDate>> {
     let root = dir.join(schemas::METER_COUNTS.name);
     if !root.is_dir() {
-        return Err(Error::Input { file: root, msg: "no meter_counts/ folder: not a metered directory".into() });
+        return Err(Error::Input {
+            file: root,
+            msg: "no meter_counts/ folder: not a metered directory".into(),
+        });
     }
     let mut days = BTreeSet::new();
     for e in std::fs::read_dir(&root).map_err(|e| Error::io(&root, e))? {
@@ -38,7 +42,10 @@ pub fn days(dir: &Path) -> Result<BTreeSet<NaiveDate>> {
         let day = name
             .strip_prefix(&format!("{PARTITION_KEY}="))
             .and_then(|d| d.parse().ok())
-            .ok_or_else(|| Error::Input { file: p.clone(), msg: format!("not a partition folder {PARTITION_KEY}=YYYY-MM-DD") })?;
+            .ok_or_else(|| Error::Input {
+                file: p.clone(),
+                msg: format!("not a partition folder {PARTITION_KEY}=YYYY-MM-DD"),
+            })?;
         days.insert(day);
     }
     for &day in &days {
@@ -74,23 +81,45 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
         let t = Table::load(&f, ds)?;
         match ds.name {
             "meter_counts" => {
-                let (r, a, j, k) = (t.i64("slices_read")?, t.i64("accepted")?, t.i64("rejected")?, t.i64("collapsed")?);
+                let (r, a, j, k) = (
+                    t.i64("slices_read")?,
+                    t.i64("accepted")?,
+                    t.i64("rejected")?,
+                    t.i64("collapsed")?,
+                );
                 for i in 0..t.rows() {
                     counts.push((f.clone(), [r[i], a[i], j[i], k[i]]));
                 }
             }
             "usage_daily" => {
-                let (acc, app, class) = (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
+                let (acc, app, class) =
+                    (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
                 let (slices, secs) = (t.i64("slices")?, t.i64(c::SECONDS)?);
                 let (billable, pkg) = (t.i64("billable_minutes")?, t.i64("package_minutes")?);
                 for i in 0..t.rows() {
                     if accounts.get(&app[i]) != Some(&acc[i]) {
-                        return Err(bad(&f, c::APP_ID, i, format!("app {} is not an app of account {}", app[i], acc[i])));
+                        return Err(bad(
+                            &f,
+                            c::APP_ID,
+                            i,
+                            format!("app {} is not an app of account {}", app[i], acc[i]),
+                        ));
                     }
-                    let k = cat.class_index(&class[i]).ok_or_else(|| bad(&f, c::USAGE_CLASS, i, format!("{:?} is not a catalog class", class[i])))?;
+                    let k = cat.class_index(&class[i]).ok_or_else(|| {
+                        bad(&f, c::USAGE_CLASS, i, format!("{:?} is not a catalog class", class[i]))
+                    })?;
                     // rules.md, Metering: billable = ceil(seconds / 60), package = billable × ratio
-                    if slices[i] < 1 || secs[i] < 0 || billable[i] != (secs[i] + 59) / 60 || pkg[i] != billable[i] * cat.classes[k].ratio {
-                        return Err(bad(&f, "billable_minutes", i, "slices, seconds and minutes do not agree (rules.md, Metering)".into()));
+                    if slices[i] < 1
+                        || secs[i] < 0
+                        || billable[i] != (secs[i] + 59) / 60
+                        || pkg[i] != billable[i] * cat.classes[k].ratio
+                    {
+                        return Err(bad(
+                            &f,
+                            "billable_minutes",
+                            i,
+                            "slices, seconds and minutes do not agree (rules.md, Metering)".into(),
+                        ));
                     }
                     usage.push(UsageDaily {
                         account_id: acc[i],
@@ -104,12 +133,23 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
                 }
             }
             _ => {
-                let (ev, app, user, room, class) =
-                    (t.opt_str(c::EVENT_ID)?, t.opt_i64(c::APP_ID)?, t.opt_str(c::USER_ID)?, t.opt_str(c::ROOM_ID)?, t.opt_str(c::USAGE_CLASS)?);
-                let (start, secs, reason) = (t.opt_ts(c::START_TIME)?, t.opt_i64(c::SECONDS)?, t.str(c::REASON)?);
+                let (ev, app, user, room, class) = (
+                    t.opt_str(c::EVENT_ID)?,
+                    t.opt_i64(c::APP_ID)?,
+                    t.opt_str(c::USER_ID)?,
+                    t.opt_str(c::ROOM_ID)?,
+                    t.opt_str(c::USAGE_CLASS)?,
+                );
+                let (start, secs, reason) =
+                    (t.opt_ts(c::START_TIME)?, t.opt_i64(c::SECONDS)?, t.str(c::REASON)?);
                 for i in 0..t.rows() {
                     let Some(why) = reject_reason(&reason[i]) else {
-                        return Err(bad(&f, c::REASON, i, format!("{:?} is not a reject reason", reason[i])));
+                        return Err(bad(
+                            &f,
+                            c::REASON,
+                            i,
+                            format!("{:?} is not a reject reason", reason[i]),
+                        ));
                     };
                     let text = RejectedText {
                         event_id: ev[i].as_deref(),
@@ -124,15 +164,25 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
     }
     let part = partition(dir, &schemas::METER_COUNTS, day);
     let [(_, [raw, accepted, rej, collapsed])] = counts.as_slice() else {
-        return Err(Error::Input { file: part, msg: format!("{} rows of counts; one is needed", counts.len()) });
+        return Err(Error::Input {
+            file: part,
+            msg: format!("{} rows of counts; one is needed", counts.len()),
+        });
     };
     usage.sort();
     if usage.windows(2).any(|w| (w[0].app_id, w[0].class) == (w[1].app_id, w[1].class)) {
-        return Err(Error::Input { file: part, msg: "usage_daily has two rows for one app and class".into() });
+        return Err(Error::Input {
+            file: part,
+            msg: "usage_daily has two rows for one app and class".into(),
+        });
     }
     rejected.sort();
     let sum: i64 = usage.iter().map(|u| u.slices).sum();
-    if sum != *accepted || rejected.len() as i64 != *rej || raw != &(accepted + rej + collapsed) || *collapsed < 0 {
+    if sum != *accepted
+        || rejected.len() as i64 != *rej
+        || raw != &(accepted + rej + collapsed)
+        || *collapsed < 0
+    {
         return Err(Error::Input {
             file: part,
             msg: format!(
@@ -141,6 +191,11 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
             ),
         });
     }
-    let counts = MeterCounts { raw: *raw as u64, accepted: *accepted as u64, rejected: *rej as u64, collapsed: *collapsed as u64 };
+    let counts = MeterCounts {
+        raw: *raw as u64,
+        accepted: *accepted as u64,
+        rejected: *rej as u64,
+        collapsed: *collapsed as u64,
+    };
     Ok(Metered { usage, rejected, counts })
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn, SortOptions};
 use chrono::NaiveDate;
@@ -15,7 +16,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use rtcbill_schemas::{self as schemas, ColType, Dataset, PARTITION_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+use rtcbill_schemas::{
+    self as schemas, ColType, Dataset, PARTITION_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+};
 use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
@@ -70,19 +73,31 @@ impl Cols {
         self
     }
     pub(crate) fn date(mut self, v: impl IntoIterator<Item = Option<NaiveDate>>) -> Self {
-        self.cols.push(Arc::new(Date32Array::from_iter(v.into_iter().map(|d| d.map(|d| day_number(d) as i32)))));
+        self.cols.push(Arc::new(Date32Array::from_iter(
+            v.into_iter().map(|d| d.map(|d| day_number(d) as i32)),
+        )));
         self
     }
-    pub(crate) fn dec(mut self, v: impl IntoIterator<Item = Option<Decimal>>) -> std::result::Result<Self, String> {
-        let ColType::Decimal(scale) = self.next_ty() else { panic!("column {} is not a decimal", self.cols.len()) };
-        let vals: Vec<Option<i128>> =
-            v.into_iter().map(|d| d.map(|d| dec(d, scale as u32)).transpose()).collect::<std::result::Result<_, _>>()?;
-        let a = Decimal128Array::from_iter(vals).with_precision_and_scale(18, scale).map_err(|e| e.to_string())?;
+    pub(crate) fn dec(
+        mut self,
+        v: impl IntoIterator<Item = Option<Decimal>>,
+    ) -> std::result::Result<Self, String> {
+        let ColType::Decimal(scale) = self.next_ty() else {
+            panic!("column {} is not a decimal", self.cols.len())
+        };
+        let vals: Vec<Option<i128>> = v
+            .into_iter()
+            .map(|d| d.map(|d| dec(d, scale as u32)).transpose())
+            .collect::<std::result::Result<_, _>>()?;
+        let a = Decimal128Array::from_iter(vals)
+            .with_precision_and_scale(18, scale)
+            .map_err(|e| e.to_string())?;
         self.cols.push(Arc::new(a));
         Ok(self)
     }
     pub(crate) fn finish(self) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
-        let b = RecordBatch::try_new(self.ds.schema(), self.cols).map_err(|e| format!("{}: {e}", self.ds.name))?;
+        let b = RecordBatch::try_new(self.ds.schema(), self.cols)
+            .map_err(|e| format!("{}: {e}", self.ds.name))?;
         Ok((self.ds, b))
     }
 }
@@ -92,7 +107,10 @@ fn s(x: &str) -> Option<&str> {
 }
 
 /// A day's `usage_daily` as an Arrow batch.
-pub fn usage_daily_batch(u: &[UsageDaily], cat: &Catalog) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+pub fn usage_daily_batch(
+    u: &[UsageDaily],
+    cat: &Catalog,
+) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
     Cols::new(&schemas::USAGE_DAILY)
         .i64(u.iter().map(|r| Some(r.account_id)))
@@ -106,7 +124,9 @@ pub fn usage_daily_batch(u: &[UsageDaily], cat: &Catalog) -> std::result::Result
 }
 
 /// A day's `rejected_usage` as an Arrow batch (the rows are freed).
-pub fn rejected_batch(r: Vec<RejectedSlice>) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+pub fn rejected_batch(
+    r: Vec<RejectedSlice>,
+) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     Cols::new(&schemas::REJECTED_USAGE)
         .str(r.iter().map(|r| r.event_id()))
         .i64(r.iter().map(|r| r.app_id))
@@ -121,7 +141,10 @@ pub fn rejected_batch(r: Vec<RejectedSlice>) -> std::result::Result<(&'static Da
 
 /// The engine's datasets of (part of) a day as Arrow batches; each dataset's rows are freed
 /// once converted.
-pub fn rows_batches(mut rows: DayRows, cat: &Catalog) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
+pub fn rows_batches(
+    mut rows: DayRows,
+    cat: &Catalog,
+) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
     let mut out = Vec::new();
     let d = std::mem::take(&mut rows.deductions);
@@ -246,7 +269,9 @@ pub fn rows_batches(mut rows: DayRows, cat: &Catalog) -> std::result::Result<Vec
 }
 
 /// The `bill_revisions` batch.
-pub fn revisions_batch(r: &[RevisionRow]) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+pub fn revisions_batch(
+    r: &[RevisionRow],
+) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     Cols::new(&schemas::BILL_REVISIONS)
         .str(r.iter().map(|r| s(&r.bill_id)))
         .i64(r.iter().map(|r| Some(r.account_id)))
@@ -268,8 +293,11 @@ fn sort_batch(ds: &Dataset, b: &RecordBatch) -> std::result::Result<RecordBatch,
         return Ok(b.clone());
     }
     let opts = SortOptions { descending: false, nulls_first: true };
-    let cols: Vec<SortColumn> =
-        ds.sort_indices().into_iter().map(|i| SortColumn { values: b.column(i).clone(), options: Some(opts) }).collect();
+    let cols: Vec<SortColumn> = ds
+        .sort_indices()
+        .into_iter()
+        .map(|i| SortColumn { values: b.column(i).clone(), options: Some(opts) })
+        .collect();
     let idx = lexsort_to_indices(&cols, None).map_err(|e| e.to_string())?;
     take_record_batch(b, &idx).map_err(|e| e.to_string())
 }
@@ -284,7 +312,10 @@ fn writer_props(ds: &Dataset) -> WriterProperties {
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_sorting_columns(Some(sorting))
-        .set_key_value_metadata(Some(vec![KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string())]))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            SCHEMA_VERSION_KEY.to_string(),
+            SCHEMA_VERSION.to_string(),
+        )]))
         .build()
 }
 
@@ -315,7 +346,8 @@ pub struct PartWriter {
 impl PartWriter {
     pub fn create(path: &Path, ds: &'static Dataset) -> Result<PartWriter> {
         let f = File::create(path).map_err(|e| Error::io(path, e))?;
-        let w = ArrowWriter::try_new(f, ds.schema(), Some(writer_props(ds))).map_err(|e| werr(path, e))?;
+        let w = ArrowWriter::try_new(f, ds.schema(), Some(writer_props(ds)))
+            .map_err(|e| werr(path, e))?;
         Ok(PartWriter { path: path.to_path_buf(), ds, w, rows: 0 })
     }
 

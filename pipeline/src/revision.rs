@@ -42,7 +42,12 @@ pub struct Previous {
 
 impl Default for Previous {
     fn default() -> Previous {
-        Previous { bills: BTreeMap::new(), lines: BTreeMap::new(), lines_known: true, revisions: Vec::new() }
+        Previous {
+            bills: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            lines_known: true,
+            revisions: Vec::new(),
+        }
     }
 }
 
@@ -52,10 +57,19 @@ impl Previous {
     /// with a warning; without its lines, a bill is compared by its amount alone.
     pub fn load(out: &Path, day: NaiveDate) -> Result<Previous> {
         let mut p = Previous::default();
-        let [bills, lines, revisions] = [&schemas::BILLS, &schemas::BILL_LINES, &schemas::BILL_REVISIONS].map(|ds| (ds, partition_file(out, ds, day)));
-        fn read<'a>((ds, f): &'a (&'static schemas::Dataset, Option<PathBuf>), day: NaiveDate) -> Option<Table<'a>> {
+        let [bills, lines, revisions] =
+            [&schemas::BILLS, &schemas::BILL_LINES, &schemas::BILL_REVISIONS]
+                .map(|ds| (ds, partition_file(out, ds, day)));
+        fn read<'a>(
+            (ds, f): &'a (&'static schemas::Dataset, Option<PathBuf>),
+            day: NaiveDate,
+        ) -> Option<Table<'a>> {
             let f = f.as_ref()?;
-            Table::load(f, ds).map_err(|e| tracing::warn!("earlier {} of {day} not read, taken as none: {e}", ds.name)).ok()
+            Table::load(f, ds)
+                .map_err(|e| {
+                    tracing::warn!("earlier {} of {day} not read, taken as none: {e}", ds.name)
+                })
+                .ok()
         }
         if let Some(t) = read(&bills, day) {
             p.load_bills(&t)?;
@@ -72,12 +86,21 @@ impl Previous {
     }
 
     fn load_bills(&mut self, t: &Table) -> Result<()> {
-        let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
-        let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
+        let (ids, acc, rev, at) =
+            (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
+        let (amt, bb, ba) =
+            (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
         for i in 0..t.rows() {
             self.bills.insert(
                 ids[i].clone(),
-                OldBill { account_id: acc[i], revision: rev[i], issued_at: at[i], amount: amt[i], balance_before: bb[i], balance_after: ba[i] },
+                OldBill {
+                    account_id: acc[i],
+                    revision: rev[i],
+                    issued_at: at[i],
+                    amount: amt[i],
+                    balance_before: bb[i],
+                    balance_after: ba[i],
+                },
             );
         }
         Ok(())
@@ -85,17 +108,26 @@ impl Previous {
 
     fn load_lines(&mut self, t: &Table) -> Result<()> {
         let (ids, app, class) = (t.str("bill_id")?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
-        let (price, minutes) = (t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?, t.i64("minutes")?);
+        let (price, minutes) = (
+            t.required("unit_price_per_1000", t.opt_decimal("unit_price_per_1000")?)?,
+            t.i64("minutes")?,
+        );
         for i in 0..t.rows() {
-            self.lines.entry(ids[i].clone()).or_default().insert((app[i], class[i].clone(), price[i].normalize()), minutes[i]);
+            self.lines
+                .entry(ids[i].clone())
+                .or_default()
+                .insert((app[i], class[i].clone(), price[i].normalize()), minutes[i]);
         }
         Ok(())
     }
 
     fn load_revisions(&mut self, t: &Table) -> Result<()> {
-        let (ids, acc, rev, at) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
-        let (amt, bb, ba) = (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
-        let (by, new, change) = (t.opt_i64("replaced_by_revision")?, t.opt_money("new_amount")?, t.money("change")?);
+        let (ids, acc, rev, at) =
+            (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.ts("issued_at")?);
+        let (amt, bb, ba) =
+            (t.money(c::AMOUNT)?, t.money("balance_before")?, t.money("balance_after")?);
+        let (by, new, change) =
+            (t.opt_i64("replaced_by_revision")?, t.opt_money("new_amount")?, t.money("change")?);
         let restated = t.date("restated_on")?;
         for i in 0..t.rows() {
             self.revisions.push(RevisionRow {
@@ -129,25 +161,39 @@ impl Previous {
 /// Sets each bill's revision against what the partition held; returns a `bill_revisions` row
 /// for each bill of `rows` this run changed. `restated_on` is the last day of the run making
 /// the change (the chain's head), whose month reports it (`rtcbill export focus`).
-pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog, restated_on: NaiveDate) -> Vec<RevisionRow> {
+pub fn revise(
+    rows: &mut DayRows,
+    prev: &Previous,
+    cat: &Catalog,
+    restated_on: NaiveDate,
+) -> Vec<RevisionRow> {
     let mut new_lines: BTreeMap<&str, Lines> = BTreeMap::new();
     for l in &rows.bill_lines {
-        new_lines
-            .entry(l.bill_id.as_str())
-            .or_default()
-            .insert((l.app_id, cat.classes[l.class].name.clone(), l.unit_price_per_1000.normalize()), l.minutes);
+        new_lines.entry(l.bill_id.as_str()).or_default().insert(
+            (l.app_id, cat.classes[l.class].name.clone(), l.unit_price_per_1000.normalize()),
+            l.minutes,
+        );
     }
     let mut changed = Vec::new();
     let empty = Lines::new();
     for b in rows.bills.iter_mut() {
         let lines = new_lines.get(b.bill_id.as_str()).unwrap_or(&empty);
         match prev.bills.get(&b.bill_id) {
-            Some(old) if old.amount == b.amount && (!prev.lines_known || prev.lines.get(&b.bill_id).unwrap_or(&empty) == lines) => {
+            Some(old)
+                if old.amount == b.amount
+                    && (!prev.lines_known
+                        || prev.lines.get(&b.bill_id).unwrap_or(&empty) == lines) =>
+            {
                 b.revision = old.revision;
             }
             Some(old) => {
                 b.revision = prev.last_revision(&b.bill_id) + 1;
-                changed.push(superseded(&b.bill_id, old, Some((b.revision, b.amount)), restated_on));
+                changed.push(superseded(
+                    &b.bill_id,
+                    old,
+                    Some((b.revision, b.amount)),
+                    restated_on,
+                ));
             }
             None => b.revision = prev.last_revision(&b.bill_id) + 1,
         }
@@ -157,7 +203,12 @@ pub fn revise(rows: &mut DayRows, prev: &Previous, cat: &Catalog, restated_on: N
 
 /// The day's `bill_revisions`: the earlier rows, the `changed` ones, and one for each bill the
 /// partition held that this run (which issued `issued`) no longer issues.
-pub fn finish(prev: &Previous, changed: Vec<RevisionRow>, issued: &BTreeSet<String>, restated_on: NaiveDate) -> Vec<RevisionRow> {
+pub fn finish(
+    prev: &Previous,
+    changed: Vec<RevisionRow>,
+    issued: &BTreeSet<String>,
+    restated_on: NaiveDate,
+) -> Vec<RevisionRow> {
     let mut all = prev.revisions.clone();
     all.extend(changed);
     for (id, old) in prev.bills.iter().filter(|(id, _)| !issued.contains(*id)) {
@@ -167,7 +218,12 @@ pub fn finish(prev: &Previous, changed: Vec<RevisionRow>, issued: &BTreeSet<Stri
     all
 }
 
-fn superseded(id: &str, old: &OldBill, by: Option<(i64, Decimal)>, restated_on: NaiveDate) -> RevisionRow {
+fn superseded(
+    id: &str,
+    old: &OldBill,
+    by: Option<(i64, Decimal)>,
+    restated_on: NaiveDate,
+) -> RevisionRow {
     RevisionRow {
         account_id: old.account_id,
         bill_id: id.to_string(),

@@ -144,7 +144,16 @@ impl DayRows {
         macro_rules! reserve {
             ($($f:ident),*) => { $( all.$f.reserve_exact(parts.iter().map(|p| p.$f.len()).sum()); )* };
         }
-        reserve!(deductions, charges, orders, bills, bill_lines, package_balances, account_status, status_events);
+        reserve!(
+            deductions,
+            charges,
+            orders,
+            bills,
+            bill_lines,
+            package_balances,
+            account_status,
+            status_events
+        );
         for p in parts {
             all.append(p);
         }

@@ -62,12 +62,19 @@ impl Chain {
             Source::Metered(dir) => metered::days(dir)?,
         };
         let epoch = usage_days.first().copied().ok_or_else(|| match &source {
-            Source::Raw(_) => Error::Input { file: data.join("usage"), msg: "no usage_date= partition: nothing to run".into() },
-            Source::Metered(dir) => Error::Input { file: dir.join("meter_counts"), msg: "no billing_date= partition: nothing to run".into() },
+            Source::Raw(_) => Error::Input {
+                file: data.join("usage"),
+                msg: "no usage_date= partition: nothing to run".into(),
+            },
+            Source::Metered(dir) => Error::Input {
+                file: dir.join("meter_counts"),
+                msg: "no billing_date= partition: nothing to run".into(),
+            },
         })?;
         let mut accounts = std::mem::take(&mut inputs.accounts);
         accounts.sort_by_key(|a| a.id);
-        let index: BTreeMap<i64, usize> = accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+        let index: BTreeMap<i64, usize> =
+            accounts.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
         let n = accounts.len();
         let mut apps = vec![Vec::new(); n];
         let mut txns = vec![Vec::new(); n];
@@ -89,18 +96,38 @@ impl Chain {
             match owner.get(e.package_id.as_str()) {
                 Some(&i) => pevs[i].push(e),
                 None if e.kind == PackageEventKind::Upgrade => orphan_upgrades.push(e.clone()),
-                None => tracing::warn!(event_id = %e.event_id, package_id = %e.package_id, "auto-renew event of an unknown package ignored"),
+                None => {
+                    tracing::warn!(event_id = %e.event_id, package_id = %e.package_id, "auto-renew event of an unknown package ignored")
+                }
             }
         }
         let events = (0..n)
-            .map(|i| AccountEvents::build(&accounts[i], &apps[i], &txns[i], &pkgs[i], &pevs[i], &inputs.catalog))
+            .map(|i| {
+                AccountEvents::build(
+                    &accounts[i],
+                    &apps[i],
+                    &txns[i],
+                    &pkgs[i],
+                    &pevs[i],
+                    &inputs.catalog,
+                )
+            })
             .collect();
         // The events hold what the runs need of these: keep one copy.
         drop((apps, txns, pkgs, pevs, owner));
         inputs.txns = Vec::new();
         inputs.packages = Vec::new();
         inputs.package_events = Vec::new();
-        Ok(Chain { epoch, accounts, events, orphan_upgrades, inputs, source, data: data.to_path_buf(), usage_days })
+        Ok(Chain {
+            epoch,
+            accounts,
+            events,
+            orphan_upgrades,
+            inputs,
+            source,
+            data: data.to_path_buf(),
+            usage_days,
+        })
     }
 
     /// The last usage day present.
@@ -117,7 +144,9 @@ impl Chain {
     fn check_prices(&self, day: NaiveDate) -> Result<()> {
         let cat = &self.inputs.catalog;
         if cat.payg(0, day).is_none() {
-            return Err(Error::Invalid(format!("catalog.toml: no [[payg]] entry in force on {day}")));
+            return Err(Error::Invalid(format!(
+                "catalog.toml: no [[payg]] entry in force on {day}"
+            )));
         }
         Ok(())
     }
@@ -130,13 +159,21 @@ impl Chain {
                 let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
                 meter::meter_day(*engine, day, files, apps, cat)
             }
-            Source::Metered(dir) if self.usage_days.contains(&day) => metered::load(dir, day, apps, cat),
+            Source::Metered(dir) if self.usage_days.contains(&day) => {
+                metered::load(dir, day, apps, cat)
+            }
             Source::Metered(_) => Ok(meter::Metered::default()),
         }
     }
 
     /// Runs one chunk of accounts (`state` with their `events`) through day `day`.
-    fn advance_chunk(&self, state: &mut [Account], events: &[AccountEvents], day: NaiveDate, usage: &[UsageDaily]) -> DayRows {
+    fn advance_chunk(
+        &self,
+        state: &mut [Account],
+        events: &[AccountEvents],
+        day: NaiveDate,
+        usage: &[UsageDaily],
+    ) -> DayRows {
         let cat = &self.inputs.catalog;
         let ctx = DayCtx { catalog: cat, day, epoch: day == self.epoch };
         let parts: Vec<DayRows> = state
@@ -154,7 +191,13 @@ impl Chain {
 
     /// Runs every account through day `day`, calling `each` with the rows of each chunk of
     /// [`CHUNK`] accounts, in account order (the outputs' sort keys start with the account).
-    pub fn advance(&self, state: &mut [Account], day: NaiveDate, usage: &[UsageDaily], mut each: impl FnMut(DayRows) -> Result<()>) -> Result<()> {
+    pub fn advance(
+        &self,
+        state: &mut [Account],
+        day: NaiveDate,
+        usage: &[UsageDaily],
+        mut each: impl FnMut(DayRows) -> Result<()>,
+    ) -> Result<()> {
         self.check_prices(day)?;
         for (st, ev) in state.chunks_mut(CHUNK).zip(self.events.chunks(CHUNK)) {
             each(self.advance_chunk(st, ev, day, usage))?;
@@ -164,7 +207,12 @@ impl Chain {
 
     /// Upgrades of packages `packages` does not hold, in the day's window (rules.md, Upgrades).
     pub fn orphan_orders(&self, day: NaiveDate) -> Vec<crate::rows::OrderRow> {
-        let mut v: Vec<_> = self.orphan_upgrades.iter().filter(|e| self.in_window(day, e.time)).map(engine::orphan_upgrade).collect();
+        let mut v: Vec<_> = self
+            .orphan_upgrades
+            .iter()
+            .filter(|e| self.in_window(day, e.time))
+            .map(engine::orphan_upgrade)
+            .collect();
         v.sort();
         v
     }
@@ -179,7 +227,8 @@ impl Chain {
         use std::io::Write;
         let mut h = blake3::Hasher::new();
         // Streamed into the hasher: at 1M apps the text would be a few hundred MB.
-        write!(h, "{:?}{:?}{:?}", self.inputs.catalog, self.accounts, self.inputs.apps).expect("hashing does not fail");
+        write!(h, "{:?}{:?}{:?}", self.inputs.catalog, self.accounts, self.inputs.apps)
+            .expect("hashing does not fail");
         h.finalize().to_hex().to_string()
     }
 
@@ -188,7 +237,8 @@ impl Chain {
     pub fn window_hashes(&self) -> BTreeMap<NaiveDate, String> {
         let zone = self.inputs.catalog.zone;
         let mut hashers: BTreeMap<NaiveDate, blake3::Hasher> = BTreeMap::new();
-        let times = self.events.iter().flat_map(|ev| ev.events.iter().map(|e| (e.time, format!("{e:?}"))));
+        let times =
+            self.events.iter().flat_map(|ev| ev.events.iter().map(|e| (e.time, format!("{e:?}"))));
         let orphans = self.orphan_upgrades.iter().map(|e| (e.time, format!("{e:?}")));
         for (t, text) in times.chain(orphans) {
             // The epoch's window also holds everything before it.
@@ -205,9 +255,15 @@ impl Chain {
         let (root, paths): (&Path, Vec<PathBuf>) = match &self.source {
             Source::Raw(_) => (
                 &self.data,
-                self.inputs.usage.get(&day).map(|v| v.iter().map(|f| f.path.clone()).collect()).unwrap_or_default(),
+                self.inputs
+                    .usage
+                    .get(&day)
+                    .map(|v| v.iter().map(|f| f.path.clone()).collect())
+                    .unwrap_or_default(),
             ),
-            Source::Metered(dir) => (dir, metered::files(dir, day)?.into_iter().map(|f| f.1).collect()),
+            Source::Metered(dir) => {
+                (dir, metered::files(dir, day)?.into_iter().map(|f| f.1).collect())
+            }
         };
         paths
             .iter()
@@ -241,7 +297,12 @@ struct Scan {
 /// Walks the done days from the epoch, checking each record against what it links to: the
 /// inputs, the state the day before left, its own state and output files. Stops at the first
 /// day that fails; every day before it is sound.
-fn scan(chain: &Chain, store: &Store, chain_hash: &str, windows: &BTreeMap<NaiveDate, String>) -> Result<Scan> {
+fn scan(
+    chain: &Chain,
+    store: &Store,
+    chain_hash: &str,
+    windows: &BTreeMap<NaiveDate, String>,
+) -> Result<Scan> {
     let last_done = store.done_days()?.last().copied();
     let Some(last) = last_done else { return Ok(Scan { first_unsound: None, last_done }) };
     let empty = blake3::Hasher::new().finalize().to_hex().to_string();
@@ -249,21 +310,31 @@ fn scan(chain: &Chain, store: &Store, chain_hash: &str, windows: &BTreeMap<Naive
     let mut day = chain.epoch;
     while day <= last {
         let m = match store.record(day) {
-            Record::Missing => return Ok(Scan { first_unsound: Some((day, Unsound::NotDone)), last_done }),
-            Record::Damaged(why) => return Ok(Scan { first_unsound: Some((day, Unsound::Damaged(why))), last_done }),
+            Record::Missing => {
+                return Ok(Scan { first_unsound: Some((day, Unsound::NotDone)), last_done })
+            }
+            Record::Damaged(why) => {
+                return Ok(Scan { first_unsound: Some((day, Unsound::Damaged(why))), last_done })
+            }
             Record::Found(m) => m,
         };
         let window = windows.get(&day).unwrap_or(&empty);
         let why = if m.chain_hash != chain_hash {
             Some(Unsound::Changed("the catalog, accounts or apps changed".into()))
         } else if m.start_state != prev_state {
-            Some(Unsound::Changed("the day before was redone: the state it started from is gone".into()))
+            Some(Unsound::Changed(
+                "the day before was redone: the state it started from is gone".into(),
+            ))
         } else if &m.window_hash != window {
             Some(Unsound::Changed("events in its window changed".into()))
         } else if m.usage_files != chain.usage_seen(day, Some(&m))? {
             Some(Unsound::Changed("its usage files changed".into()))
         } else {
-            m.outputs.iter().chain([&m.state]).find_map(|f| store.check_file(f).err()).map(Unsound::Damaged)
+            m.outputs
+                .iter()
+                .chain([&m.state])
+                .find_map(|f| store.check_file(f).err())
+                .map(Unsound::Damaged)
         };
         if let Some(why) = why {
             return Ok(Scan { first_unsound: Some((day, why)), last_done });
@@ -335,22 +406,33 @@ fn run_plan(
     if let Some((day, why)) = &first_unsound {
         match why {
             Unsound::NotDone => {}
-            Unsound::Damaged(why) => tracing::warn!(day = %day, "{why}: the day and every day after it are redone"),
+            Unsound::Damaged(why) => {
+                tracing::warn!(day = %day, "{why}: the day and every day after it are redone")
+            }
             Unsound::Changed(why) => tracing::info!(day = %day, "{why}: rerunning from it"),
         }
     }
     // A damaged or changed done day heals before anything after it is written.
     let heal = first_unsound.as_ref().filter(|(_, why)| *why != Unsound::NotDone).map(|(d, _)| *d);
     let (asked, to) = match plan {
-        Plan::Run { from, to } => (from.unwrap_or(chain.epoch), to.unwrap_or_else(|| chain.last_usage_day())),
+        Plan::Run { from, to } => {
+            (from.unwrap_or(chain.epoch), to.unwrap_or_else(|| chain.last_usage_day()))
+        }
         Plan::Backfill { from, to } => (from, to.unwrap_or(from).max(last_done.unwrap_or(from))),
         Plan::Nightly { today } => {
-            let from = first_unsound.as_ref().map(|(d, _)| *d).or(last_done.map(|d| add_days(d, 1))).unwrap_or(chain.epoch);
+            let from = first_unsound
+                .as_ref()
+                .map(|(d, _)| *d)
+                .or(last_done.map(|d| add_days(d, 1)))
+                .unwrap_or(chain.epoch);
             (from, add_days(today, -1))
         }
     };
     if asked < chain.epoch {
-        return Err(Error::Invalid(format!("--from {asked} is before the epoch {} (the earliest usage day)", chain.epoch)));
+        return Err(Error::Invalid(format!(
+            "--from {asked} is before the epoch {} (the earliest usage day)",
+            chain.epoch
+        )));
     }
     if to < asked {
         if matches!(plan, Plan::Nightly { .. }) {
@@ -367,7 +449,9 @@ fn run_plan(
     let to = if heal.is_some_and(|h| h < asked) { to.max(last_done.unwrap_or(to)) } else { to };
     // The days a run computes without writing (a `--from` past a gap) start at the last sound one.
     let sound_until = first_unsound.as_ref().map(|(d, _)| add_days(*d, -1)).or(last_done);
-    chain.check_prices(from.min(sound_until.map_or(chain.epoch, |d| add_days(d, 1)).max(chain.epoch)))?;
+    chain.check_prices(
+        from.min(sound_until.map_or(chain.epoch, |d| add_days(d, 1)).max(chain.epoch)),
+    )?;
     let job = match plan {
         Plan::Run { .. } => "run",
         Plan::Backfill { .. } => "backfill",
@@ -380,7 +464,13 @@ fn run_plan(
     let mut summaries = Vec::with_capacity(total);
     let mut start_hash = start_hash;
     let mut done = |i: usize, day: NaiveDate, metered: Result<meter::Metered>| -> Result<()> {
-        let ctx = DayWrite { chain, store, chain_hash: &chain_hash, window_hash: windows.get(&day).cloned(), head };
+        let ctx = DayWrite {
+            chain,
+            store,
+            chain_hash: &chain_hash,
+            window_hash: windows.get(&day).cloned(),
+            head,
+        };
         let (s, end_hash) = write_day(&ctx, &mut state, day, metered?, start_hash.take())?;
         start_hash = Some(end_hash);
         on_day(&s, i + 1, total);
@@ -420,7 +510,12 @@ fn run_plan(
 /// epoch, or when computed): the opening at the epoch; else the state the day before left
 /// when that day is sound; else the chain run without writing from the last sound day's state
 /// (`sound_until`), or from the epoch.
-fn start_state(chain: &Chain, store: &Store, from: NaiveDate, sound_until: Option<NaiveDate>) -> Result<(Vec<Account>, Option<String>)> {
+fn start_state(
+    chain: &Chain,
+    store: &Store,
+    from: NaiveDate,
+    sound_until: Option<NaiveDate>,
+) -> Result<(Vec<Account>, Option<String>)> {
     if from == chain.epoch {
         return Ok((chain.opening_state(), None));
     }
@@ -457,7 +552,13 @@ struct DayWrite<'a> {
 
 /// Runs day `day` from `state` and writes it into the run's snapshot; returns its summary and
 /// the hash of the state it left (the next day's start).
-fn write_day(w: &DayWrite, state: &mut [Account], day: NaiveDate, metered: meter::Metered, start_state: Option<String>) -> Result<(DaySummary, String)> {
+fn write_day(
+    w: &DayWrite,
+    state: &mut [Account],
+    day: NaiveDate,
+    metered: meter::Metered,
+    start_state: Option<String>,
+) -> Result<(DaySummary, String)> {
     let (chain, store) = (w.chain, w.store);
     let cat = &chain.inputs.catalog;
     if !chain.usage_days.contains(&day) {
@@ -466,7 +567,8 @@ fn write_day(w: &DayWrite, state: &mut [Account], day: NaiveDate, metered: meter
     let werr = |m: String| Error::Write { path: store.out.clone(), msg: m };
     let previous = Previous::load(store.root(), day)?;
     let mut staged = store.stage(day)?;
-    let mut s = DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };
+    let mut s =
+        DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };
     // Orders of no account sort first; then every chunk of accounts in order.
     let orphans = DayRows { orders: chain.orphan_orders(day), ..DayRows::default() };
     for (ds, b) in output::rows_batches(orphans, cat).map_err(werr)? {
@@ -486,7 +588,8 @@ fn write_day(w: &DayWrite, state: &mut [Account], day: NaiveDate, metered: meter
         issued.extend(rows.bills.iter().map(|b| b.bill_id.clone()));
         s.bills += rows.bills.len();
         s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
-        s.arrears_entered += rows.status_events.iter().filter(|e| e.event == "arrears_entered").count();
+        s.arrears_entered +=
+            rows.status_events.iter().filter(|e| e.event == "arrears_entered").count();
         for (ds, b) in output::rows_batches(rows, cat).map_err(werr)? {
             staged.write(ds, &b)?;
         }
@@ -506,7 +609,10 @@ fn write_day(w: &DayWrite, state: &mut [Account], day: NaiveDate, metered: meter
         day,
         code_version: env!("CARGO_PKG_VERSION").to_string(),
         chain_hash: w.chain_hash.to_string(),
-        window_hash: w.window_hash.clone().unwrap_or_else(|| blake3::Hasher::new().finalize().to_hex().to_string()),
+        window_hash: w
+            .window_hash
+            .clone()
+            .unwrap_or_else(|| blake3::Hasher::new().finalize().to_hex().to_string()),
         usage_files: chain.usage_seen(day, seen_before.as_deref())?,
         start_state,
         state: FileSeen { path: String::new(), size: 0, modified_ns: 0, blake3: String::new() },

@@ -120,8 +120,10 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The state as zstd-compressed JSON, streamed (no full copy in memory), fsynced.
 fn write_state(path: &Path, state: &[Account]) -> Result<()> {
     let f = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut enc = zstd::Encoder::new(std::io::BufWriter::new(f), 3).map_err(|e| Error::io(path, e))?;
-    serde_json::to_writer(&mut enc, state).map_err(|e| Error::Write { path: path.to_path_buf(), msg: e.to_string() })?;
+    let mut enc =
+        zstd::Encoder::new(std::io::BufWriter::new(f), 3).map_err(|e| Error::io(path, e))?;
+    serde_json::to_writer(&mut enc, state)
+        .map_err(|e| Error::Write { path: path.to_path_buf(), msg: e.to_string() })?;
     let w = enc.finish().map_err(|e| Error::io(path, e))?;
     let f = w.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
     f.sync_all().map_err(|e| Error::io(path, e))
@@ -155,7 +157,8 @@ fn snapshots(out: &Path) -> Result<BTreeMap<u64, PathBuf>> {
     }
     for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
         let p = e.map_err(|e| Error::io(&dir, e))?.path();
-        if let Some(n) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok()) {
+        if let Some(n) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok())
+        {
             found.insert(n, p);
         }
     }
@@ -210,7 +213,12 @@ impl Store {
         let meta = out.join(META);
         std::fs::create_dir_all(&meta).map_err(|e| Error::io(&meta, e))?;
         let lock_path = meta.join("lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(out.to_path_buf())),
@@ -228,7 +236,9 @@ impl Store {
         let work = meta.join(WORK);
         let working = work.is_dir();
         if working {
-            let run = std::fs::read(work.join(RUN)).ok().and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
+            let run = std::fs::read(work.join(RUN))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
             tracing::warn!(run = ?run, "taking up the work of an interrupted run: each of its days is checked before it is kept");
             let staging = work.join(STAGING);
             if staging.exists() {
@@ -278,9 +288,13 @@ impl Store {
             tracing::warn!(file = %path.display(), "state not used: {why}");
             return None;
         }
-        let read = File::open(&path).and_then(zstd::Decoder::new).map_err(|e| e.to_string()).and_then(|r| {
-            serde_json::from_reader::<_, Vec<Account>>(std::io::BufReader::new(r)).map_err(|e| e.to_string())
-        });
+        let read = File::open(&path)
+            .and_then(zstd::Decoder::new)
+            .map_err(|e| e.to_string())
+            .and_then(|r| {
+                serde_json::from_reader::<_, Vec<Account>>(std::io::BufReader::new(r))
+                    .map_err(|e| e.to_string())
+            });
         match read {
             Ok(s) => Some(s),
             Err(e) => {
@@ -304,7 +318,8 @@ impl Store {
             self.working = true;
             self.root = work.clone();
         }
-        let bytes = serde_json::to_vec_pretty(run).map_err(|e| Error::Write { path: work.clone(), msg: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(run)
+            .map_err(|e| Error::Write { path: work.clone(), msg: e.to_string() })?;
         write_synced(&work.join(RUN), &bytes)?;
         sync_dir(&work)
     }
@@ -338,7 +353,8 @@ impl Store {
         let n = all.last_key_value().map_or(1, |(n, _)| n + 1);
         let name = PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"));
         let dest = self.out.join(&name);
-        std::fs::create_dir_all(dest.parent().expect("has a parent")).map_err(|e| Error::io(&dest, e))?;
+        std::fs::create_dir_all(dest.parent().expect("has a parent"))
+            .map_err(|e| Error::io(&dest, e))?;
         std::fs::rename(&work, &dest).map_err(|e| Error::io(&dest, e))?;
         sync_dir(&meta)?;
         crash_point("published");
@@ -370,7 +386,8 @@ fn publish_links(out: &Path, snapshot: &Path) -> Result<()> {
     for ds in rtcbill_schemas::OUTPUTS {
         let link = out.join(ds.name);
         if std::fs::symlink_metadata(&link).is_err() {
-            std::os::unix::fs::symlink(Path::new(CURRENT).join(ds.name), &link).map_err(|e| Error::io(&link, e))?;
+            std::os::unix::fs::symlink(Path::new(CURRENT).join(ds.name), &link)
+                .map_err(|e| Error::io(&link, e))?;
         }
     }
     sync_dir(out)?;
@@ -423,8 +440,14 @@ fn read_record(root: &Path, d: NaiveDate) -> Record {
     };
     match serde_json::from_slice::<Manifest>(&bytes) {
         Err(e) => Record::Damaged(format!("{}: unreadable record: {e}", p.display())),
-        Ok(m) if m.format != RECORD_FORMAT => Record::Damaged(format!("{}: record of format {}, not {RECORD_FORMAT}", p.display(), m.format)),
-        Ok(m) if m.day != d => Record::Damaged(format!("{}: the record of {}, not of {d}", p.display(), m.day)),
+        Ok(m) if m.format != RECORD_FORMAT => Record::Damaged(format!(
+            "{}: record of format {}, not {RECORD_FORMAT}",
+            p.display(),
+            m.format
+        )),
+        Ok(m) if m.day != d => {
+            Record::Damaged(format!("{}: the record of {}, not of {d}", p.display(), m.day))
+        }
         Ok(m) => Record::Found(Box::new(m)),
     }
 }
@@ -439,7 +462,10 @@ impl Published {
     pub fn open(out: &Path) -> Result<Published> {
         match current_snapshot(out) {
             Some(root) => Ok(Published { root }),
-            None => Err(Error::Invalid(format!("{} is not an rtcbill output root (no published run): run a job first", out.display()))),
+            None => Err(Error::Invalid(format!(
+                "{} is not an rtcbill output root (no published run): run a job first",
+                out.display()
+            ))),
         }
     }
 
@@ -451,7 +477,8 @@ impl Published {
     pub fn record(&self, day: NaiveDate) -> Result<Manifest> {
         let path = self.root.join(record_name(day));
         let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_slice(&text).map_err(|e| Error::Input { file: path, msg: format!("not a day record ({e})") })
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Input { file: path, msg: format!("not a day record ({e})") })
     }
 }
 
@@ -496,7 +523,8 @@ impl Staged<'_> {
             let ds = rtcbill_schemas::by_name(name).expect("an output dataset");
             let src = self.dir.join(name).join(PART_FILE);
             let dest = partition_dir(&root, ds, self.day).join(PART_FILE);
-            let rel = dest.strip_prefix(&root).expect("inside the root").to_string_lossy().to_string();
+            let rel =
+                dest.strip_prefix(&root).expect("inside the root").to_string_lossy().to_string();
             manifest.outputs.push(file_seen(&src, rel, None)?);
             moves.push((src, dest));
         }
@@ -506,7 +534,8 @@ impl Staged<'_> {
         moves.push((state_src, root.join(state_name(self.day))));
         crash_point("staged");
         let record_src = self.dir.join("record.json");
-        let m = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Write { path: record_src.clone(), msg: e.to_string() })?;
+        let m = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Write { path: record_src.clone(), msg: e.to_string() })?;
         write_synced(&record_src, &m)?;
         moves.push((record_src, root.join(record_name(self.day))));
         for (src, dest) in moves {
@@ -528,7 +557,8 @@ fn crash_point(point: &str) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static SEEN: AtomicUsize = AtomicUsize::new(0);
     let Ok(spec) = std::env::var("RTCBILL_CRASH_AT") else { return };
-    let (name, n) = spec.split_once(':').map_or((spec.as_str(), 1), |(p, n)| (p, n.parse().unwrap_or(1)));
+    let (name, n) =
+        spec.split_once(':').map_or((spec.as_str(), 1), |(p, n)| (p, n.parse().unwrap_or(1)));
     if name == point && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == n {
         std::process::abort();
     }
@@ -544,10 +574,18 @@ pub fn file_seen(path: &Path, name: String, previous: Option<&FileSeen>) -> Resu
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0);
-    if let Some(prev) = previous.filter(|f| f.path == name && f.size == md.len() && f.modified_ns == modified_ns) {
+    if let Some(prev) =
+        previous.filter(|f| f.path == name && f.size == md.len() && f.modified_ns == modified_ns)
+    {
         return Ok(prev.clone());
     }
     let mut h = blake3::Hasher::new();
-    h.update_reader(File::open(path).map_err(|e| Error::io(path, e))?).map_err(|e| Error::io(path, e))?;
-    Ok(FileSeen { path: name, size: md.len(), modified_ns, blake3: h.finalize().to_hex().to_string() })
+    h.update_reader(File::open(path).map_err(|e| Error::io(path, e))?)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(FileSeen {
+        path: name,
+        size: md.len(),
+        modified_ns,
+        blake3: h.finalize().to_hex().to_string(),
+    })
 }

@@ -53,7 +53,9 @@ impl ColType {
     pub fn accepts(self, dt: &DataType) -> bool {
         match self {
             ColType::Int64 | ColType::Int32 => dt.is_integer(),
-            ColType::Utf8 => matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+            ColType::Utf8 => {
+                matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            }
             ColType::Bool => matches!(dt, DataType::Boolean),
             ColType::Decimal(_) => match dt {
                 DataType::Decimal32(_, s)
@@ -115,11 +117,8 @@ impl Dataset {
     /// The Arrow schema of the dataset's files (outputs: without the partition column, which
     /// lives in the Hive path `billing_date=YYYY-MM-DD`).
     pub fn schema(&self) -> SchemaRef {
-        let fields: Vec<Field> = self
-            .columns
-            .iter()
-            .map(|c| Field::new(c.name, c.ty.arrow(), c.nullable))
-            .collect();
+        let fields: Vec<Field> =
+            self.columns.iter().map(|c| Field::new(c.name, c.ty.arrow(), c.nullable)).collect();
         Arc::new(Schema::new(fields))
     }
 
@@ -139,11 +138,16 @@ impl Dataset {
 
     /// The data dictionary of this dataset, as printed by `rtcbill schema`.
     pub fn dictionary(&self) -> String {
-        let mut s = format!("{} ({}): {}\n", self.name, match self.direction {
-            Direction::Input => "input",
-            Direction::Output => "output",
-            Direction::Export => "export",
-        }, self.doc);
+        let mut s = format!(
+            "{} ({}): {}\n",
+            self.name,
+            match self.direction {
+                Direction::Input => "input",
+                Direction::Output => "output",
+                Direction::Export => "export",
+            },
+            self.doc
+        );
         s.push_str(&format!("  one row per: {}\n", self.grain));
         if self.direction == Direction::Output {
             s.push_str(&format!("  partition: {PARTITION_KEY}=YYYY-MM-DD (Hive path key: the day of the run that wrote the row)\n"));
@@ -152,7 +156,12 @@ impl Dataset {
             s.push_str(&format!("  sorted by: {}\n", self.sort_key.join(", ")));
         }
         let w = self.columns.iter().map(|c| c.name.len()).max().unwrap_or(0);
-        let tw = self.columns.iter().map(|c| c.ty.describe().len() + if c.nullable { 1 } else { 0 }).max().unwrap_or(0);
+        let tw = self
+            .columns
+            .iter()
+            .map(|c| c.ty.describe().len() + if c.nullable { 1 } else { 0 })
+            .max()
+            .unwrap_or(0);
         for c in self.columns {
             let t = format!("{}{}", c.ty.describe(), if c.nullable { "?" } else { "" });
             s.push_str(&format!("  {:<w$}  {:<tw$}  {}\n", c.name, t, c.doc));
@@ -212,7 +221,11 @@ pub static ACCOUNTS: Dataset = Dataset {
     columns: &[
         col(c::ACCOUNT_ID, Int64, "account id"),
         col(c::BILLING_MODE, Utf8, "daily or monthly: how overage is billed (rules.md, Bills)"),
-        col(c::OPENING_BALANCE, MONEY, "balance at opening_time; holds everything up to it (rules.md, Clock)"),
+        col(
+            c::OPENING_BALANCE,
+            MONEY,
+            "balance at opening_time; holds everything up to it (rules.md, Clock)",
+        ),
         col(c::OPENING_TIME, Timestamp, "instant the opening balance is taken at"),
     ],
 };
@@ -227,8 +240,16 @@ pub static APPS: Dataset = Dataset {
         col(c::APP_ID, Int64, "app id"),
         col(c::ACCOUNT_ID, Int64, "owning account; must be in accounts"),
         col(c::CREATED_AT, Timestamp, "creation time"),
-        opt(c::DISABLED_AT, Timestamp, "manually disabled at (app_disabled, rules.md, Arrears and suspension)"),
-        opt(c::VIOLATION_AT, Timestamp, "suspended for a policy violation at (violation, rules.md, Arrears and suspension)"),
+        opt(
+            c::DISABLED_AT,
+            Timestamp,
+            "manually disabled at (app_disabled, rules.md, Arrears and suspension)",
+        ),
+        opt(
+            c::VIOLATION_AT,
+            Timestamp,
+            "suspended for a policy violation at (violation, rules.md, Arrears and suspension)",
+        ),
     ],
 };
 
@@ -345,7 +366,11 @@ pub static CHARGES: Dataset = Dataset {
         col(c::APP_ID, Int64, "app"),
         col(c::USAGE_CLASS, Utf8, "usage class"),
         col("minutes", Int64, "overage minutes"),
-        col("unit_price_per_1000", PRECISE, "pay-as-you-go price per 1,000 minutes in force that day"),
+        col(
+            "unit_price_per_1000",
+            PRECISE,
+            "pay-as-you-go price per 1,000 minutes in force that day",
+        ),
         col(c::AMOUNT, PRECISE, "minutes x price / 1000, exact"),
     ],
 };
@@ -395,7 +420,11 @@ pub static ORDERS: Dataset = Dataset {
     grain: "purchase, upgrade or renewal",
     sort_key: &["account_id", "time", "order_id", "kind"],
     columns: &[
-        col("order_id", Utf8, "purchase: package_id; upgrade: event_id; renewal: {package_id}@{cycle_start}"),
+        col(
+            "order_id",
+            Utf8,
+            "purchase: package_id; upgrade: event_id; renewal: {package_id}@{cycle_start}",
+        ),
         opt(c::ACCOUNT_ID, Int64, "account; null for an upgrade of an unknown package"),
         col(c::PACKAGE_ID, Utf8, "package"),
         col(c::KIND, Utf8, "purchase, upgrade or renewal"),
@@ -575,7 +604,8 @@ pub static FOCUS: Dataset = Dataset {
 };
 
 /// The Parquet input datasets other than usage, in load order.
-pub static SMALL_INPUTS: [&Dataset; 5] = [&ACCOUNTS, &APPS, &TRANSACTIONS, &PACKAGES, &PACKAGE_EVENTS];
+pub static SMALL_INPUTS: [&Dataset; 5] =
+    [&ACCOUNTS, &APPS, &TRANSACTIONS, &PACKAGES, &PACKAGE_EVENTS];
 
 /// Every output dataset: the ten of rules.md, Outputs and `bill_revisions`.
 pub static OUTPUTS: [&Dataset; 11] = [
@@ -627,9 +657,15 @@ mod tests {
     fn output_types_follow_spec_7() {
         // rules.md, Outputs: money decimal(18,2), line amounts and prices decimal(18,6), instants us UTC.
         let s = CHARGES.schema();
-        assert_eq!(s.field(s.index_of("amount").unwrap()).data_type(), &DataType::Decimal128(18, 6));
+        assert_eq!(
+            s.field(s.index_of("amount").unwrap()).data_type(),
+            &DataType::Decimal128(18, 6)
+        );
         let s = BILLS.schema();
-        assert_eq!(s.field(s.index_of("amount").unwrap()).data_type(), &DataType::Decimal128(18, 2));
+        assert_eq!(
+            s.field(s.index_of("amount").unwrap()).data_type(),
+            &DataType::Decimal128(18, 2)
+        );
         assert_eq!(
             s.field(s.index_of("issued_at").unwrap()).data_type(),
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))

@@ -26,10 +26,16 @@ fn job(out: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output 
 
 /// The files of `dir` for days up to `last`.
 fn files_until(dir: &Path, last: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    files(dir).into_iter().filter(|(k, _)| k.split("billing_date=").nth(1).is_some_and(|d| &d[..10] <= last)).collect()
+    files(dir)
+        .into_iter()
+        .filter(|(k, _)| k.split("billing_date=").nth(1).is_some_and(|d| &d[..10] <= last))
+        .collect()
 }
 
-fn assert_same(a: &std::collections::BTreeMap<String, Vec<u8>>, b: &std::collections::BTreeMap<String, Vec<u8>>) {
+fn assert_same(
+    a: &std::collections::BTreeMap<String, Vec<u8>>,
+    b: &std::collections::BTreeMap<String, Vec<u8>>,
+) {
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (k, v) in a {
         assert!(v == &b[k], "{k} differs");
@@ -54,7 +60,11 @@ fn a_rerun_a_split_run_and_a_backfill_of_the_middle_give_the_same_bytes() {
     ok(job(one_by_one.path(), &["--no-overlap", "run", "--data", &sample()], &[]));
     assert_same(&want, &files(one_by_one.path()));
     // (b) a backfill of the middle reruns it and every later done day: same bytes
-    ok(job(full.path(), &["backfill", "--data", &sample(), "--from", "2026-09-20", "--to", "2026-09-25"], &[]));
+    ok(job(
+        full.path(),
+        &["backfill", "--data", &sample(), "--from", "2026-09-20", "--to", "2026-09-25"],
+        &[],
+    ));
     assert_same(&want, &files(full.path()));
 }
 
@@ -67,7 +77,11 @@ fn a_run_killed_at_any_point_resumes_to_the_same_bytes() {
     for point in ["staged", "renamed", "day", "published"] {
         let out = tempfile::tempdir().unwrap();
         ok(job(out.path(), &["run", "--data", &sample(), "--to", "2026-09-10"], &[]));
-        let o = job(out.path(), &["nightly", "--data", &sample(), "--today", "2026-09-21"], &[("RTCBILL_CRASH_AT", point)]);
+        let o = job(
+            out.path(),
+            &["nightly", "--data", &sample(), "--today", "2026-09-21"],
+            &[("RTCBILL_CRASH_AT", point)],
+        );
         assert!(!o.status.success(), "{point}: the crash point was not reached");
         every_file_is_whole(out.path());
         ok(job(out.path(), &["nightly", "--data", &sample(), "--today", "2026-09-21"], &[]));
@@ -77,7 +91,15 @@ fn a_run_killed_at_any_point_resumes_to_the_same_bytes() {
     for ms in [30u64, 150, 400] {
         let out = tempfile::tempdir().unwrap();
         let mut child = Command::new(bin())
-            .args(["run", "--data", &sample(), "--to", "2026-09-20", "--out", out.path().to_str().unwrap()])
+            .args([
+                "run",
+                "--data",
+                &sample(),
+                "--to",
+                "2026-09-20",
+                "--out",
+                out.path().to_str().unwrap(),
+            ])
             .env("RTCBILL_LOG", "warn")
             .spawn()
             .unwrap();
@@ -106,7 +128,11 @@ fn late_usage_found_by_nightly_gives_revision_2_and_keeps_the_first() {
     let out = tempfile::tempdir().unwrap();
     ok(job(out.path(), &["nightly", "--data", d, "--today", "2026-11-02"], &[]));
     let before = read_dataset(out.path(), "bills");
-    let old = before.iter().find(|b| text(b, "bill_id") == "daily-1004-20260910").expect("1004 is billed daily").clone();
+    let old = before
+        .iter()
+        .find(|b| text(b, "bill_id") == "daily-1004-20260910")
+        .expect("1004 is billed daily")
+        .clone();
     assert_eq!(int(&old, "revision"), 1);
     // nothing changed: nightly has nothing to do
     ok(job(out.path(), &["nightly", "--data", d, "--today", "2026-11-02"], &[]));
@@ -124,7 +150,10 @@ fn late_usage_found_by_nightly_gives_revision_2_and_keeps_the_first() {
     let revs = read_dataset(out.path(), "bill_revisions");
     assert_eq!(revs.len(), 1, "{revs:?}");
     let r = &revs[0];
-    assert_eq!((text(r, "bill_id"), int(r, "revision"), int(r, "replaced_by_revision")), ("daily-1004-20260910", 1, 2));
+    assert_eq!(
+        (text(r, "bill_id"), int(r, "revision"), int(r, "replaced_by_revision")),
+        ("daily-1004-20260910", 1, 2)
+    );
     assert_eq!((dec(r, "amount"), dec(r, "change")), (dec(&old, "amount"), delta));
     // the change is reported in the month of the run's last day (README, FOCUS export)
     assert_eq!(text(r, "restated_on"), "2026-11-01");
@@ -162,13 +191,25 @@ fn nightly_finds_nothing_changed_when_the_data_root_is_named_another_way() {
     let out = tempfile::tempdir().unwrap();
     let o = Command::new(bin())
         .current_dir(repo())
-        .args(["run", "--data", "sample-data", "--to", "2026-09-05", "--out", out.path().to_str().unwrap()])
+        .args([
+            "run",
+            "--data",
+            "sample-data",
+            "--to",
+            "2026-09-05",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
         .env("RTCBILL_LOG", "warn")
         .output()
         .unwrap();
     ok(o);
     let before = files(out.path());
-    let o = job(out.path(), &["nightly", "--data", &sample(), "--today", "2026-09-06"], &[("RTCBILL_LOG", "info")]);
+    let o = job(
+        out.path(),
+        &["nightly", "--data", &sample(), "--today", "2026-09-06"],
+        &[("RTCBILL_LOG", "info")],
+    );
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     ok(o);
     assert!(err.contains("nothing to do"), "{err}");
@@ -180,9 +221,25 @@ fn more_accounts_than_one_chunk_give_sorted_files_and_the_same_bytes() {
     // 70,000 accounts: the engine and the writer work in two chunks (run::CHUNK = 65,536).
     let data = tempfile::tempdir().unwrap();
     let d = data.path().to_str().unwrap();
-    let o = rtcbill(&["generate", "--no-scenarios", "--out", d, "--days", "2", "--accounts", "70000", "--max-apps", "1", "--slices-per-app-day", "2", "--dirty-per-mille", "50"]);
+    let o = rtcbill(&[
+        "generate",
+        "--no-scenarios",
+        "--out",
+        d,
+        "--days",
+        "2",
+        "--accounts",
+        "70000",
+        "--max-apps",
+        "1",
+        "--slices-per-app-day",
+        "2",
+        "--dirty-per-mille",
+        "50",
+    ]);
     assert!(o.status.success());
-    let (one, two, split) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (one, two, split) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     ok(job(one.path(), &["run", "--data", d], &[("RAYON_NUM_THREADS", "1")]));
     ok(job(two.path(), &["run", "--data", d], &[("RAYON_NUM_THREADS", "2")]));
     ok(job(split.path(), &["run", "--data", d, "--to", "2026-09-01"], &[]));
@@ -192,7 +249,11 @@ fn more_accounts_than_one_chunk_give_sorted_files_and_the_same_bytes() {
     assert_same(&want, &files(split.path()));
     // the files are sorted by account across the chunk boundary, as their metadata says
     for ds in ["account_status", "package_balances", "usage_daily"] {
-        let ids: Vec<i64> = read_dataset(one.path(), ds).iter().filter(|r| text(r, "billing_date") == "2026-09-02").map(|r| int(r, "account_id")).collect();
+        let ids: Vec<i64> = read_dataset(one.path(), ds)
+            .iter()
+            .filter(|r| text(r, "billing_date") == "2026-09-02")
+            .map(|r| int(r, "account_id"))
+            .collect();
         assert!(ids.len() > 65_536, "{ds}: {} rows", ids.len());
         assert!(ids.windows(2).all(|w| w[0] <= w[1]), "{ds} is not sorted by account");
     }

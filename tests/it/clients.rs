@@ -17,18 +17,25 @@ fn duckdb_pyarrow_and_polars_read_every_dataset_with_the_contract_types() {
     let contract: serde_json::Map<String, serde_json::Value> = OUTPUTS
         .iter()
         .map(|ds| {
-            let cols: Vec<serde_json::Value> =
-                ds.columns.iter().map(|c| serde_json::json!([c.name, c.ty.describe(), c.nullable])).collect();
+            let cols: Vec<serde_json::Value> = ds
+                .columns
+                .iter()
+                .map(|c| serde_json::json!([c.name, c.ty.describe(), c.nullable]))
+                .collect();
             (ds.name.to_string(), serde_json::Value::from(cols))
         })
         .collect();
     let contract_path = out.path().join("contract.json");
     std::fs::write(&contract_path, serde_json::to_vec(&contract).unwrap()).unwrap();
-    let o = Command::new(python_venv("RTCBILL_PYTHON", "py-clients", &["duckdb==1.4.*", "pyarrow>=18", "polars>=1.30"]))
-        .arg(repo().join("tests/clients/read_outputs.py"))
-        .args([out.path(), &contract_path])
-        .output()
-        .unwrap();
+    let o = Command::new(python_venv(
+        "RTCBILL_PYTHON",
+        "py-clients",
+        &["duckdb==1.4.*", "pyarrow>=18", "polars>=1.30"],
+    ))
+    .arg(repo().join("tests/clients/read_outputs.py"))
+    .args([out.path(), &contract_path])
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("all checks passed"), "{stdout}");

@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int32Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Int32Type, Int64Type, Schema, TimeUnit,
+    TimestampMicrosecondType,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use rust_decimal::Decimal;
@@ -52,9 +55,12 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
 }
 
 pub fn batch(cols: Vec<(&str, ArrayRef, bool)>) -> RecordBatch {
-    let fields: Vec<arrow::datatypes::Field> =
-        cols.iter().map(|(n, a, null)| arrow::datatypes::Field::new(*n, a.data_type().clone(), *null)).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols.into_iter().map(|c| c.1).collect()).unwrap()
+    let fields: Vec<arrow::datatypes::Field> = cols
+        .iter()
+        .map(|(n, a, null)| arrow::datatypes::Field::new(*n, a.data_type().clone(), *null))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols.into_iter().map(|c| c.1).collect())
+        .unwrap()
 }
 
 fn cell(a: &ArrayRef, i: usize) -> Value {
@@ -72,12 +78,18 @@ fn cell(a: &ArrayRef, i: usize) -> Value {
         }
         DataType::Date32 => {
             let n = a.as_primitive::<Date32Type>().value(i);
-            let d = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(n as u64);
+            let d =
+                chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(n as u64);
             Value::from(d.format("%Y-%m-%d").to_string())
         }
         DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if tz.as_ref() == "UTC" => {
             let v = a.as_primitive::<TimestampMicrosecondType>().value(i);
-            Value::from(chrono::DateTime::from_timestamp_micros(v).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            Value::from(
+                chrono::DateTime::from_timestamp_micros(v)
+                    .unwrap()
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+            )
         }
         t => panic!("unexpected output type {t}"),
     }
@@ -93,7 +105,14 @@ pub fn read_dataset(out: &Path, name: &str) -> Vec<Row> {
     let mut parts: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     parts.sort();
     for p in parts {
-        let date = p.file_name().unwrap().to_str().unwrap().strip_prefix("billing_date=").expect("hive partition").to_string();
+        let date = p
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .strip_prefix("billing_date=")
+            .expect("hive partition")
+            .to_string();
         for f in std::fs::read_dir(&p).unwrap() {
             let f = f.unwrap().path();
             if f.extension().and_then(|e| e.to_str()) != Some("parquet") {
@@ -111,7 +130,8 @@ pub fn read_dataset(out: &Path, name: &str) -> Vec<Row> {
 /// Reads the rows of one Parquet file.
 pub fn read_file(f: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap()).unwrap().build().unwrap();
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap()).unwrap().build().unwrap();
     for b in reader {
         let b = b.unwrap();
         for i in 0..b.num_rows() {
@@ -152,7 +172,9 @@ pub fn read_jsonl(path: &Path) -> Vec<Row> {
 /// Canonical text of a value for multiset comparison (decimals compared by value).
 pub fn canon(v: &Value, decimal: bool) -> String {
     match v {
-        Value::String(s) if decimal => s.parse::<Decimal>().map(|d| d.normalize().to_string()).unwrap_or(s.clone()),
+        Value::String(s) if decimal => {
+            s.parse::<Decimal>().map(|d| d.normalize().to_string()).unwrap_or(s.clone())
+        }
         other => other.to_string(),
     }
 }
@@ -187,7 +209,13 @@ pub struct Slice {
 
 /// A well-formed slice of app 101, audio, at `start` (RFC 3339).
 pub fn slice(event_id: &'static str, start: &'static str, seconds: i64) -> Slice {
-    Slice { event_id: Some(event_id), app_id: Some(101), class: Some("audio"), start: Some(start), seconds: Some(seconds) }
+    Slice {
+        event_id: Some(event_id),
+        app_id: Some(101),
+        class: Some("audio"),
+        start: Some(start),
+        seconds: Some(seconds),
+    }
 }
 
 pub fn ts_us(s: &str) -> i64 {
@@ -198,14 +226,25 @@ impl DataRoot {
     pub fn new() -> DataRoot {
         use arrow::array::{Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(repo().join("sample-data/catalog.toml"), dir.path().join("catalog.toml")).unwrap();
-        let ts = |v: Vec<Option<i64>>| Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
+        std::fs::copy(repo().join("sample-data/catalog.toml"), dir.path().join("catalog.toml"))
+            .unwrap();
+        let ts = |v: Vec<Option<i64>>| {
+            Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")) as ArrayRef
+        };
         write_parquet(
             &dir.path().join("accounts/part-0.parquet"),
             &batch(vec![
                 ("account_id", Arc::new(Int64Array::from(vec![10])), false),
                 ("billing_mode", Arc::new(StringArray::from(vec!["daily"])), false),
-                ("opening_balance", Arc::new(Decimal128Array::from(vec![10000i128]).with_precision_and_scale(18, 2).unwrap()), false),
+                (
+                    "opening_balance",
+                    Arc::new(
+                        Decimal128Array::from(vec![10000i128])
+                            .with_precision_and_scale(18, 2)
+                            .unwrap(),
+                    ),
+                    false,
+                ),
                 ("opening_time", ts(vec![Some(ts_us("2026-01-01T00:00:00Z"))]), false),
             ]),
         );
@@ -240,17 +279,38 @@ pub fn write_usage(path: &Path, rows: &[Slice]) {
     write_parquet(
         path,
         &batch(vec![
-            ("event_id", Arc::new(StringArray::from(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())), true),
-            ("app_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.app_id).collect::<Vec<_>>())), true),
-            ("user_id", Arc::new(StringArray::from(vec![Some("u1"); rows.len()])), true),
-            ("room_id", Arc::new(StringArray::from(vec![None::<&str>; rows.len()])), true),
-            ("usage_class", Arc::new(StringArray::from(rows.iter().map(|r| r.class).collect::<Vec<_>>())), true),
             (
-                "start_time",
-                Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| r.start.map(ts_us)).collect::<Vec<_>>()).with_timezone("UTC")),
+                "event_id",
+                Arc::new(StringArray::from(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())),
                 true,
             ),
-            ("seconds", Arc::new(Int64Array::from(rows.iter().map(|r| r.seconds).collect::<Vec<_>>())), true),
+            (
+                "app_id",
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.app_id).collect::<Vec<_>>())),
+                true,
+            ),
+            ("user_id", Arc::new(StringArray::from(vec![Some("u1"); rows.len()])), true),
+            ("room_id", Arc::new(StringArray::from(vec![None::<&str>; rows.len()])), true),
+            (
+                "usage_class",
+                Arc::new(StringArray::from(rows.iter().map(|r| r.class).collect::<Vec<_>>())),
+                true,
+            ),
+            (
+                "start_time",
+                Arc::new(
+                    TimestampMicrosecondArray::from(
+                        rows.iter().map(|r| r.start.map(ts_us)).collect::<Vec<_>>(),
+                    )
+                    .with_timezone("UTC"),
+                ),
+                true,
+            ),
+            (
+                "seconds",
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.seconds).collect::<Vec<_>>())),
+                true,
+            ),
         ]),
     );
 }
@@ -273,10 +333,16 @@ pub fn python312() -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
-    found.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("3.12.")));
+    found
+        .retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("3.12.")));
     found.sort();
     let py = found.last().map(|p| p.join("bin/python3.12"));
-    py.filter(|p| p.exists()).unwrap_or_else(|| panic!("no Python 3.12: neither python3.12 on the PATH nor {}/versions/3.12.*", root.display()))
+    py.filter(|p| p.exists()).unwrap_or_else(|| {
+        panic!(
+            "no Python 3.12: neither python3.12 on the PATH nor {}/versions/3.12.*",
+            root.display()
+        )
+    })
 }
 
 /// [`python_venv`] made with a given interpreter.
@@ -288,9 +354,18 @@ pub fn python_venv_of(python: &Path, env_var: &str, name: &str, packages: &[&str
     let py = venv.join("bin/python");
     let ready = venv.join(".ready");
     if !ready.exists() {
-        let ok = Command::new(python).args(["-m", "venv", venv.to_str().unwrap()]).status().unwrap().success();
+        let ok = Command::new(python)
+            .args(["-m", "venv", venv.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "python3 -m venv {} failed", venv.display());
-        let ok = Command::new(&py).args(["-m", "pip", "install", "--quiet"]).args(packages).status().unwrap().success();
+        let ok = Command::new(&py)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(packages)
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "pip install {packages:?} failed");
         std::fs::write(&ready, b"").unwrap();
     }
@@ -303,17 +378,38 @@ pub fn write_txns(path: &Path, rows: &[(&str, i64, &str, &str, i128)]) {
     write_parquet(
         path,
         &batch(vec![
-            ("txn_id", Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())), false),
-            ("account_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())), false),
             (
-                "time",
-                Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| ts_us(r.2)).collect::<Vec<_>>()).with_timezone("UTC")),
+                "txn_id",
+                Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
                 false,
             ),
-            ("kind", Arc::new(StringArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())), false),
+            (
+                "account_id",
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                false,
+            ),
+            (
+                "time",
+                Arc::new(
+                    TimestampMicrosecondArray::from(
+                        rows.iter().map(|r| ts_us(r.2)).collect::<Vec<_>>(),
+                    )
+                    .with_timezone("UTC"),
+                ),
+                false,
+            ),
+            (
+                "kind",
+                Arc::new(StringArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+                false,
+            ),
             (
                 "amount",
-                Arc::new(Decimal128Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>()).with_precision_and_scale(18, 2).unwrap()),
+                Arc::new(
+                    Decimal128Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())
+                        .with_precision_and_scale(18, 2)
+                        .unwrap(),
+                ),
                 false,
             ),
         ]),
@@ -322,39 +418,70 @@ pub fn write_txns(path: &Path, rows: &[(&str, i64, &str, &str, i128)]) {
 
 /// Copies an output root as it is (links kept as links), as `cp -a` does.
 pub fn copy_out(from: &Path, to: &Path) {
-    let ok = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status().unwrap().success();
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "cp -a {} {}", from.display(), to.display());
 }
 
 /// A package order for [`write_packages`]: (package_id, account, app, kind, product, version,
 /// purchased_at RFC 3339, paid_price in cents, auto_renew).
-pub type PackageIn<'a> = (&'a str, i64, Option<i64>, &'a str, &'a str, &'a str, &'a str, i128, Option<bool>);
+pub type PackageIn<'a> =
+    (&'a str, i64, Option<i64>, &'a str, &'a str, &'a str, &'a str, i128, Option<bool>);
 
 /// Writes a packages file with the contract's types (quantity 1).
 pub fn write_packages(path: &Path, rows: &[PackageIn]) {
-    use arrow::array::{BooleanArray, Decimal128Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray};
+    use arrow::array::{
+        BooleanArray, Decimal128Array, Int32Array, Int64Array, StringArray,
+        TimestampMicrosecondArray,
+    };
     let strs = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
     write_parquet(
         path,
         &batch(vec![
             ("package_id", strs(rows.iter().map(|r| r.0).collect()), false),
-            ("account_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())), false),
-            ("app_id", Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())), true),
+            (
+                "account_id",
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                false,
+            ),
+            (
+                "app_id",
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+                true,
+            ),
             ("kind", strs(rows.iter().map(|r| r.3).collect()), false),
             ("product", strs(rows.iter().map(|r| r.4).collect()), false),
             ("version", strs(rows.iter().map(|r| r.5).collect()), false),
             ("quantity", Arc::new(Int32Array::from(vec![1; rows.len()])), true),
             (
                 "purchased_at",
-                Arc::new(TimestampMicrosecondArray::from(rows.iter().map(|r| ts_us(r.6)).collect::<Vec<_>>()).with_timezone("UTC")),
+                Arc::new(
+                    TimestampMicrosecondArray::from(
+                        rows.iter().map(|r| ts_us(r.6)).collect::<Vec<_>>(),
+                    )
+                    .with_timezone("UTC"),
+                ),
                 false,
             ),
             (
                 "paid_price",
-                Arc::new(Decimal128Array::from(rows.iter().map(|r| r.7).collect::<Vec<_>>()).with_precision_and_scale(18, 2).unwrap()),
+                Arc::new(
+                    Decimal128Array::from(rows.iter().map(|r| r.7).collect::<Vec<_>>())
+                        .with_precision_and_scale(18, 2)
+                        .unwrap(),
+                ),
                 false,
             ),
-            ("auto_renew", Arc::new(BooleanArray::from(rows.iter().map(|r| r.8).collect::<Vec<_>>())), true),
+            (
+                "auto_renew",
+                Arc::new(BooleanArray::from(rows.iter().map(|r| r.8).collect::<Vec<_>>())),
+                true,
+            ),
         ]),
     );
 }

@@ -44,7 +44,11 @@ struct CaseFile {
 /// Runs a case's steps into `out`, on a copy of its data root.
 fn run_case(case: &Path, out: &Path) {
     let steps = match std::fs::read_to_string(case.join("case.toml")) {
-        Ok(text) => toml::from_str::<CaseFile>(&text).unwrap_or_else(|e| panic!("{}: {e}", case.display())).step,
+        Ok(text) => {
+            toml::from_str::<CaseFile>(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
+                .step
+        }
         Err(_) => vec![Step { overlay: None, args: vec!["run".into()] }],
     };
     let data = tempfile::tempdir().unwrap();
@@ -69,17 +73,25 @@ fn every_conformance_case_matches_its_expected_rows() {
         run_case(case, tmp.path());
         for ds in OUTPUTS {
             let expected_path = case.join("expected").join(format!("{}.jsonl", ds.name));
-            let expected = if expected_path.exists() { read_jsonl(&expected_path) } else { Vec::new() };
+            let expected =
+                if expected_path.exists() { read_jsonl(&expected_path) } else { Vec::new() };
             let actual = read_dataset(tmp.path(), ds.name);
             // The columns compared: those of the expected rows (all, when there are none).
             let cols: Vec<String> = match expected.first() {
                 Some(r) => r.keys().cloned().collect(),
                 None => vec!["billing_date".into()],
             };
-            let is_dec = |c: &str| ds.columns.iter().any(|x| x.name == c && matches!(x.ty, ColType::Decimal(_)));
+            let is_dec = |c: &str| {
+                ds.columns.iter().any(|x| x.name == c && matches!(x.ty, ColType::Decimal(_)))
+            };
             let key = |r: &Row| -> String {
                 cols.iter()
-                    .map(|c| format!("{c}={}", canon(r.get(c).unwrap_or(&serde_json::Value::Null), is_dec(c))))
+                    .map(|c| {
+                        format!(
+                            "{c}={}",
+                            canon(r.get(c).unwrap_or(&serde_json::Value::Null), is_dec(c))
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(" ")
             };
@@ -92,7 +104,12 @@ fn every_conformance_case_matches_its_expected_rows() {
             }
             for (k, n) in counts.into_iter().filter(|(_, n)| *n != 0) {
                 let what = if n > 0 { "missing" } else { "unexpected" };
-                failures.push(format!("{} {}: {what} x{}: {k}", case.file_name().unwrap().to_string_lossy(), ds.name, n.abs()));
+                failures.push(format!(
+                    "{} {}: {what} x{}: {k}",
+                    case.file_name().unwrap().to_string_lossy(),
+                    ds.name,
+                    n.abs()
+                ));
             }
         }
     }

@@ -12,7 +12,18 @@ use rust_decimal::Decimal;
 use crate::common::*;
 
 fn export(data: &str, out: &Path, month: &str, file: &Path) -> std::process::Output {
-    rtcbill(&["export", "focus", "--month", month, "--data", data, "--outputs", out.to_str().unwrap(), "--out", file.to_str().unwrap()])
+    rtcbill(&[
+        "export",
+        "focus",
+        "--month",
+        month,
+        "--data",
+        data,
+        "--outputs",
+        out.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ])
 }
 
 fn in_month<'a>(rows: &'a [Row], month: &str) -> Vec<&'a Row> {
@@ -40,11 +51,14 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     ok(rtcbill(&["nightly", "--data", data, "--out", o, "--today", "2026-11-02"]));
 
     let files = tempfile::tempdir().unwrap();
-    let (oct, sep) = (files.path().join("focus-2026-10.parquet"), files.path().join("focus-2026-09.parquet"));
+    let (oct, sep) =
+        (files.path().join("focus-2026-10.parquet"), files.path().join("focus-2026-09.parquet"));
     ok(export(data, out.path(), "2026-10", &oct));
     ok(export(data, out.path(), "2026-09", &sep));
     let rows = read_file(&oct);
-    let kind = |r: &Row| (text(r, "ChargeCategory").to_string(), r["ChargeClass"].as_str().map(str::to_string));
+    let kind = |r: &Row| {
+        (text(r, "ChargeCategory").to_string(), r["ChargeClass"].as_str().map(str::to_string))
+    };
     let of = |cat: &str, class: Option<&str>| -> Vec<&Row> {
         rows.iter().filter(|r| kind(r) == (cat.to_string(), class.map(str::to_string))).collect()
     };
@@ -98,7 +112,11 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     // EffectiveCost 0 (FOCUS EffectiveCost-C-005).
     let orders = read_dataset(out.path(), "orders");
     let packages = read_file(&repo().join("sample-data/packages/part-0.parquet"));
-    let free: Vec<&str> = packages.iter().filter(|p| text(p, "kind") == "free").map(|p| text(p, "package_id")).collect();
+    let free: Vec<&str> = packages
+        .iter()
+        .filter(|p| text(p, "kind") == "free")
+        .map(|p| text(p, "package_id"))
+        .collect();
     let mut want: Vec<&str> = in_month(&orders, "2026-10")
         .into_iter()
         .filter(|r| text(r, "status") == "accepted" && !free.contains(&text(r, "package_id")))
@@ -109,7 +127,10 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     want.sort();
     got.sort();
     assert_eq!(got, want);
-    assert!(purchases.iter().any(|r| text(r, "ChargeFrequency") == "Recurring"), "a renewal in October");
+    assert!(
+        purchases.iter().any(|r| text(r, "ChargeFrequency") == "Recurring"),
+        "a renewal in October"
+    );
     for p in &purchases {
         assert_eq!(dec(p, "EffectiveCost"), Decimal::ZERO);
         assert_eq!(dec(p, "ListUnitPrice") * dec(p, "PricingQuantity"), dec(p, "ListCost"));
@@ -117,11 +138,25 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     assert_eq!(rows.len(), usage.len() + roundings.len() + purchases.len() + corrections.len());
 
     // The official validator passes the file (tests/clients/focus_check.py).
-    let py = python_venv_of(&python312(), "RTCBILL_FOCUS_PYTHON", "py-focus", &["focus-validator==2.2.1", "pyarrow<20"]);
+    let py = python_venv_of(
+        &python312(),
+        "RTCBILL_FOCUS_PYTHON",
+        "py-focus",
+        &["focus-validator==2.2.1", "pyarrow<20"],
+    );
     for f in [&oct, &sep] {
-        let v = Command::new(&py).arg(repo().join("tests/clients/focus_check.py")).arg(f).output().unwrap();
+        let v = Command::new(&py)
+            .arg(repo().join("tests/clients/focus_check.py"))
+            .arg(f)
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&v.stdout);
-        assert!(v.status.success(), "{}: {stdout}\n{}", f.display(), String::from_utf8_lossy(&v.stderr));
+        assert!(
+            v.status.success(),
+            "{}: {stdout}\n{}",
+            f.display(),
+            String::from_utf8_lossy(&v.stderr)
+        );
         assert!(stdout.contains("FOCUS validation passed"), "{stdout}");
     }
 }
@@ -139,7 +174,11 @@ fn an_export_of_a_month_not_run_or_of_no_output_root_is_refused() {
     ok(rtcbill(&["run", "--data", s, "--out", out.path().to_str().unwrap(), "--to", "2026-09-02"]));
     let o = export(s, out.path(), "2026-10", &file);
     assert_eq!(o.status.code(), Some(65));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("holds no billing day of 2026-10"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("holds no billing day of 2026-10"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!file.exists());
     // a month that is not YYYY-MM: a usage error, 64 (EX_USAGE)
     let o = export(s, out.path(), "2026-13", &file);
@@ -159,8 +198,28 @@ fn the_epoch_month_exports_and_a_charge_belongs_to_the_billing_day_of_its_instan
     write_packages(
         &root.path().join("packages/part-0.parquet"),
         &[
-            ("m-epoch", 10, Some(101), "monthly", "rtc_engine", "lite", "2026-06-01T02:00:00Z", 990, Some(true)),
-            ("m-aug", 10, Some(102), "monthly", "rtc_engine", "lite", "2026-07-31T23:59:59Z", 990, Some(false)),
+            (
+                "m-epoch",
+                10,
+                Some(101),
+                "monthly",
+                "rtc_engine",
+                "lite",
+                "2026-06-01T02:00:00Z",
+                990,
+                Some(true),
+            ),
+            (
+                "m-aug",
+                10,
+                Some(102),
+                "monthly",
+                "rtc_engine",
+                "lite",
+                "2026-07-31T23:59:59Z",
+                990,
+                Some(false),
+            ),
         ],
     );
     let out = tempfile::tempdir().unwrap();
@@ -168,7 +227,13 @@ fn the_epoch_month_exports_and_a_charge_belongs_to_the_billing_day_of_its_instan
     let orders = read_dataset(out.path(), "orders");
     let aug = orders.iter().find(|r| text(r, "order_id") == "m-aug").unwrap();
     assert_eq!(text(aug, "billing_date"), "2026-07-31", "processed by the run of the day before");
-    assert_eq!(text(orders.iter().find(|r| text(r, "order_id") == "m-epoch@2026-07-01").unwrap(), "version"), "lite");
+    assert_eq!(
+        text(
+            orders.iter().find(|r| text(r, "order_id") == "m-epoch@2026-07-01").unwrap(),
+            "version"
+        ),
+        "lite"
+    );
     let files = tempfile::tempdir().unwrap();
     let (jul, augf) = (files.path().join("jul.parquet"), files.path().join("aug.parquet"));
     let data = root.path().to_str().unwrap();
@@ -186,16 +251,37 @@ fn the_epoch_month_exports_and_a_charge_belongs_to_the_billing_day_of_its_instan
     let mut jul_ids = ids(&jul);
     jul_ids.sort();
     let epoch_start = "2026-06-30T16:00:00Z"; // 2026-07-01 00:00 +08:00
-    let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>()
+    };
     assert_eq!(
         jul_ids,
-        pairs(&[("m-epoch", epoch_start), ("m-epoch@2026-07-01", epoch_start), ("m-epoch@2026-08-01", "2026-07-30T16:00:00Z")])
+        pairs(&[
+            ("m-epoch", epoch_start),
+            ("m-epoch@2026-07-01", epoch_start),
+            ("m-epoch@2026-08-01", "2026-07-30T16:00:00Z")
+        ])
     );
     // August: m-aug, on 2026-08-01 (00:00 +08:00 = 07-31T16:00Z), not on the run's day.
     assert_eq!(ids(&augf), [("m-aug".to_string(), "2026-07-31T16:00:00Z".to_string())]);
-    let py = python_venv_of(&python312(), "RTCBILL_FOCUS_PYTHON", "py-focus", &["focus-validator==2.2.1", "pyarrow<20"]);
+    let py = python_venv_of(
+        &python312(),
+        "RTCBILL_FOCUS_PYTHON",
+        "py-focus",
+        &["focus-validator==2.2.1", "pyarrow<20"],
+    );
     for f in [&jul, &augf] {
-        let v = Command::new(&py).arg(repo().join("tests/clients/focus_check.py")).arg(f).output().unwrap();
-        assert!(v.status.success(), "{}: {}\n{}", f.display(), String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
+        let v = Command::new(&py)
+            .arg(repo().join("tests/clients/focus_check.py"))
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{}: {}\n{}",
+            f.display(),
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
     }
 }

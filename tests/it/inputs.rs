@@ -10,7 +10,8 @@ use crate::common::*;
 fn fails_with(root: &DataRoot, needles: &[&str]) {
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("out");
-    let o = rtcbill(&["run", "--data", root.path().to_str().unwrap(), "--out", dest.to_str().unwrap()]);
+    let o =
+        rtcbill(&["run", "--data", root.path().to_str().unwrap(), "--out", dest.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(65), "stderr: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
@@ -28,7 +29,11 @@ fn good_day(root: &DataRoot) {
 fn a_file_that_is_not_parquet() {
     let root = DataRoot::new();
     good_day(&root);
-    std::fs::write(root.path().join("usage/usage_date=2026-02-10/part-9.parquet"), b"not parquet at all").unwrap();
+    std::fs::write(
+        root.path().join("usage/usage_date=2026-02-10/part-9.parquet"),
+        b"not parquet at all",
+    )
+    .unwrap();
     fails_with(&root, &["usage_date=2026-02-10/part-9.parquet", "not a readable Parquet file"]);
 }
 
@@ -59,7 +64,11 @@ fn a_wrong_type() {
         ("user_id", Arc::new(StringArray::from(vec!["u"])), false),
         ("room_id", Arc::new(StringArray::from(vec!["r"])), false),
         ("usage_class", Arc::new(StringArray::from(vec!["audio"])), false),
-        ("start_time", Arc::new(TimestampMicrosecondArray::from(vec![0i64]).with_timezone("UTC")), false),
+        (
+            "start_time",
+            Arc::new(TimestampMicrosecondArray::from(vec![0i64]).with_timezone("UTC")),
+            false,
+        ),
         ("seconds", Arc::new(Int64Array::from(vec![1])), false),
     ]);
     write_parquet(&root.path().join("usage/usage_date=2026-02-10/part-1.parquet"), &b);
@@ -70,7 +79,8 @@ fn a_wrong_type() {
 fn a_null_in_a_required_column_names_the_row() {
     let root = DataRoot::new();
     good_day(&root);
-    let ts = Arc::new(TimestampMicrosecondArray::from(vec![0i64, 0]).with_timezone("UTC")) as ArrayRef;
+    let ts =
+        Arc::new(TimestampMicrosecondArray::from(vec![0i64, 0]).with_timezone("UTC")) as ArrayRef;
     write_parquet(
         &root.path().join("transactions/part-0.parquet"),
         &batch(vec![
@@ -78,7 +88,15 @@ fn a_null_in_a_required_column_names_the_row() {
             ("account_id", Arc::new(Int64Array::from(vec![10, 10])), false),
             ("time", ts, false),
             ("kind", Arc::new(StringArray::from(vec!["recharge", "refund"])), false),
-            ("amount", Arc::new(Decimal128Array::from(vec![Some(100i128), None]).with_precision_and_scale(18, 2).unwrap()), true),
+            (
+                "amount",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(100i128), None])
+                        .with_precision_and_scale(18, 2)
+                        .unwrap(),
+                ),
+                true,
+            ),
         ]),
     );
     fails_with(&root, &["transactions/part-0.parquet", "column amount", "row 1"]);
@@ -89,7 +107,8 @@ fn an_app_of_an_unknown_account() {
     let root = DataRoot::new();
     good_day(&root);
     let ts = Arc::new(TimestampMicrosecondArray::from(vec![0i64]).with_timezone("UTC")) as ArrayRef;
-    let none = Arc::new(TimestampMicrosecondArray::from(vec![None::<i64>]).with_timezone("UTC")) as ArrayRef;
+    let none = Arc::new(TimestampMicrosecondArray::from(vec![None::<i64>]).with_timezone("UTC"))
+        as ArrayRef;
     write_parquet(
         &root.path().join("apps/part-1.parquet"),
         &batch(vec![
@@ -100,7 +119,10 @@ fn an_app_of_an_unknown_account() {
             ("violation_at", none, true),
         ]),
     );
-    fails_with(&root, &["apps/part-1.parquet", "column account_id", "row 0", "account 30 is not in accounts"]);
+    fails_with(
+        &root,
+        &["apps/part-1.parquet", "column account_id", "row 0", "account 30 is not in accounts"],
+    );
 }
 
 #[test]
@@ -132,11 +154,21 @@ fn an_unsigned_value_above_the_int64_range_names_its_row_and_is_not_lost() {
         ("user_id", Arc::new(StringArray::from(vec![None::<&str>, None])), true),
         ("room_id", Arc::new(StringArray::from(vec![None::<&str>, None])), true),
         ("usage_class", Arc::new(StringArray::from(vec!["audio", "audio"])), false),
-        ("start_time", Arc::new(TimestampMicrosecondArray::from(vec![ts_us("2026-02-10T01:00:00Z"); 2]).with_timezone("UTC")), false),
+        (
+            "start_time",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![ts_us("2026-02-10T01:00:00Z"); 2])
+                    .with_timezone("UTC"),
+            ),
+            false,
+        ),
         ("seconds", Arc::new(UInt64Array::from(vec![30, u64::MAX])), false),
     ]);
     write_parquet(&root.path().join("usage/usage_date=2026-02-10/part-1.parquet"), &b);
-    fails_with(&root, &["usage_date=2026-02-10/part-1.parquet", "column seconds, row 1", "18446744073709551615"]);
+    fails_with(
+        &root,
+        &["usage_date=2026-02-10/part-1.parquet", "column seconds, row 1", "18446744073709551615"],
+    );
 }
 
 #[test]
@@ -149,9 +181,16 @@ fn an_empty_usage_folder_is_no_day_and_a_day_without_usage_is_billed_with_a_warn
     let out = tempfile::tempdir().unwrap();
     let o = run_ok(root.path(), out.path(), &[]);
     let err = String::from_utf8_lossy(&o.stderr);
-    let mut days: Vec<String> = read_dataset(out.path(), "account_status").iter().map(|r| text(r, "billing_date").to_string()).collect();
+    let mut days: Vec<String> = read_dataset(out.path(), "account_status")
+        .iter()
+        .map(|r| text(r, "billing_date").to_string())
+        .collect();
     days.dedup();
     assert_eq!(days, ["2026-02-10", "2026-02-11", "2026-02-12"]);
-    assert!(err.contains("usage folder with no Parquet file ignored") && err.contains("usage_date=2026-02-15"), "{err}");
+    assert!(
+        err.contains("usage folder with no Parquet file ignored")
+            && err.contains("usage_date=2026-02-15"),
+        "{err}"
+    );
     assert!(err.contains("no usage file for the day") && err.contains("2026-02-11"), "{err}");
 }

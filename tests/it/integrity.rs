@@ -17,7 +17,9 @@ const TODAY: &str = "2026-11-02";
 
 fn job(data: &Path, out: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut c = Command::new(bin());
-    c.args(args).args(["--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]).env("RTCBILL_LOG", "warn");
+    c.args(args)
+        .args(["--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("RTCBILL_LOG", "warn");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -60,7 +62,10 @@ impl Setup {
 
 fn balance(out: &Path, account: i64, day: &str) -> Decimal {
     let rows = read_dataset(out, "account_status");
-    let r = rows.iter().find(|r| int(r, "account_id") == account && text(r, "billing_date") == day).expect("a status row");
+    let r = rows
+        .iter()
+        .find(|r| int(r, "account_id") == account && text(r, "billing_date") == day)
+        .expect("a status row");
     dec(r, "balance")
 }
 
@@ -70,14 +75,27 @@ fn a_restating_nightly_killed_at_any_point_is_finished_by_the_next_one() {
     let before = files(s.base.path());
     let old_balance = balance(s.base.path(), 1004, "2026-11-01");
     // Late data: an adjustment of -5.00 for account 1004 in the window of 2026-10-20.
-    write_txns(&s.data.path().join("transactions/late-0.parquet"), &[("late-adj-1", 1004, "2026-10-20T03:00:00Z", "adjustment", -500)]);
+    write_txns(
+        &s.data.path().join("transactions/late-0.parquet"),
+        &[("late-adj-1", 1004, "2026-10-20T03:00:00Z", "adjustment", -500)],
+    );
     let clean = s.out();
     ok(nightly(s.data.path(), clean.path(), &[]));
     let want = files(clean.path());
     assert_eq!(balance(clean.path(), 1004, "2026-11-01"), old_balance - Decimal::new(500, 2));
     // 13 days are restated (10-20..11-01); each commit renames 11 outputs, the state, the record.
     let points = [
-        "staged:1", "renamed:1", "renamed:6", "renamed:13", "day:1", "renamed:20", "day:2", "day:7", "staged:13", "day:13", "published",
+        "staged:1",
+        "renamed:1",
+        "renamed:6",
+        "renamed:13",
+        "day:1",
+        "renamed:20",
+        "day:2",
+        "day:7",
+        "staged:13",
+        "day:13",
+        "published",
         "switched",
     ];
     for point in points {
@@ -86,26 +104,48 @@ fn a_restating_nightly_killed_at_any_point_is_finished_by_the_next_one() {
         assert!(!o.status.success(), "{point}: the crash point was not reached");
         // Until the run is published, readers see the outputs as they were before it.
         if point != "switched" {
-            assert_same(&before, &files(out.path()), &format!("{point}: what readers see after the kill"));
+            assert_same(
+                &before,
+                &files(out.path()),
+                &format!("{point}: what readers see after the kill"),
+            );
         }
         let o = ok(nightly(s.data.path(), out.path(), &[("RTCBILL_LOG", "info")]));
         let err = String::from_utf8_lossy(&o.stderr);
         // (killed once the new snapshot was named, the run is finished as the root is opened)
         if !["published", "switched"].contains(&point) {
-            assert!(!err.contains("nothing to do"), "{point}: the interrupted restatement was taken as done:\n{err}");
+            assert!(
+                !err.contains("nothing to do"),
+                "{point}: the interrupted restatement was taken as done:\n{err}"
+            );
         }
         assert_same(&want, &files(out.path()), point);
-        assert_eq!(balance(out.path(), 1004, "2026-11-01"), old_balance - Decimal::new(500, 2), "{point}");
+        assert_eq!(
+            balance(out.path(), 1004, "2026-11-01"),
+            old_balance - Decimal::new(500, 2),
+            "{point}"
+        );
         // and a further night has nothing to do
         let o = ok(nightly(s.data.path(), out.path(), &[("RTCBILL_LOG", "info")]));
-        assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to do"), "{point}: a second night reran days");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("nothing to do"),
+            "{point}: a second night reran days"
+        );
     }
     // Real kills at a few moments of the restating run, then a kill of the resuming run too.
     for ms in [60u64, 250, 600] {
         let out = s.out();
         for wait in [ms, ms / 2] {
             let mut child = Command::new(bin())
-                .args(["nightly", "--today", TODAY, "--data", s.data.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()])
+                .args([
+                    "nightly",
+                    "--today",
+                    TODAY,
+                    "--data",
+                    s.data.path().to_str().unwrap(),
+                    "--out",
+                    out.path().to_str().unwrap(),
+                ])
                 .env("RTCBILL_LOG", "warn")
                 .spawn()
                 .unwrap();
@@ -129,7 +169,9 @@ fn late_usage_restated_by_an_interrupted_nightly_revises_the_bill_and_every_late
     let want = files(clean.path());
     for point in ["day:1", "day:3", "renamed:15"] {
         let out = s.out();
-        assert!(!nightly(s.data.path(), out.path(), &[("RTCBILL_CRASH_AT", point)]).status.success());
+        assert!(!nightly(s.data.path(), out.path(), &[("RTCBILL_CRASH_AT", point)])
+            .status
+            .success());
         ok(nightly(s.data.path(), out.path(), &[]));
         assert_same(&want, &files(out.path()), point);
     }
@@ -149,7 +191,10 @@ fn heals(s: &Setup, what: &str, names: &str, damage: impl Fn(&Path)) {
     damage(out.path());
     let o = ok(nightly(s.data.path(), out.path(), &[]));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(names) && err.contains("WARN"), "{what}: no warning naming {names}:\n{err}");
+    assert!(
+        err.contains(names) && err.contains("WARN"),
+        "{what}: no warning naming {names}:\n{err}"
+    );
     assert_same(&want, &files(out.path()), what);
 }
 
@@ -160,9 +205,15 @@ fn damaged_outputs_and_bookkeeping_are_healed_by_the_next_nightly_with_a_warning
     heals(&s, "a deleted bills partition", "bills/billing_date=2026-10-15/part-0.parquet", |out| {
         std::fs::remove_file(out.join("bills/billing_date=2026-10-15/part-0.parquet")).unwrap();
     });
-    heals(&s, "a deleted bill_lines partition", "bill_lines/billing_date=2026-10-15/part-0.parquet", |out| {
-        std::fs::remove_file(out.join("bill_lines/billing_date=2026-10-15/part-0.parquet")).unwrap();
-    });
+    heals(
+        &s,
+        "a deleted bill_lines partition",
+        "bill_lines/billing_date=2026-10-15/part-0.parquet",
+        |out| {
+            std::fs::remove_file(out.join("bill_lines/billing_date=2026-10-15/part-0.parquet"))
+                .unwrap();
+        },
+    );
     heals(&s, "a bills file cut short", "bills/billing_date=2026-10-16/part-0.parquet", |out| {
         let f = out.join("bills/billing_date=2026-10-16/part-0.parquet");
         let bytes = std::fs::read(&f).unwrap();
@@ -172,7 +223,8 @@ fn damaged_outputs_and_bookkeeping_are_healed_by_the_next_nightly_with_a_warning
     heals(&s, "another day's valid state copied over", "2026-10-15.state.zst", |out| {
         let days = cur(out).join("_days");
         std::fs::remove_file(days.join("2026-10-15.state.zst")).unwrap();
-        std::fs::copy(days.join("2026-10-14.state.zst"), days.join("2026-10-15.state.zst")).unwrap();
+        std::fs::copy(days.join("2026-10-14.state.zst"), days.join("2026-10-15.state.zst"))
+            .unwrap();
     });
     heals(&s, "a corrupt state", "2026-10-15.state.zst", |out| {
         let f = cur(out).join("_days/2026-10-15.state.zst");
@@ -208,7 +260,15 @@ fn bad_input_found_during_a_run_leaves_the_outputs_as_they_were() {
     let cat = s.data.path().join("catalog.toml");
     let text = std::fs::read_to_string(&cat).unwrap();
     let from = text.find("[[payg]]").unwrap();
-    let edited = format!("{}{}", &text[..from], text[from..].replacen("effective_from = \"2020-01-01\"", "effective_from = \"2026-10-01\"", 1));
+    let edited = format!(
+        "{}{}",
+        &text[..from],
+        text[from..].replacen(
+            "effective_from = \"2020-01-01\"",
+            "effective_from = \"2026-10-01\"",
+            1
+        )
+    );
     assert_ne!(edited, text, "the sample's catalog changed: adapt the test");
     std::fs::write(&cat, edited).unwrap();
     let o = job(s.data.path(), out.path(), &["run"], &[]);
@@ -234,7 +294,11 @@ fn mismatched_bills(out: &Path) -> Vec<String> {
     }
     read("bills")
         .iter()
-        .filter(|b| sums.get(text(b, "bill_id")).map(|s| s.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)) != Some(dec(b, "amount")))
+        .filter(|b| {
+            sums.get(text(b, "bill_id"))
+                .map(|s| s.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+                != Some(dec(b, "amount"))
+        })
         .map(|b| text(b, "bill_id").to_string())
         .collect()
 }
@@ -261,7 +325,10 @@ fn a_reader_during_restating_reruns_never_sees_a_bill_its_lines_do_not_add_up_to
         // the bill of that day changes every time, and every later balance with it.
         for i in 0..12 {
             if i % 2 == 0 {
-                let late = Slice { app_id: Some(100401), ..slice("late-r-1", "2026-10-20T03:00:00Z", 20_000) };
+                let late = Slice {
+                    app_id: Some(100401),
+                    ..slice("late-r-1", "2026-10-20T03:00:00Z", 20_000)
+                };
                 write_usage(&late_file, &[late]);
             } else {
                 std::fs::remove_file(&late_file).unwrap();
@@ -271,7 +338,13 @@ fn a_reader_during_restating_reruns_never_sees_a_bill_its_lines_do_not_add_up_to
         stop.store(true, Ordering::SeqCst);
     });
     assert!(reads.load(Ordering::SeqCst) >= 12, "only {} reads", reads.load(Ordering::SeqCst));
-    assert_eq!(bad.load(Ordering::SeqCst), 0, "{} of {} reads saw a bill its lines do not add up to", bad.load(Ordering::SeqCst), reads.load(Ordering::SeqCst));
+    assert_eq!(
+        bad.load(Ordering::SeqCst),
+        0,
+        "{} of {} reads saw a bill its lines do not add up to",
+        bad.load(Ordering::SeqCst),
+        reads.load(Ordering::SeqCst)
+    );
     // Every night changed the bill: 12 revisions after the first.
     let bills = read_dataset(out.path(), "bills");
     let b = bills.iter().find(|b| text(b, "bill_id") == "daily-1004-20261020").unwrap();

@@ -1,9 +1,9 @@
 //! Integration tests: they run the real `rtcbill` binary on data roots built in the test or
 //! kept in `tests/cases/`, and read its Parquet outputs back.
 
-mod common;
 mod chain;
 mod clients;
+mod common;
 mod conformance;
 mod focus;
 mod inputs;

@@ -24,19 +24,41 @@ fn billable_minutes_are_the_ceil_of_the_day_total() {
         slice("a3", "2026-02-10T15:59:59Z", 1),
     ];
     // app 102: 59 s of video_hd → 1 minute, 4 package minutes; 0 s of video_fhd → 0 minutes.
-    rows.push(Slice { app_id: Some(102), class: Some("video_hd"), ..slice("b1", "2026-02-10T02:00:00Z", 59) });
-    rows.push(Slice { app_id: Some(102), class: Some("video_fhd"), ..slice("b2", "2026-02-10T02:00:00Z", 0) });
+    rows.push(Slice {
+        app_id: Some(102),
+        class: Some("video_hd"),
+        ..slice("b1", "2026-02-10T02:00:00Z", 59)
+    });
+    rows.push(Slice {
+        app_id: Some(102),
+        class: Some("video_fhd"),
+        ..slice("b2", "2026-02-10T02:00:00Z", 0)
+    });
     root.usage("2026-02-10", "part-0.parquet", &rows);
     let out = tempfile::tempdir().unwrap();
     run_ok(root.path(), out.path(), &[]);
     let u = read_dataset(out.path(), "usage_daily");
     assert_eq!(u.len(), 3);
     let a = usage_row(&u, 101, "audio");
-    assert_eq!((int(a, "slices"), int(a, "seconds"), int(a, "billable_minutes"), int(a, "package_minutes")), (3, 61, 2, 2));
+    assert_eq!(
+        (
+            int(a, "slices"),
+            int(a, "seconds"),
+            int(a, "billable_minutes"),
+            int(a, "package_minutes")
+        ),
+        (3, 61, 2, 2)
+    );
     let b = usage_row(&u, 102, "video_hd");
-    assert_eq!((int(b, "seconds"), int(b, "billable_minutes"), int(b, "package_minutes")), (59, 1, 4));
+    assert_eq!(
+        (int(b, "seconds"), int(b, "billable_minutes"), int(b, "package_minutes")),
+        (59, 1, 4)
+    );
     let c = usage_row(&u, 102, "video_fhd");
-    assert_eq!((int(c, "slices"), int(c, "billable_minutes"), int(c, "package_minutes")), (1, 0, 0));
+    assert_eq!(
+        (int(c, "slices"), int(c, "billable_minutes"), int(c, "package_minutes")),
+        (1, 0, 0)
+    );
     // No package: 2 minutes of audio at 0.99 and 1 of video_hd at 3.99 per 1,000 are charged.
     let charges = read_dataset(out.path(), "charges");
     assert_eq!(charges.len(), 2, "{charges:?}");
@@ -49,13 +71,12 @@ fn billable_minutes_are_the_ceil_of_the_day_total() {
 fn every_reject_reason_in_order_and_the_accounting_identity() {
     let root = DataRoot::new();
     let t = "2026-02-10T04:00:00Z";
-    let s = |e: Option<&'static str>, app: Option<i64>, class: Option<&'static str>, start: Option<&'static str>, secs: Option<i64>| Slice {
-        event_id: e,
-        app_id: app,
-        class,
-        start,
-        seconds: secs,
-    };
+    let s =
+        |e: Option<&'static str>,
+         app: Option<i64>,
+         class: Option<&'static str>,
+         start: Option<&'static str>,
+         secs: Option<i64>| Slice { event_id: e, app_id: app, class, start, seconds: secs };
     let rows = vec![
         // missing_event_id wins over every later reason
         s(None, None, None, None, None),
@@ -90,7 +111,9 @@ fn every_reject_reason_in_order_and_the_accounting_identity() {
     run_ok(root.path(), out.path(), &[]);
     let mut got: Vec<(String, String)> = read_dataset(out.path(), "rejected_usage")
         .iter()
-        .map(|r| (r["event_id"].as_str().unwrap_or("<null>").to_string(), text(r, "reason").to_string()))
+        .map(|r| {
+            (r["event_id"].as_str().unwrap_or("<null>").to_string(), text(r, "reason").to_string())
+        })
         .collect();
     got.sort();
     let mut want: Vec<(String, String)> = [
@@ -119,7 +142,10 @@ fn every_reject_reason_in_order_and_the_accounting_identity() {
     let u = read_dataset(out.path(), "usage_daily");
     let a = usage_row(&u, 101, "audio");
     // accepted: ok-max, same (once), half (the valid copy) = 3 slices, 86400 + 60 + 5 s
-    assert_eq!((int(a, "slices"), int(a, "seconds"), int(a, "billable_minutes")), (3, 86_465, 1442));
+    assert_eq!(
+        (int(a, "slices"), int(a, "seconds"), int(a, "billable_minutes")),
+        (3, 86_465, 1442)
+    );
     // rules.md, Metering identity: raw 20 = accepted 3 + rejected 15 + collapsed 2
     let accepted: i64 = u.iter().map(|r| int(r, "slices")).sum();
     assert_eq!(rows.len() as i64, accepted + want.len() as i64 + 2);
@@ -137,7 +163,11 @@ fn any_integer_width_string_kind_and_timestamp_unit_is_accepted() {
         ("user_id", Arc::new(LargeStringArray::from(vec![Some("u"), None])), true),
         ("room_id", Arc::new(LargeStringArray::from(vec![None::<&str>, None])), true),
         ("usage_class", Arc::new(LargeStringArray::from(vec!["audio", "audio"])), false),
-        ("start_time", Arc::new(TimestampNanosecondArray::from(vec![ns, ns]).with_timezone("+08:00")), false),
+        (
+            "start_time",
+            Arc::new(TimestampNanosecondArray::from(vec![ns, ns]).with_timezone("+08:00")),
+            false,
+        ),
         ("seconds", Arc::new(Int32Array::from(vec![30, 90])), false),
     ]);
     write_parquet(&root.path().join("usage/usage_date=2026-02-10/part-1.parquet"), &b);

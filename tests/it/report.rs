@@ -27,7 +27,12 @@ const CHARTS: [(&str, &str); 8] = [
 
 /// Debian's chromium, installed with apt-get when missing.
 fn chromium() -> PathBuf {
-    let found = |p: &str| Command::new("sh").args(["-c", &format!("command -v {p}")]).output().is_ok_and(|o| o.status.success());
+    let found = |p: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {p}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
     if !found("chromium") {
         eprintln!("chromium is missing: installing Debian's chromium package (apt-get update && apt-get install -y chromium)");
         let ok = Command::new("sh")
@@ -36,7 +41,10 @@ fn chromium() -> PathBuf {
             .status()
             .expect("runs apt-get")
             .success();
-        assert!(ok && found("chromium"), "apt-get install -y chromium failed (the test needs root and Debian's package lists)");
+        assert!(
+            ok && found("chromium"),
+            "apt-get install -y chromium failed (the test needs root and Debian's package lists)"
+        );
     }
     PathBuf::from("chromium")
 }
@@ -45,7 +53,14 @@ fn chromium() -> PathBuf {
 fn headless(page: &Path, args: &[&str]) -> std::process::Output {
     let profile = tempfile::tempdir().unwrap();
     let o = Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+        ])
         .args(["--disable-component-update", "--disable-sync"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
@@ -75,31 +90,46 @@ fn text_of(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&").trim().to_string()
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .trim()
+        .to_string()
 }
 
 /// A table of the page by id: its header cells and body rows, as text.
 fn table(dom: &str, id: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let t = section(dom, &format!("<table id=\"{id}\">"), "</table>");
     let cells = |row: &str, tag: &str| -> Vec<String> {
-        row.split(&format!("<{tag}")).skip(1).map(|c| text_of(&format!("<{tag}{}", c.split(&format!("</{tag}>")).next().unwrap()))).collect()
+        row.split(&format!("<{tag}"))
+            .skip(1)
+            .map(|c| text_of(&format!("<{tag}{}", c.split(&format!("</{tag}>")).next().unwrap())))
+            .collect()
     };
     let head = cells(section(t, "<thead>", "</thead>"), "th");
-    let body = section(t, "<tbody>", "</tbody>").split("<tr>").skip(1).map(|r| cells(r, "td")).collect();
+    let body =
+        section(t, "<tbody>", "</tbody>").split("<tr>").skip(1).map(|r| cells(r, "td")).collect();
     (head, body)
 }
 
 /// A cell of a one-row table by its header.
 fn cell(dom: &str, id: &str, header: &str) -> String {
     let (head, rows) = table(dom, id);
-    let i = head.iter().position(|h| h == header).unwrap_or_else(|| panic!("{id} has no column {header}: {head:?}"));
+    let i = head
+        .iter()
+        .position(|h| h == header)
+        .unwrap_or_else(|| panic!("{id} has no column {header}: {head:?}"));
     rows[0][i].clone()
 }
 
 /// The second cell of the row whose first cell is `key`.
 fn by_key(dom: &str, id: &str, key: &str) -> String {
     let (_, rows) = table(dom, id);
-    rows.iter().find(|r| r[0] == key).unwrap_or_else(|| panic!("{id} has no row {key}: {rows:?}"))[1].clone()
+    rows.iter().find(|r| r[0] == key).unwrap_or_else(|| panic!("{id} has no row {key}: {rows:?}"))
+        [1]
+    .clone()
 }
 
 /// A displayed number ("1,234.50", "5,258.89 USD") as a decimal; checks its separators.
@@ -107,7 +137,10 @@ fn number(s: &str) -> Decimal {
     let n = s.split_whitespace().next().unwrap();
     let digits = n.trim_start_matches('-').split('.').next().unwrap();
     let groups: Vec<&str> = digits.split(',').collect();
-    assert!(groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3), "{s} lacks thousands separators");
+    assert!(
+        groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3),
+        "{s} lacks thousands separators"
+    );
     n.replace(',', "").parse().unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
@@ -116,7 +149,11 @@ fn money(d: Decimal) -> Decimal {
 }
 
 fn kpi(dom: &str, id: &str) -> String {
-    text_of(section(section(dom, &format!("id=\"{id}\""), "</div></div>"), "<div class=\"value\">", "</div>"))
+    text_of(section(
+        section(dom, &format!("id=\"{id}\""), "</div></div>"),
+        "<div class=\"value\">",
+        "</div>",
+    ))
 }
 
 /// Whether a chart's SVG draws data: a fill colour on two or more bars or areas (a legend
@@ -127,7 +164,11 @@ fn draws_data(svg: &str) -> bool {
     for tag in ["<rect", "<polygon", "<circle"] {
         for el in svg.split(tag).skip(1) {
             let el = &el[..el.find('>').unwrap()];
-            let fill = el.split("fill=\"").nth(1).map(|f| f[..f.find('"').unwrap()].to_ascii_uppercase()).unwrap_or_default();
+            let fill = el
+                .split("fill=\"")
+                .nth(1)
+                .map(|f| f[..f.find('"').unwrap()].to_ascii_uppercase())
+                .unwrap_or_default();
             if fill.is_empty() || fill == "#FFFFFF" || fill == "NONE" {
                 continue;
             }
@@ -165,10 +206,14 @@ fn sum(rows: &[Row], k: &str) -> Decimal {
 }
 
 #[test]
-fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows_the_outputs_figures() {
+fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows_the_outputs_figures(
+) {
     let (w, backfill_summary) = sample_with_a_restatement();
     let (data, out) = (w.path().join("sample-data"), w.path().join("out"));
-    assert!(backfill_summary.contains("Billed 53 days (2026-09-10 to 2026-11-01)."), "{backfill_summary}");
+    assert!(
+        backfill_summary.contains("Billed 53 days (2026-09-10 to 2026-11-01)."),
+        "{backfill_summary}"
+    );
     assert!(backfill_summary.contains("revised bills     1\n"), "{backfill_summary}");
 
     let dir = repo().join("target/report-test");
@@ -199,13 +244,28 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     for (id, title) in CHARTS {
         let fig = section(&dom, &format!("<figure class=\"chart\" id=\"{id}\">"), "</figure>");
         let svg = section(fig, "<svg", "</svg>");
-        let texts: Vec<String> = svg.split("<text").skip(1).map(|t| text_of(&format!("<text{}", t.split("</text>").next().unwrap()))).collect();
-        assert!(texts.iter().any(|t| t.starts_with(title)), "{id}: no title {title:?} in {texts:?}");
+        let texts: Vec<String> = svg
+            .split("<text")
+            .skip(1)
+            .map(|t| text_of(&format!("<text{}", t.split("</text>").next().unwrap())))
+            .collect();
+        assert!(
+            texts.iter().any(|t| t.starts_with(title)),
+            "{id}: no title {title:?} in {texts:?}"
+        );
         assert!(texts.len() >= 8, "{id}: axis labels and legend missing");
         all_texts.extend(texts);
         assert!(draws_data(svg), "{id} draws no data");
     }
-    for axis in ["billing day", "USD per day", "minutes per day", "packages", "accounts", "slices per day", "minutes used / minutes total"] {
+    for axis in [
+        "billing day",
+        "USD per day",
+        "minutes per day",
+        "packages",
+        "accounts",
+        "slices per day",
+        "minutes used / minutes total",
+    ] {
         assert!(all_texts.iter().any(|t| t == axis), "no axis {axis:?}");
     }
 
@@ -214,11 +274,19 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     let billed = sum(&bills, "amount");
     assert_eq!(number(&kpi(&dom, "kpi-billed")), billed);
     assert!(kpi(&dom, "kpi-billed").ends_with(" USD"));
-    let collected: Decimal = bills.iter().map(|b| dec(b, "amount").min(dec(b, "balance_before").max(Decimal::ZERO)).max(Decimal::ZERO)).sum();
+    let collected: Decimal = bills
+        .iter()
+        .map(|b| {
+            dec(b, "amount").min(dec(b, "balance_before").max(Decimal::ZERO)).max(Decimal::ZERO)
+        })
+        .sum();
     assert_eq!(number(&kpi(&dom, "kpi-collected")), collected);
     let accounts: BTreeSet<i64> = bills.iter().map(|b| int(b, "account_id")).collect();
     assert_eq!(number(&kpi(&dom, "kpi-accounts")), Decimal::from(accounts.len()));
-    let status: Vec<Row> = read_dataset(&out, "account_status").into_iter().filter(|r| text(r, "billing_date") == "2026-11-01").collect();
+    let status: Vec<Row> = read_dataset(&out, "account_status")
+        .into_iter()
+        .filter(|r| text(r, "billing_date") == "2026-11-01")
+        .collect();
     let in_state = |s: &str| status.iter().filter(|r| text(r, "state") == s).count();
     assert_eq!(number(&kpi(&dom, "kpi-arrears")), Decimal::from(in_state("in_arrears")));
     assert_eq!(number(&kpi(&dom, "kpi-suspended")), Decimal::from(in_state("suspended")));
@@ -227,22 +295,37 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     // Revenue: overage by class, package sales by kind (charged: after the opening time).
     let charges = read_dataset(&out, "charges");
     for class in ["audio", "video_hd", "video_fhd", "video_2k", "video_4k"] {
-        let want: Decimal = charges.iter().filter(|c| text(c, "usage_class") == class).map(|c| dec(c, "amount")).sum();
+        let want: Decimal = charges
+            .iter()
+            .filter(|c| text(c, "usage_class") == class)
+            .map(|c| dec(c, "amount"))
+            .sum();
         assert_eq!(number(&cell(&dom, "table-revenue", class)), money(want), "{class}");
     }
-    assert_eq!(number(&cell(&dom, "table-revenue", "overage (USD)")), money(sum(&charges, "amount")));
-    let opening: BTreeMap<i64, String> =
-        read_file(&data.join("accounts/part-0.parquet")).iter().map(|a| (int(a, "account_id"), text(a, "opening_time").to_string())).collect();
+    assert_eq!(
+        number(&cell(&dom, "table-revenue", "overage (USD)")),
+        money(sum(&charges, "amount"))
+    );
+    let opening: BTreeMap<i64, String> = read_file(&data.join("accounts/part-0.parquet"))
+        .iter()
+        .map(|a| (int(a, "account_id"), text(a, "opening_time").to_string()))
+        .collect();
     let orders = read_dataset(&out, "orders");
     let sold = |kind: &str| -> Decimal {
         orders
             .iter()
-            .filter(|o| text(o, "status") == "accepted" && text(o, "kind") == kind && !o["amount"].is_null() && !o["account_id"].is_null())
+            .filter(|o| {
+                text(o, "status") == "accepted"
+                    && text(o, "kind") == kind
+                    && !o["amount"].is_null()
+                    && !o["account_id"].is_null()
+            })
             .filter(|o| text(o, "time") > opening[&int(o, "account_id")].as_str())
             .map(|o| dec(o, "amount"))
             .sum()
     };
-    for (kind, col) in [("purchase", "purchases"), ("renewal", "renewals"), ("upgrade", "upgrades")] {
+    for (kind, col) in [("purchase", "purchases"), ("renewal", "renewals"), ("upgrade", "upgrades")]
+    {
         assert_eq!(number(&cell(&dom, "table-sales", col)), sold(kind), "{kind}");
     }
     assert!(sold("renewal") > Decimal::ZERO && sold("upgrade") > Decimal::ZERO);
@@ -251,7 +334,13 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     let usage = read_dataset(&out, "usage_daily");
     let deductions = read_dataset(&out, "deductions");
     let metered: i64 = usage.iter().map(|u| int(u, "billable_minutes")).sum();
-    let covered = |k: &str| deductions.iter().filter(|d| text(d, "package_kind") == k).map(|d| int(d, "usage_minutes")).sum::<i64>();
+    let covered = |k: &str| {
+        deductions
+            .iter()
+            .filter(|d| text(d, "package_kind") == k)
+            .map(|d| int(d, "usage_minutes"))
+            .sum::<i64>()
+    };
     let overage: i64 = charges.iter().map(|c| int(c, "minutes")).sum();
     assert_eq!(number(&cell(&dom, "table-minutes", "metered")), Decimal::from(metered));
     assert_eq!(number(&cell(&dom, "table-minutes", "free")), Decimal::from(covered("free")));
@@ -261,8 +350,14 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert_eq!(metered, covered("free") + covered("monthly") + covered("topup") + overage);
 
     // Packages on the last day, and failed renewals over the range.
-    let balances: Vec<Row> = read_dataset(&out, "package_balances").into_iter().filter(|r| text(r, "billing_date") == "2026-11-01").collect();
-    assert_eq!(number(&cell(&dom, "table-packages", "cycles on 2026-11-01")), Decimal::from(balances.len()));
+    let balances: Vec<Row> = read_dataset(&out, "package_balances")
+        .into_iter()
+        .filter(|r| text(r, "billing_date") == "2026-11-01")
+        .collect();
+    assert_eq!(
+        number(&cell(&dom, "table-packages", "cycles on 2026-11-01")),
+        Decimal::from(balances.len())
+    );
     assert_eq!(
         number(&cell(&dom, "table-packages", "exhausted")),
         Decimal::from(balances.iter().filter(|b| text(b, "status") == "exhausted").count())
@@ -273,13 +368,19 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     );
     let events = read_dataset(&out, "status_events");
     let failed = events.iter().filter(|e| text(e, "event") == "renewal_failed").count();
-    assert_eq!(number(&cell(&dom, "table-packages", "failed renewals (range)")), Decimal::from(failed));
+    assert_eq!(
+        number(&cell(&dom, "table-packages", "failed renewals (range)")),
+        Decimal::from(failed)
+    );
 
     // Accounts suspended now: each with its amount due and reclaim date.
     let (head, rows) = table(&dom, "table-suspended");
     assert_eq!(head, ["account", "due (USD)", "suspended (+08:00)", "reclaim (+08:00)"]);
-    let mut want: Vec<(String, Decimal)> =
-        status.iter().filter(|r| text(r, "state") == "suspended").map(|r| (int(r, "account_id").to_string(), dec(r, "amount_due"))).collect();
+    let mut want: Vec<(String, Decimal)> = status
+        .iter()
+        .filter(|r| text(r, "state") == "suspended")
+        .map(|r| (int(r, "account_id").to_string(), dec(r, "amount_due")))
+        .collect();
     want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let got: Vec<(String, Decimal)> = rows.iter().map(|r| (r[0].clone(), number(&r[1]))).collect();
     assert_eq!(got, want);
@@ -310,14 +411,20 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     let accepted: i64 = usage.iter().map(|u| int(u, "slices")).sum();
     let collapsed = raw - accepted as usize - rejected.len();
     assert!(collapsed > 0);
-    assert_eq!(number(&by_key(&dom, "table-quality", "collapsed duplicates")), Decimal::from(collapsed));
+    assert_eq!(
+        number(&by_key(&dom, "table-quality", "collapsed duplicates")),
+        Decimal::from(collapsed)
+    );
 
     // Restatements: the late file's bill, old and new amounts.
     let revisions = read_dataset(&out, "bill_revisions");
     assert_eq!(revisions.len(), 1);
     let (_, rows) = table(&dom, "table-restatements");
     assert_eq!(rows.len(), 1);
-    let (r, new) = (&revisions[0], bills.iter().find(|b| text(b, "bill_id") == "daily-1004-20260910").unwrap());
+    let (r, new) = (
+        &revisions[0],
+        bills.iter().find(|b| text(b, "bill_id") == "daily-1004-20260910").unwrap(),
+    );
     assert_eq!(rows[0][0], "daily-1004-20260910");
     assert_eq!(number(&rows[0][3]), dec(r, "amount"));
     assert_eq!(number(&rows[0][5]), dec(new, "amount"));
@@ -325,7 +432,9 @@ fn the_sample_report_is_self_contained_renders_every_chart_in_chromium_and_shows
     assert_eq!(rows[0][7], "2026-11-01");
 
     // The verify placeholder.
-    assert!(text_of(section(&dom, "<section id=\"verify\">", "</section>")).contains("verify not run"));
+    assert!(
+        text_of(section(&dom, "<section id=\"verify\">", "</section>")).contains("verify not run")
+    );
 }
 
 #[test]
@@ -337,7 +446,19 @@ fn report_range_and_errors() {
     let page = out.path().join("r.html");
     let p = page.to_str().unwrap();
     let o = out.path().to_str().unwrap();
-    ok(rtcbill(&["report", "--outputs", o, "--data", d, "--from", "2026-09-02", "--to", "2026-09-03", "--out", p]));
+    ok(rtcbill(&[
+        "report",
+        "--outputs",
+        o,
+        "--data",
+        d,
+        "--from",
+        "2026-09-02",
+        "--to",
+        "2026-09-03",
+        "--out",
+        p,
+    ]));
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("Billing days 2026-09-02 to 2026-09-03"), "range not shown");
     let bills: Decimal = read_dataset(out.path(), "bills")
@@ -347,17 +468,32 @@ fn report_range_and_errors() {
         .sum();
     assert!(html.contains(&format!("<div class=\"value\">{} USD</div>", shown(bills))), "{bills}");
     // no day in the range, no published run: bad input (65); --to before --from: usage (64)
-    assert_eq!(rtcbill(&["report", "--outputs", o, "--data", d, "--from", "2026-10-01", "--out", p]).status.code(), Some(65));
+    assert_eq!(
+        rtcbill(&["report", "--outputs", o, "--data", d, "--from", "2026-10-01", "--out", p])
+            .status
+            .code(),
+        Some(65)
+    );
     let empty = tempfile::tempdir().unwrap();
-    let e = rtcbill(&["report", "--outputs", empty.path().to_str().unwrap(), "--data", d, "--out", p]);
+    let e =
+        rtcbill(&["report", "--outputs", empty.path().to_str().unwrap(), "--data", d, "--out", p]);
     assert_eq!(e.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&e.stderr).contains("no published run"));
-    assert_eq!(rtcbill(&["report", "--outputs", o, "--from", "2026-09-03", "--to", "2026-09-02"]).status.code(), Some(64));
+    assert_eq!(
+        rtcbill(&["report", "--outputs", o, "--from", "2026-09-03", "--to", "2026-09-02"])
+            .status
+            .code(),
+        Some(64)
+    );
 }
 
 /// The summary's line `label   value`.
 fn line<'a>(summary: &'a str, label: &str) -> &'a str {
-    summary.lines().find_map(|l| l.trim_start().strip_prefix(label)).unwrap_or_else(|| panic!("no {label} in {summary}")).trim()
+    summary
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label} in {summary}"))
+        .trim()
 }
 
 #[test]
@@ -378,8 +514,18 @@ fn run_ends_with_a_summary_of_the_outputs_quiet_drops_it_and_json_mode_logs_it()
     assert_eq!(line(&s, "revised bills"), "0");
     let events = read_dataset(out.path(), "status_events");
     let count = |e: &str| events.iter().filter(|r| text(r, "event") == e).count();
-    assert_eq!(line(&s, "arrears"), format!("{} accounts entering arrears, {} suspended", count("arrears_entered"), count("suspended")));
-    assert_eq!(line(&s, "rejected slices"), read_dataset(out.path(), "rejected_usage").len().to_string());
+    assert_eq!(
+        line(&s, "arrears"),
+        format!(
+            "{} accounts entering arrears, {} suspended",
+            count("arrears_entered"),
+            count("suspended")
+        )
+    );
+    assert_eq!(
+        line(&s, "rejected slices"),
+        read_dataset(out.path(), "rejected_usage").len().to_string()
+    );
     assert_eq!(line(&s, "outputs"), out.path().to_str().unwrap());
     // the command it gives draws the report
     let cmd = line(&s, "report");
@@ -396,36 +542,81 @@ fn run_ends_with_a_summary_of_the_outputs_quiet_drops_it_and_json_mode_logs_it()
     let o = run_ok(&data, quiet.path(), &["--quiet", "--to", "2026-09-03"]);
     assert!(o.stdout.is_empty(), "{}", String::from_utf8_lossy(&o.stdout));
     // nightly with nothing to do says so
-    let o = ok(rtcbill(&["nightly", "--data", data.to_str().unwrap(), "--out", out.path().to_str().unwrap(), "--today", "2026-11-02"]));
+    let o = ok(rtcbill(&[
+        "nightly",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--today",
+        "2026-11-02",
+    ]));
     let s = String::from_utf8(o.stdout).unwrap();
     assert!(s.starts_with("Nothing to do: every day up to 2026-11-01 is billed."), "{s}");
 
     // JSON log mode: one JSON object on stderr, nothing on stdout
     let j = tempfile::tempdir().unwrap();
     let o = Command::new(bin())
-        .args(["--log-format", "json", "run", "--data", data.to_str().unwrap(), "--out", j.path().to_str().unwrap(), "--to", "2026-09-03"])
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            j.path().to_str().unwrap(),
+            "--to",
+            "2026-09-03",
+        ])
         .env("RTCBILL_LOG", "warn")
         .output()
         .unwrap();
     assert!(o.status.success() && o.stdout.is_empty());
     let err = String::from_utf8(o.stderr).unwrap();
-    let summaries: Vec<serde_json::Value> =
-        err.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).filter(|v| v["fields"]["message"] == "summary").collect();
+    let summaries: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["fields"]["message"] == "summary")
+        .collect();
     assert_eq!(summaries.len(), 1, "{err}");
     let f = &summaries[0]["fields"];
     let bills = read_dataset(j.path(), "bills");
-    assert_eq!((f["days"].as_u64(), f["first_day"].as_str(), f["last_day"].as_str()), (Some(3), Some("2026-09-01"), Some("2026-09-03")));
+    assert_eq!(
+        (f["days"].as_u64(), f["first_day"].as_str(), f["last_day"].as_str()),
+        (Some(3), Some("2026-09-01"), Some("2026-09-03"))
+    );
     assert_eq!(f["bills"].as_u64(), Some(bills.len() as u64));
-    assert_eq!(f["billed"].as_str().unwrap().parse::<Decimal>().unwrap(), bills.iter().map(|b| dec(b, "amount")).sum::<Decimal>());
-    assert_eq!(f["rejected_slices"].as_u64(), Some(read_dataset(j.path(), "rejected_usage").len() as u64));
+    assert_eq!(
+        f["billed"].as_str().unwrap().parse::<Decimal>().unwrap(),
+        bills.iter().map(|b| dec(b, "amount")).sum::<Decimal>()
+    );
+    assert_eq!(
+        f["rejected_slices"].as_u64(),
+        Some(read_dataset(j.path(), "rejected_usage").len() as u64)
+    );
     assert!(f["report_command"].as_str().unwrap().starts_with("rtcbill report --outputs "));
     // --quiet drops it in JSON mode too
     let o = Command::new(bin())
-        .args(["--log-format", "json", "--quiet", "backfill", "--data", data.to_str().unwrap(), "--out", j.path().to_str().unwrap(), "--from", "2026-09-03"])
+        .args([
+            "--log-format",
+            "json",
+            "--quiet",
+            "backfill",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            j.path().to_str().unwrap(),
+            "--from",
+            "2026-09-03",
+        ])
         .env("RTCBILL_LOG", "warn")
         .output()
         .unwrap();
-    assert!(o.status.success() && o.stdout.is_empty() && !String::from_utf8_lossy(&o.stderr).contains("summary"));
+    assert!(
+        o.status.success()
+            && o.stdout.is_empty()
+            && !String::from_utf8_lossy(&o.stderr).contains("summary")
+    );
 }
 
 /// Money as the page and the summary print it: thousands separators, two decimals.

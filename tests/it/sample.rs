@@ -9,14 +9,20 @@ use std::process::Command;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
-use rust_decimal::Decimal;
 use rtcbill_schemas::{OUTPUTS, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+use rust_decimal::Decimal;
 
 use crate::common::*;
 
 pub fn run_sample(out: &Path, threads: usize) {
     let o = Command::new(bin())
-        .args(["run", "--data", repo().join("sample-data").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "--data",
+            repo().join("sample-data").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .env("RAYON_NUM_THREADS", threads.to_string())
         .env("POLARS_MAX_THREADS", threads.to_string())
         .env("RTCBILL_LOG", "warn")
@@ -38,7 +44,10 @@ pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                     stack.push(p);
                 }
             } else {
-                m.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+                m.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -64,11 +73,18 @@ fn sample_run_writes_every_dataset_with_the_contract_types_deterministically() {
         assert_eq!(r.schema().fields(), ds.schema().fields(), "{}", ds.name);
         let md = r.metadata().file_metadata();
         let kv = md.key_value_metadata().unwrap();
-        assert!(kv.iter().any(|k| k.key == SCHEMA_VERSION_KEY && k.value.as_deref() == Some(SCHEMA_VERSION)));
+        assert!(kv
+            .iter()
+            .any(|k| k.key == SCHEMA_VERSION_KEY && k.value.as_deref() == Some(SCHEMA_VERSION)));
         for rg in r.metadata().row_groups() {
             assert!(rg.columns().iter().all(|c| matches!(c.compression(), Compression::ZSTD(_))));
             assert!(rg.columns().iter().all(|c| c.statistics().is_some()), "{}", ds.name);
-            assert_eq!(rg.sorting_columns().map(|s| s.len()), Some(ds.sort_key.len()), "{}", ds.name);
+            assert_eq!(
+                rg.sorting_columns().map(|s| s.len()),
+                Some(ds.sort_key.len()),
+                "{}",
+                ds.name
+            );
         }
     }
 }
@@ -81,7 +97,9 @@ fn sample_run_keeps_the_invariants_of_spec_7() {
     let deductions = read_dataset(out.path(), "deductions");
     let charges = read_dataset(out.path(), "charges");
     type K = (String, i64, String);
-    let k = |r: &Row| -> K { (text(r, "billing_date").to_string(), int(r, "app_id"), text(r, "usage_class").to_string()) };
+    let k = |r: &Row| -> K {
+        (text(r, "billing_date").to_string(), int(r, "app_id"), text(r, "usage_class").to_string())
+    };
     let mut covered: BTreeMap<K, i64> = BTreeMap::new();
     for r in &deductions {
         *covered.entry(k(r)).or_default() += int(r, "usage_minutes");
@@ -109,24 +127,66 @@ fn sample_run_keeps_the_invariants_of_spec_7() {
     }
     for b in &bills {
         let sum = sums[text(b, "bill_id")];
-        assert_eq!(dec(b, "amount"), sum.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero));
+        assert_eq!(
+            dec(b, "amount"),
+            sum.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        );
         assert_eq!(dec(b, "balance_after"), dec(b, "balance_before") - dec(b, "amount"));
     }
     // Every rule the sample is meant to show appears at least once.
-    let events: Vec<String> = read_dataset(out.path(), "status_events").iter().map(|r| text(r, "event").to_string()).collect();
-    for e in ["arrears_entered", "arrears_cleared", "suspended", "restored", "reclaim_due", "renewal_failed", "app_disabled", "violation", "free_quota_exhausted"] {
+    let events: Vec<String> = read_dataset(out.path(), "status_events")
+        .iter()
+        .map(|r| text(r, "event").to_string())
+        .collect();
+    for e in [
+        "arrears_entered",
+        "arrears_cleared",
+        "suspended",
+        "restored",
+        "reclaim_due",
+        "renewal_failed",
+        "app_disabled",
+        "violation",
+        "free_quota_exhausted",
+    ] {
         assert!(events.iter().any(|x| x == e), "no {e} in the sample");
     }
     let orders = read_dataset(out.path(), "orders");
-    for reason in ["overlapping_monthly", "invalid_quantity", "unknown_version", "insufficient_balance", "not_higher_version", "not_upgradable", "not_in_force", "unknown_package"] {
-        assert!(orders.iter().any(|r| r["reason"].as_str() == Some(reason)), "no order rejected {reason}");
+    for reason in [
+        "overlapping_monthly",
+        "invalid_quantity",
+        "unknown_version",
+        "insufficient_balance",
+        "not_higher_version",
+        "not_upgradable",
+        "not_in_force",
+        "unknown_package",
+    ] {
+        assert!(
+            orders.iter().any(|r| r["reason"].as_str() == Some(reason)),
+            "no order rejected {reason}"
+        );
     }
     for kind in ["purchase", "upgrade", "renewal"] {
-        assert!(orders.iter().any(|r| text(r, "kind") == kind && text(r, "status") == "accepted"), "no accepted {kind}");
+        assert!(
+            orders.iter().any(|r| text(r, "kind") == kind && text(r, "status") == "accepted"),
+            "no accepted {kind}"
+        );
     }
     assert!(bills.iter().any(|b| text(b, "cycle") == "monthly"));
-    let rejected: Vec<String> = read_dataset(out.path(), "rejected_usage").iter().map(|r| text(r, "reason").to_string()).collect();
-    for reason in ["missing_event_id", "missing_start_time", "wrong_partition", "unknown_app", "unknown_usage_class", "invalid_seconds", "conflicting_duplicate"] {
+    let rejected: Vec<String> = read_dataset(out.path(), "rejected_usage")
+        .iter()
+        .map(|r| text(r, "reason").to_string())
+        .collect();
+    for reason in [
+        "missing_event_id",
+        "missing_start_time",
+        "wrong_partition",
+        "unknown_app",
+        "unknown_usage_class",
+        "invalid_seconds",
+        "conflicting_duplicate",
+    ] {
         assert!(rejected.iter().any(|x| x == reason), "no usage rejected {reason}");
     }
 }
@@ -166,7 +226,15 @@ fn the_streaming_and_the_polars_metering_give_the_same_bytes() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         for (out, meter) in [(a.path(), "stream"), (b.path(), "polars")] {
             let o = Command::new(bin())
-                .args(["--meter", meter, "run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
+                .args([
+                    "--meter",
+                    meter,
+                    "run",
+                    "--data",
+                    data.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                ])
                 .env("RTCBILL_LOG", "warn")
                 .output()
                 .unwrap();

@@ -25,20 +25,33 @@ fn spark_metering_equals_rtcbill_and_feeds_the_same_chain() {
     for data in roots {
         let d = data.to_str().unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let (metered, plain, via) = (tmp.path().join("metered"), tmp.path().join("plain"), tmp.path().join("via"));
+        let (metered, plain, via) =
+            (tmp.path().join("metered"), tmp.path().join("plain"), tmp.path().join("via"));
         let o = Command::new(&py)
             .arg(repo().join("jobs/spark/meter.py"))
             .args(["--master", "local[2]", "--data", d, "--out", metered.to_str().unwrap()])
             .output()
             .unwrap();
-        assert!(o.status.success(), "spark job failed on {d}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "spark job failed on {d}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         run_ok(&data, &plain, &[]);
         for ds in ["usage_daily", "rejected_usage"] {
             let (spark, ours) = (read_dataset(&metered, ds), read_dataset(&plain, ds));
             assert!(!ours.is_empty() || ds == "rejected_usage");
             assert_eq!(multiset(spark), multiset(ours), "{ds} of {d}: Spark and rtcbill differ");
         }
-        let o = rtcbill(&["--metered", metered.to_str().unwrap(), "run", "--data", d, "--out", via.to_str().unwrap()]);
+        let o = rtcbill(&[
+            "--metered",
+            metered.to_str().unwrap(),
+            "run",
+            "--data",
+            d,
+            "--out",
+            via.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let (a, b) = (files(&plain), files(&via));
         assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
@@ -51,8 +64,8 @@ fn spark_metering_equals_rtcbill_and_feeds_the_same_chain() {
 #[test]
 fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
     // Built without Spark: rtcbill's own outputs plus a meter_counts row that lies.
-    use std::sync::Arc;
     use arrow::array::{ArrayRef, Int64Array};
+    use std::sync::Arc;
     let data = repo().join("tests/cases/metering/data");
     let tmp = tempfile::tempdir().unwrap();
     let metered = tmp.path().join("metered");
@@ -66,7 +79,15 @@ fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
     );
     write_parquet(&metered.join("meter_counts/billing_date=2026-02-10/part-0.parquet"), &counts);
     let out = tmp.path().join("out");
-    let o = rtcbill(&["--metered", metered.to_str().unwrap(), "run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = rtcbill(&[
+        "--metered",
+        metered.to_str().unwrap(),
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(65), "{err}");
     assert!(err.contains("counts do not add up: read 21, accepted 8"), "{err}");

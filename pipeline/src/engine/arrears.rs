@@ -15,7 +15,13 @@ pub fn bill(acc: &mut Account, t: Ts, bill_id: &str, cat: &Catalog, step: &mut S
         acc.status = Status::InArrears;
         acc.arrears_since = Some(t);
         acc.grace_deadline = Some(t + cat.grace_hours * MICROS_PER_HOUR);
-        step.event(acc, None, "arrears_entered", t, format!("bill {bill_id} left the balance at {}", acc.balance));
+        step.event(
+            acc,
+            None,
+            "arrears_entered",
+            t,
+            format!("bill {bill_id} left the balance at {}", acc.balance),
+        );
         if cat.grace_hours == 0 {
             deadline(acc, t, cat, step);
         }
@@ -50,7 +56,13 @@ pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
     acc.status = Status::Suspended;
     acc.suspended_at = Some(t);
     acc.reclaim_at = Some(t + cat.reclaim_days * MICROS_PER_DAY);
-    step.event(acc, None, "suspended", t, format!("still in arrears at the grace deadline, balance {}", acc.balance));
+    step.event(
+        acc,
+        None,
+        "suspended",
+        t,
+        format!("still in arrears at the grace deadline, balance {}", acc.balance),
+    );
     if cat.reclaim_days == 0 {
         reclaim(acc, t, &cat.zone, step);
     }
@@ -64,11 +76,24 @@ pub fn reclaim(acc: &mut Account, t: Ts, zone: &Zone, step: &mut Step) {
     acc.status = Status::Reclaimed;
     clear_packages(acc, None, t, zone);
     let since = acc.suspended_at.map(fmt_ts).unwrap_or_default();
-    step.event(acc, None, "reclaim_due", t, format!("suspended since {since}; usage packages cleared"));
+    step.event(
+        acc,
+        None,
+        "reclaim_due",
+        t,
+        format!("suspended since {since}; usage packages cleared"),
+    );
 }
 
 /// `reclaim_days` after a violation: the app's app-scoped packages are cleared.
-pub fn reclaim_app(acc: &mut Account, app_id: i64, violation_at: Ts, t: Ts, zone: &Zone, step: &mut Step) {
+pub fn reclaim_app(
+    acc: &mut Account,
+    app_id: i64,
+    violation_at: Ts,
+    t: Ts,
+    zone: &Zone,
+    step: &mut Step,
+) {
     clear_packages(acc, Some(app_id), t, zone);
     step.event(
         acc,

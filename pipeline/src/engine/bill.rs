@@ -26,7 +26,12 @@ pub fn bill_id(cycle: &str, account_id: i64, period_start: NaiveDate) -> String 
 /// Issues the account's bill due at `at` = as_of(D), if it has at least one line.
 pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
     let day = ctx.day;
-    let (cycle, start, end, lines): (&'static str, NaiveDate, NaiveDate, BTreeMap<(i64, usize, Decimal), i64>) = match acc.mode {
+    let (cycle, start, end, lines): (
+        &'static str,
+        NaiveDate,
+        NaiveDate,
+        BTreeMap<(i64, usize, Decimal), i64>,
+    ) = match acc.mode {
         BillingMode::Daily => {
             let lines = step
                 .charges
@@ -88,13 +93,28 @@ mod tests {
     #[test]
     fn one_rounding_per_bill() {
         // rules.md, Bills, conformance `metering`: 0.00198 + 0.00798 + 1.42659 + 0.00899 = 1.44554 → 1.45.
-        let sum: Decimal = ["0.00198", "0.00798", "1.42659", "0.00899"].iter().map(|s| Decimal::from_str(s).unwrap()).sum();
+        let sum: Decimal = ["0.00198", "0.00798", "1.42659", "0.00899"]
+            .iter()
+            .map(|s| Decimal::from_str(s).unwrap())
+            .sum();
         assert_eq!(round_cents(sum), Decimal::from_str("1.45").unwrap());
         // Per-line rounding would give 0.00 + 0.01 + 1.43 + 0.01 = 1.45 here but differs below:
         // three lines of 0.004 round to 0.00 each, their sum 0.012 to 0.01.
-        assert_eq!(round_cents(Decimal::from_str("0.012").unwrap()), Decimal::from_str("0.01").unwrap());
-        assert_eq!(round_cents(Decimal::from_str("0.005").unwrap()), Decimal::from_str("0.01").unwrap());
-        assert_eq!(line_amount(1441, Decimal::from_str("0.99").unwrap()), Decimal::from_str("1.42659").unwrap());
-        assert_eq!(bill_id("monthly", 1001, "2026-11-01".parse().unwrap()), "monthly-1001-20261101");
+        assert_eq!(
+            round_cents(Decimal::from_str("0.012").unwrap()),
+            Decimal::from_str("0.01").unwrap()
+        );
+        assert_eq!(
+            round_cents(Decimal::from_str("0.005").unwrap()),
+            Decimal::from_str("0.01").unwrap()
+        );
+        assert_eq!(
+            line_amount(1441, Decimal::from_str("0.99").unwrap()),
+            Decimal::from_str("1.42659").unwrap()
+        );
+        assert_eq!(
+            bill_id("monthly", 1001, "2026-11-01".parse().unwrap()),
+            "monthly-1001-20261101"
+        );
     }
 }

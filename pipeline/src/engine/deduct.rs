@@ -34,8 +34,13 @@ pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, step: &mut 
             .collect();
         cands.sort_by(|&(a, ac), &(b, bc)| {
             let (pa, pb) = (&acc.packages[a], &acc.packages[b]);
-            (pa.kind, pa.app_id.is_none(), pa.cycles[ac].end, pa.purchased_at, &pa.id)
-                .cmp(&(pb.kind, pb.app_id.is_none(), pb.cycles[bc].end, pb.purchased_at, &pb.id))
+            (pa.kind, pa.app_id.is_none(), pa.cycles[ac].end, pa.purchased_at, &pa.id).cmp(&(
+                pb.kind,
+                pb.app_id.is_none(),
+                pb.cycles[bc].end,
+                pb.purchased_at,
+                &pb.id,
+            ))
         });
         let mut uncovered = u.billable_minutes;
         for (i, c) in cands {
@@ -64,7 +69,8 @@ pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, step: &mut 
         }
         // Step 4: overage at the price in force on D.
         if uncovered > 0 {
-            let price = cat.payg(u.class, day).expect("run checks the catalog prices every run day");
+            let price =
+                cat.payg(u.class, day).expect("run checks the catalog prices every run day");
             step.charges.push(ChargeRow {
                 account_id: acc.id,
                 app_id: u.app_id,
@@ -90,10 +96,9 @@ pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, step: &mut 
 /// covering the app has started.
 fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, step: &mut Step) {
     let day = ctx.day;
-    let paid = acc
-        .packages
-        .iter()
-        .any(|p| p.kind != Kind::Free && TRTC_PRODUCTS.contains(&p.product.as_str()) && p.purchase_day <= day);
+    let paid = acc.packages.iter().any(|p| {
+        p.kind != Kind::Free && TRTC_PRODUCTS.contains(&p.product.as_str()) && p.purchase_day <= day
+    });
     if paid {
         return;
     }
@@ -101,13 +106,21 @@ fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, step: &mut Step) {
         let raise = match acc.free_quota_raised.get(&app) {
             None => true,
             Some(&last) => acc.packages.iter().any(|p| {
-                p.kind == Kind::Free && p.covers_app(app) && p.cycles.iter().any(|c| c.start > last && c.start <= day)
+                p.kind == Kind::Free
+                    && p.covers_app(app)
+                    && p.cycles.iter().any(|c| c.start > last && c.start <= day)
             }),
         };
         if raise {
             acc.free_quota_raised.insert(app, day);
             let t = ctx.catalog.zone.start_of(day);
-            step.event(acc, Some(app), "free_quota_exhausted", t, "overage with no paid TRTC package".into());
+            step.event(
+                acc,
+                Some(app),
+                "free_quota_exhausted",
+                t,
+                "overage with no paid TRTC package".into(),
+            );
         }
     }
 }

@@ -111,11 +111,21 @@ mod pairs {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter())
     }
 
-    pub fn deserialize<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<K, V>, D::Error> {
+    pub fn deserialize<
+        'de,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    >(
+        d: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
         Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }
@@ -166,7 +176,12 @@ impl AccountEvents {
         let mut events = Vec::new();
         for t in txns.iter().filter(|t| t.time > account.opening_time) {
             let rank = if t.amount > Decimal::ZERO { rank::CREDIT } else { rank::DEBIT };
-            events.push(Event { time: t.time, rank, id: t.id.clone(), kind: EventKind::Txn { amount: t.amount, kind: t.kind.clone() } });
+            events.push(Event {
+                time: t.time,
+                rank,
+                id: t.id.clone(),
+                kind: EventKind::Txn { amount: t.amount, kind: t.kind.clone() },
+            });
         }
         for p in packages {
             events.push(Event {
@@ -180,19 +195,38 @@ impl AccountEvents {
             let (rank, kind) = match e.kind {
                 PackageEventKind::Upgrade => (
                     rank::UPGRADE,
-                    EventKind::Upgrade { package_id: e.package_id.clone(), target: e.target_version.clone() },
+                    EventKind::Upgrade {
+                        package_id: e.package_id.clone(),
+                        target: e.target_version.clone(),
+                    },
                 ),
-                PackageEventKind::AutoRenewOn => (rank::AUTO_RENEW, EventKind::AutoRenew { package_id: e.package_id.clone(), on: true }),
-                PackageEventKind::AutoRenewOff => (rank::AUTO_RENEW, EventKind::AutoRenew { package_id: e.package_id.clone(), on: false }),
+                PackageEventKind::AutoRenewOn => (
+                    rank::AUTO_RENEW,
+                    EventKind::AutoRenew { package_id: e.package_id.clone(), on: true },
+                ),
+                PackageEventKind::AutoRenewOff => (
+                    rank::AUTO_RENEW,
+                    EventKind::AutoRenew { package_id: e.package_id.clone(), on: false },
+                ),
             };
             events.push(Event { time: e.time, rank, id: e.event_id.clone(), kind });
         }
         for a in apps {
             if let Some(t) = a.disabled_at {
-                events.push(Event { time: t, rank: rank::TIMED, id: format!("app_disabled:{}", a.id), kind: EventKind::AppDisabled { app_id: a.id } });
+                events.push(Event {
+                    time: t,
+                    rank: rank::TIMED,
+                    id: format!("app_disabled:{}", a.id),
+                    kind: EventKind::AppDisabled { app_id: a.id },
+                });
             }
             if let Some(t) = a.violation_at {
-                events.push(Event { time: t, rank: rank::TIMED, id: format!("violation:{}", a.id), kind: EventKind::Violation { app_id: a.id } });
+                events.push(Event {
+                    time: t,
+                    rank: rank::TIMED,
+                    id: format!("violation:{}", a.id),
+                    kind: EventKind::Violation { app_id: a.id },
+                });
                 let r = t + catalog.reclaim_days * MICROS_PER_DAY;
                 // Named after the violation so that with `reclaim_days = 0` it sorts after it.
                 events.push(Event {
@@ -221,7 +255,14 @@ pub struct DayCtx<'a> {
 pub type Step = DayRows;
 
 impl Step {
-    pub fn event(&mut self, acc: &Account, app_id: Option<i64>, event: &'static str, time: Ts, detail: String) {
+    pub fn event(
+        &mut self,
+        acc: &Account,
+        app_id: Option<i64>,
+        event: &'static str,
+        time: Ts,
+        detail: String,
+    ) {
         self.status_events.push(StatusEventRow { account_id: acc.id, time, event, app_id, detail });
     }
 }
@@ -234,16 +275,32 @@ enum Dynamic {
     Renewal(String),
 }
 
-fn next_dynamic(acc: &Account, zone: &crate::clock::Zone, after: (Ts, u8, &str)) -> Option<(Ts, u8, String, Dynamic)> {
+fn next_dynamic(
+    acc: &Account,
+    zone: &crate::clock::Zone,
+    after: (Ts, u8, &str),
+) -> Option<(Ts, u8, String, Dynamic)> {
     let mut best: Option<(Ts, u8, String, Dynamic)> = None;
     let mut consider = |t: Ts, r: u8, id: String, d: Dynamic| {
-        if (t, r, id.as_str()) > after && best.as_ref().is_none_or(|b| (t, r, &id) < (b.0, b.1, &b.2)) {
+        if (t, r, id.as_str()) > after
+            && best.as_ref().is_none_or(|b| (t, r, &id) < (b.0, b.1, &b.2))
+        {
             best = Some((t, r, id, d));
         }
     };
     match acc.status {
-        Status::InArrears => consider(acc.grace_deadline.expect("set in arrears"), rank::TIMED, "grace_deadline".into(), Dynamic::GraceDeadline),
-        Status::Suspended => consider(acc.reclaim_at.expect("set when suspended"), rank::TIMED, "reclaim_due".into(), Dynamic::Reclaim),
+        Status::InArrears => consider(
+            acc.grace_deadline.expect("set in arrears"),
+            rank::TIMED,
+            "grace_deadline".into(),
+            Dynamic::GraceDeadline,
+        ),
+        Status::Suspended => consider(
+            acc.reclaim_at.expect("set when suspended"),
+            rank::TIMED,
+            "reclaim_due".into(),
+            Dynamic::Reclaim,
+        ),
         _ => {}
     }
     for p in &acc.packages {
@@ -256,7 +313,12 @@ fn next_dynamic(acc: &Account, zone: &crate::clock::Zone, after: (Ts, u8, &str))
 
 /// Runs one account through day D: the window's events in order, D's deduction at D+1 00:00,
 /// the bill at D+1 08:00. `usage` is the account's metered usage of D, sorted by (app, class).
-pub fn run_day(acc: &mut Account, events: &AccountEvents, usage: &[UsageDaily], ctx: DayCtx) -> DayRows {
+pub fn run_day(
+    acc: &mut Account,
+    events: &AccountEvents,
+    usage: &[UsageDaily],
+    ctx: DayCtx,
+) -> DayRows {
     let cat = ctx.catalog;
     let zone = &cat.zone;
     let (w_start, w_end) = zone.window(ctx.day);
@@ -269,7 +331,8 @@ pub fn run_day(acc: &mut Account, events: &AccountEvents, usage: &[UsageDaily], 
     // The two fixed steps of the run, as pseudo-events.
     let mut fixed = [(deduct_at, rank::DEDUCT, ""), (w_end, rank::BILL, "")].into_iter().peekable();
     let mut statics = statics.peekable();
-    let mut pos: (Ts, u8, String) = if ctx.epoch { (Ts::MIN, 0, String::new()) } else { (w_start, u8::MAX, String::new()) };
+    let mut pos: (Ts, u8, String) =
+        if ctx.epoch { (Ts::MIN, 0, String::new()) } else { (w_start, u8::MAX, String::new()) };
 
     loop {
         let s = statics.peek().map(|e| (e.time, e.rank, e.id.as_str()));
@@ -337,9 +400,13 @@ fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
         EventKind::AppDisabled { app_id } => {
             step.event(acc, Some(*app_id), "app_disabled", e.time, "app disabled".into())
         }
-        EventKind::Violation { app_id } => {
-            step.event(acc, Some(*app_id), "violation", e.time, "suspended for a policy violation".into())
-        }
+        EventKind::Violation { app_id } => step.event(
+            acc,
+            Some(*app_id),
+            "violation",
+            e.time,
+            "suspended for a policy violation".into(),
+        ),
         EventKind::AppReclaim { app_id, violation_at } => {
             arrears::reclaim_app(acc, *app_id, *violation_at, e.time, &cat.zone, step)
         }
@@ -379,6 +446,6 @@ pub fn orphan_upgrade(e: &input::PackageEvent) -> OrderRow {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod props;
+#[cfg(test)]
+mod tests;

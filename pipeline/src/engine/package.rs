@@ -135,7 +135,10 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
     };
     if kind == Kind::Monthly
         && acc.packages.iter().any(|p| {
-            p.kind == Kind::Monthly && p.app_id == o.app_id && p.product == o.product && p.cycle_covering(s).is_some()
+            p.kind == Kind::Monthly
+                && p.app_id == o.app_id
+                && p.product == o.product
+                && p.cycle_covering(s).is_some()
         })
     {
         return step.orders.push(rejected(o, "overlapping_monthly"));
@@ -161,7 +164,14 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
         // rules.md, Auto-renewal: null means on; free and top-up packages never renew.
         auto_renew: kind == Kind::Monthly && o.auto_renew.unwrap_or(true),
         ended: false,
-        cycles: vec![Cycle { start, end, version: o.version.clone(), base: o.paid_price, minutes_total: minutes, minutes_left: minutes }],
+        cycles: vec![Cycle {
+            start,
+            end,
+            version: o.version.clone(),
+            base: o.paid_price,
+            minutes_total: minutes,
+            minutes_left: minutes,
+        }],
     });
     step.orders.push(OrderRow {
         account_id: Some(o.account_id),

@@ -32,12 +32,29 @@ fn spec() -> impl Strategy<Value = Spec> {
     (
         any::<bool>(),
         0i64..20_000,
-        prop::collection::vec((0u8..3, 0u8..4, prop::option::of(11i64..13), -40i64..DAYS, 0i64..12_000, prop::option::of(any::<bool>())), 0..6),
+        prop::collection::vec(
+            (
+                0u8..3,
+                0u8..4,
+                prop::option::of(11i64..13),
+                -40i64..DAYS,
+                0i64..12_000,
+                prop::option::of(any::<bool>()),
+            ),
+            0..6,
+        ),
         prop::collection::vec((0usize..6, 0i64..DAYS, 0u8..4), 0..3),
         prop::collection::vec((0i64..DAYS * 24, -3_000i64..20_000), 0..6),
         prop::collection::vec((0i64..DAYS, 11i64..13, 0usize..2, 0i64..40_000), 0..40),
     )
-        .prop_map(|(monthly, balance_cents, orders, upgrades, txns, usage)| Spec { monthly, balance_cents, orders, upgrades, txns, usage })
+        .prop_map(|(monthly, balance_cents, orders, upgrades, txns, usage)| Spec {
+            monthly,
+            balance_cents,
+            orders,
+            upgrades,
+            txns,
+            usage,
+        })
 }
 
 const VERSIONS: [&str; 4] = ["free", "lite", "standard", "pro"];
@@ -45,7 +62,9 @@ const VERSIONS: [&str; 4] = ["free", "lite", "standard", "pro"];
 fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
     let cat = Catalog::parse(CATALOG).unwrap();
     let z = cat.zone;
-    let at = |day: i64, hour: i64| z.start_of(add_days(start(), day)) + hour * crate::clock::MICROS_PER_HOUR;
+    let at = |day: i64, hour: i64| {
+        z.start_of(add_days(start(), day)) + hour * crate::clock::MICROS_PER_HOUR
+    };
     let account = input::Account {
         id: 1,
         mode: if s.monthly { BillingMode::Monthly } else { BillingMode::Daily },
@@ -64,7 +83,12 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
                 app_id: app,
                 kind: kind.into(),
                 product: "rtc_engine".into(),
-                version: if kind == "topup" { ["25k", "25k", "x", "25k"][v as usize] } else { VERSIONS[v as usize] }.into(),
+                version: if kind == "topup" {
+                    ["25k", "25k", "x", "25k"][v as usize]
+                } else {
+                    VERSIONS[v as usize]
+                }
+                .into(),
                 quantity: Some(v as i64),
                 purchased_at: at(day, 3),
                 paid_price: Decimal::new(paid, 2),
@@ -88,9 +112,22 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
         .txns
         .iter()
         .enumerate()
-        .map(|(i, &(h, cents))| Txn { id: format!("t{i}"), account_id: 1, time: at(0, h), kind: "adjustment".into(), amount: Decimal::new(cents, 2) })
+        .map(|(i, &(h, cents))| Txn {
+            id: format!("t{i}"),
+            account_id: 1,
+            time: at(0, h),
+            kind: "adjustment".into(),
+            amount: Decimal::new(cents, 2),
+        })
         .collect();
-    let ev = AccountEvents::build(&account, &[], &txns.iter().collect::<Vec<_>>(), &orders.iter().collect::<Vec<_>>(), &pevents.iter().collect::<Vec<_>>(), &cat);
+    let ev = AccountEvents::build(
+        &account,
+        &[],
+        &txns.iter().collect::<Vec<_>>(),
+        &orders.iter().collect::<Vec<_>>(),
+        &pevents.iter().collect::<Vec<_>>(),
+        &cat,
+    );
     let mut by_day: BTreeMap<(i64, i64, usize), i64> = BTreeMap::new();
     for &(day, app, class, m) in &s.usage {
         *by_day.entry((day, app, class)).or_default() += m;
@@ -101,13 +138,31 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
         let day = add_days(start(), n);
         let usage: Vec<UsageDaily> = by_day
             .range((n, i64::MIN, 0)..=(n, i64::MAX, usize::MAX))
-            .map(|(&(_, app, class), &m)| UsageDaily { account_id: 1, app_id: app, class, slices: 1, seconds: m * 60, billable_minutes: m, package_minutes: m * cat.classes[class].ratio })
+            .map(|(&(_, app, class), &m)| UsageDaily {
+                account_id: 1,
+                app_id: app,
+                class,
+                slices: 1,
+                seconds: m * 60,
+                billable_minutes: m,
+                package_minutes: m * cat.classes[class].ratio,
+            })
             .collect();
         let rows = run_day(&mut acc, &ev, &usage, DayCtx { catalog: &cat, day, epoch: n == 0 });
         // billable = covered + overage, per (app, class)
         for u in &usage {
-            let covered: i64 = rows.deductions.iter().filter(|d| d.app_id == u.app_id && d.class == u.class).map(|d| d.usage_minutes).sum();
-            let over: i64 = rows.charges.iter().filter(|c| c.app_id == u.app_id && c.class == u.class).map(|c| c.minutes).sum();
+            let covered: i64 = rows
+                .deductions
+                .iter()
+                .filter(|d| d.app_id == u.app_id && d.class == u.class)
+                .map(|d| d.usage_minutes)
+                .sum();
+            let over: i64 = rows
+                .charges
+                .iter()
+                .filter(|c| c.app_id == u.app_id && c.class == u.class)
+                .map(|c| c.minutes)
+                .sum();
             assert_eq!(covered + over, u.billable_minutes, "{day} {u:?}");
         }
         for d in &rows.deductions {
@@ -119,7 +174,8 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
     // The ledger: opening + transactions after opening − charged orders − bills.
     let mut ledger = account.opening_balance + txns.iter().map(|t| t.amount).sum::<Decimal>();
     for r in &days {
-        for o in r.orders.iter().filter(|o| o.status == "accepted" && o.time > account.opening_time) {
+        for o in r.orders.iter().filter(|o| o.status == "accepted" && o.time > account.opening_time)
+        {
             ledger -= o.amount.unwrap();
         }
         for b in &r.bills {

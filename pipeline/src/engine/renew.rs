@@ -59,7 +59,14 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
         step.event(acc, app, "renewal_failed", t, detail);
         return;
     }
-    p.cycles.push(Cycle { start, end, version: last.version, base: price, minutes_total: minutes, minutes_left: minutes });
+    p.cycles.push(Cycle {
+        start,
+        end,
+        version: last.version,
+        base: price,
+        minutes_total: minutes,
+        minutes_left: minutes,
+    });
     if charged {
         acc.balance -= price;
     }

@@ -25,7 +25,13 @@ pub enum MeterEngine {
 }
 
 /// Meters billing day `day` from its partition's files.
-pub fn meter_day(engine: MeterEngine, day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Catalog) -> Result<Metered> {
+pub fn meter_day(
+    engine: MeterEngine,
+    day: NaiveDate,
+    files: &[UsageFile],
+    apps: &[App],
+    catalog: &Catalog,
+) -> Result<Metered> {
     match engine {
         MeterEngine::Stream => stream::meter_day(day, files, apps, catalog),
         MeterEngine::Polars => reference::meter_day(day, files, apps, catalog),
@@ -88,7 +94,13 @@ pub struct RejectedText<'a> {
 }
 
 impl RejectedSlice {
-    pub fn new(reason: &'static str, t: RejectedText, app_id: Option<i64>, start_time: Option<Ts>, seconds: Option<i64>) -> Self {
+    pub fn new(
+        reason: &'static str,
+        t: RejectedText,
+        app_id: Option<i64>,
+        start_time: Option<Ts>,
+        seconds: Option<i64>,
+    ) -> Self {
         let mut text = String::new();
         let mut ends = [u32::MAX; 4];
         for (k, v) in [t.event_id, t.user_id, t.room_id, t.usage_class].into_iter().enumerate() {
@@ -136,4 +148,3 @@ pub struct Metered {
     pub rejected: Vec<RejectedSlice>,
     pub counts: MeterCounts,
 }
-

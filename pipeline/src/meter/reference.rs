@@ -11,7 +11,9 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{App, UsageFile};
 
-use super::{reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS};
+use super::{
+    reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
+};
 
 const ACCOUNT: &str = "__account_id";
 const CLASS: &str = "__class";
@@ -23,7 +25,12 @@ fn perr(day: NaiveDate) -> impl Fn(PolarsError) -> Error {
 }
 
 /// Meters billing day `day` from its partition's files.
-pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Catalog) -> Result<Metered> {
+pub fn meter_day(
+    day: NaiveDate,
+    files: &[UsageFile],
+    apps: &[App],
+    catalog: &Catalog,
+) -> Result<Metered> {
     if files.is_empty() {
         return Ok(Metered::default());
     }
@@ -47,7 +54,8 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         };
         // The day comes from the folder, checked per slice; polars must not add its own
         // `usage_date` column from the Hive path.
-        let args = ScanArgsParquet { hive_options: HiveOptions::new_disabled(), ..Default::default() };
+        let args =
+            ScanArgsParquet { hive_options: HiveOptions::new_disabled(), ..Default::default() };
         let lf = LazyFrame::scan_parquet(path, args).map_err(&e)?;
         frames.push(lf.select([
             col(c::EVENT_ID).cast(DataType::String),
@@ -61,18 +69,28 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
     }
     let raw = concat(frames, UnionArgs::default()).map_err(&e)?;
 
-    let apps_df = DataFrame::new(apps.len(), vec![
-        Column::new(c::APP_ID.into(), apps.iter().map(|a| a.id).collect::<Vec<_>>()),
-        Column::new(ACCOUNT.into(), apps.iter().map(|a| a.account_id).collect::<Vec<_>>()),
-    ])
+    let apps_df = DataFrame::new(
+        apps.len(),
+        vec![
+            Column::new(c::APP_ID.into(), apps.iter().map(|a| a.id).collect::<Vec<_>>()),
+            Column::new(ACCOUNT.into(), apps.iter().map(|a| a.account_id).collect::<Vec<_>>()),
+        ],
+    )
     .map_err(&e)?;
-    let classes_df = DataFrame::new(catalog.classes.len(), vec![
-        Column::new(c::USAGE_CLASS.into(), catalog.classes.iter().map(|c| c.name.clone()).collect::<Vec<_>>()),
-        Column::new(CLASS.into(), (0..catalog.classes.len() as u32).collect::<Vec<_>>()),
-    ])
+    let classes_df = DataFrame::new(
+        catalog.classes.len(),
+        vec![
+            Column::new(
+                c::USAGE_CLASS.into(),
+                catalog.classes.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(CLASS.into(), (0..catalog.classes.len() as u32).collect::<Vec<_>>()),
+        ],
+    )
     .map_err(&e)?;
 
-    let (lo, hi) = (catalog.zone.start_of(day), catalog.zone.start_of(crate::clock::add_days(day, 1)));
+    let (lo, hi) =
+        (catalog.zone.start_of(day), catalog.zone.start_of(crate::clock::add_days(day, 1)));
     let s = || col(c::SECONDS);
     let reason = when(col(c::EVENT_ID).is_null().or(col(c::EVENT_ID).eq(lit(""))))
         .then(lit("missing_event_id"))
@@ -97,7 +115,8 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
         .map_err(&e)?;
     let raw_n = classified.height() as u64;
 
-    let first_rejects = classified.clone().lazy().filter(col(REASON).is_not_null()).collect().map_err(&e)?;
+    let first_rejects =
+        classified.clone().lazy().filter(col(REASON).is_not_null()).collect().map_err(&e)?;
     let valid = classified.lazy().filter(col(REASON).is_null());
     let distinct = valid.clone().unique(None, UniqueKeepStrategy::Any);
     let conflicts = distinct
@@ -170,8 +189,16 @@ fn rejected_rows(df: &DataFrame) -> PolarsResult<Vec<RejectedSlice>> {
     let reason = df.column(REASON)?.str()?;
     Ok((0..df.height())
         .map(|i| {
-            let why = reason.get(i).and_then(reject_reason).expect("the reference query names rules.md, Reject reasons");
-            let text = RejectedText { event_id: ev.get(i), user_id: user.get(i), room_id: room.get(i), usage_class: class.get(i) };
+            let why = reason
+                .get(i)
+                .and_then(reject_reason)
+                .expect("the reference query names rules.md, Reject reasons");
+            let text = RejectedText {
+                event_id: ev.get(i),
+                user_id: user.get(i),
+                room_id: room.get(i),
+                usage_class: class.get(i),
+            };
             RejectedSlice::new(why, text, app.get(i), start.get(i), secs.get(i))
         })
         .collect())

@@ -158,12 +158,22 @@ impl<'a> Cols<'a> {
             usage_class: self.usage_class.get(i),
         };
         let (app, secs) = (&self.app_id, &self.seconds);
-        RejectedSlice::new(reason, text, app.is_valid(i).then(|| app.value(i)), self.start_time[i], secs.is_valid(i).then(|| secs.value(i)))
+        RejectedSlice::new(
+            reason,
+            text,
+            app.is_valid(i).then(|| app.value(i)),
+            self.start_time[i],
+            secs.is_valid(i).then(|| secs.value(i)),
+        )
     }
 }
 
 /// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class, seconds).
-fn classify(cols: &Cols, i: usize, ctx: &Ctx) -> std::result::Result<(u32, usize, i64), &'static str> {
+fn classify(
+    cols: &Cols,
+    i: usize,
+    ctx: &Ctx,
+) -> std::result::Result<(u32, usize, i64), &'static str> {
     match cols.event_id.get(i) {
         None | Some("") => return Err("missing_event_id"),
         _ => {}
@@ -172,9 +182,14 @@ fn classify(cols: &Cols, i: usize, ctx: &Ctx) -> std::result::Result<(u32, usize
     if t < ctx.day_start || t >= ctx.day_end {
         return Err("wrong_partition");
     }
-    let app = cols.app_id.is_valid(i).then(|| cols.app_id.value(i)).and_then(|a| ctx.app_index.get(&a).copied());
+    let app = cols
+        .app_id
+        .is_valid(i)
+        .then(|| cols.app_id.value(i))
+        .and_then(|a| ctx.app_index.get(&a).copied());
     let Some(app) = app else { return Err("unknown_app") };
-    let class = cols.usage_class.get(i).and_then(|s| ctx.catalog.classes.iter().position(|k| k.name == s));
+    let class =
+        cols.usage_class.get(i).and_then(|s| ctx.catalog.classes.iter().position(|k| k.name == s));
     let Some(class) = class else { return Err("unknown_usage_class") };
     match cols.seconds.is_valid(i).then(|| cols.seconds.value(i)) {
         Some(s) if (0..=MAX_SECONDS).contains(&s) => Ok((app, class, s)),
@@ -212,7 +227,11 @@ fn scan(task: &Task, mut each: impl FnMut(&Cols) -> Result<()>) -> Result<()> {
     let f = File::open(&task.file.path).map_err(|e| Error::io(&task.file.path, e))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_err(task.file, e))?;
     let schema = b.schema().clone();
-    let roots: Vec<usize> = schemas::USAGE.columns.iter().map(|col| schema.index_of(col.name).expect("footer checked")).collect();
+    let roots: Vec<usize> = schemas::USAGE
+        .columns
+        .iter()
+        .map(|col| schema.index_of(col.name).expect("footer checked"))
+        .collect();
     let mask = ProjectionMask::roots(b.parquet_schema(), roots);
     let reader = b
         .with_projection(mask)
@@ -238,7 +257,10 @@ struct Counters {
 impl Counters {
     fn new(apps: usize, classes: usize) -> Counters {
         let n = apps * classes;
-        Counters { classes, cells: (0..n).map(|_| [AtomicI64::new(0), AtomicI64::new(0)]).collect() }
+        Counters {
+            classes,
+            cells: (0..n).map(|_| [AtomicI64::new(0), AtomicI64::new(0)]).collect(),
+        }
     }
     fn add(&self, app: u32, class: usize, slices: i64, seconds: i64) {
         let [n, s] = &self.cells[app as usize * self.classes + class];
@@ -247,7 +269,12 @@ impl Counters {
     }
 }
 
-pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Catalog) -> Result<Metered> {
+pub fn meter_day(
+    day: NaiveDate,
+    files: &[UsageFile],
+    apps: &[App],
+    catalog: &Catalog,
+) -> Result<Metered> {
     let mut tasks = Vec::new();
     for f in files {
         let file = File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
@@ -301,7 +328,8 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
 
     tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering pass 1 (classify, count, fingerprint) done");
     // Event ids that may repeat: equal hashes.
-    hashes.par_sort_unstable_by_key(|f| u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], 0, 0, 0]));
+    hashes
+        .par_sort_unstable_by_key(|f| u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], 0, 0, 0]));
     let mut candidates = FxHashSet::default();
     for w in hashes.windows(2) {
         if w[0] == w[1] && w[0] != NO_HASH {
@@ -329,7 +357,15 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
                         }
                         if let Ok((app, class, seconds)) = classify(cols, i, &ctx) {
                             let digest = digest(cols, i);
-                            found.push(Candidate { id: id.into(), digest, task: t as u32, row, app, class: class as u32, seconds });
+                            found.push(Candidate {
+                                id: id.into(),
+                                digest,
+                                task: t as u32,
+                                row,
+                                app,
+                                class: class as u32,
+                                seconds,
+                            });
                         }
                     }
                     Ok(())
@@ -349,7 +385,12 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
             if group.len() > 1 && group.iter().all(|g| g.digest == group[0].digest) {
                 // identical copies count once: the extra ones are collapsed
                 let extra = group.len() as i64 - 1;
-                counters.add(group[0].app, group[0].class as usize, -extra, -extra * group[0].seconds);
+                counters.add(
+                    group[0].app,
+                    group[0].class as usize,
+                    -extra,
+                    -extra * group[0].seconds,
+                );
             } else if group.len() > 1 {
                 for g in group {
                     counters.add(g.app, g.class as usize, -1, -g.seconds);
@@ -406,7 +447,12 @@ pub fn meter_day(day: NaiveDate, files: &[UsageFile], apps: &[App], catalog: &Ca
     rejected.sort();
     let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
     let rejected_n = rejected.len() as u64;
-    let counts = MeterCounts { raw: raw as u64, accepted, rejected: rejected_n, collapsed: raw as u64 - accepted - rejected_n };
+    let counts = MeterCounts {
+        raw: raw as u64,
+        accepted,
+        rejected: rejected_n,
+        collapsed: raw as u64 - accepted - rejected_n,
+    };
     Ok(Metered { usage, rejected, counts })
 }
 
@@ -448,9 +494,13 @@ mod tests {
         let path = dir.path().join("u.parquet");
         write_file(&path, &schemas::USAGE, &batch).unwrap();
         let files = [UsageFile { path, time_unit: arrow::datatypes::TimeUnit::Microsecond }];
-        let apps = [App { id: 7, account_id: 1, created_at: 0, disabled_at: None, violation_at: None }];
+        let apps =
+            [App { id: 7, account_id: 1, created_at: 0, disabled_at: None, violation_at: None }];
         let m = meter_day(day, &files, &apps, &cat).unwrap();
         assert_eq!(m.counts, MeterCounts { raw: 3, accepted: 2, rejected: 0, collapsed: 1 });
-        assert_eq!((m.usage[0].slices, m.usage[0].seconds, m.usage[0].billable_minutes), (2, 120, 2));
+        assert_eq!(
+            (m.usage[0].slices, m.usage[0].seconds, m.usage[0].billable_minutes),
+            (2, 120, 2)
+        );
     }
 }

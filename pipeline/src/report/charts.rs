@@ -3,8 +3,8 @@
 //! (one slot per billing day), so bars sit in their day and lines pass through its middle.
 
 use plotters::coord::ranged1d::SegmentValue;
-use plotters::coord::types::RangedCoordu32;
 use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::RangedCoordu32;
 use plotters::prelude::*;
 
 /// One named series, a value per slot.
@@ -76,14 +76,25 @@ fn y_max(v: f64) -> f64 {
     }
     let v = v * 1.08;
     let mag = 10f64.powf(v.log10().floor());
-    let step = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0].into_iter().find(|s| s * mag >= v).unwrap_or(10.0);
+    let step = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .into_iter()
+        .find(|s| s * mag >= v)
+        .unwrap_or(10.0);
     step * mag
 }
 
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<SegmentedCoord<RangedCoordu32>, plotters::coord::types::RangedCoordf64>>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<SegmentedCoord<RangedCoordu32>, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// Draws a chart frame on a fresh SVG string, lets `body` draw the series, then the legend.
-fn draw(f: &Frame, ymax: f64, body: impl FnOnce(&mut Chart) -> Result<(), Err>) -> Result<String, Err> {
+fn draw(
+    f: &Frame,
+    ymax: f64,
+    body: impl FnOnce(&mut Chart) -> Result<(), Err>,
+) -> Result<String, Err> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, f.size).into_drawing_area();
@@ -107,7 +118,9 @@ fn draw(f: &Frame, ymax: f64, body: impl FnOnce(&mut Chart) -> Result<(), Err>) 
             .y_desc(f.y_desc)
             .x_labels(labels.len().min(64))
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if (*i as usize).is_multiple_of(every) => {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i)
+                    if (*i as usize).is_multiple_of(every) =>
+                {
                     labels.get(*i as usize).cloned().unwrap_or_default()
                 }
                 _ => String::new(),
@@ -138,8 +151,14 @@ fn legend_box(c: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
 /// Bars stacked per slot, in series order from the bottom; `lines` drawn over them.
 pub fn stacked_bars(f: &Frame, series: &[Series], lines: &[Series]) -> Result<String, Err> {
     let n = f.labels.len();
-    let totals: Vec<f64> = (0..n).map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or(0.0)).sum()).collect();
-    let top = totals.iter().chain(lines.iter().flat_map(|l| l.values.iter())).copied().fold(0.0, f64::max);
+    let totals: Vec<f64> = (0..n)
+        .map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or(0.0)).sum())
+        .collect();
+    let top = totals
+        .iter()
+        .chain(lines.iter().flat_map(|l| l.values.iter()))
+        .copied()
+        .fold(0.0, f64::max);
     draw(f, top, |chart| {
         let mut base = vec![0.0; n];
         for (k, s) in series.iter().enumerate() {
@@ -149,7 +168,10 @@ pub fn stacked_bars(f: &Frame, series: &[Series], lines: &[Series]) -> Result<St
                 let v = s.values.get(i).copied().unwrap_or(0.0);
                 if v > 0.0 {
                     let i = i as u32;
-                    let mut r = Rectangle::new([(SegmentValue::Exact(i), *b), (SegmentValue::Exact(i + 1), *b + v)], c.filled());
+                    let mut r = Rectangle::new(
+                        [(SegmentValue::Exact(i), *b), (SegmentValue::Exact(i + 1), *b + v)],
+                        c.filled(),
+                    );
                     r.set_margin(0, 0, 1, 1);
                     rects.push(r);
                 }
@@ -165,7 +187,12 @@ fn draw_lines(chart: &mut Chart, lines: &[Series], offset: usize) -> Result<(), 
     for (k, s) in lines.iter().enumerate() {
         let c = if lines.len() == 1 && offset > 0 { BLACK } else { colour(offset + k) };
         let style = c.stroke_width(2);
-        let points: Vec<_> = s.values.iter().enumerate().map(|(i, v)| (SegmentValue::CenterOf(i as u32), *v)).collect();
+        let points: Vec<_> = s
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (SegmentValue::CenterOf(i as u32), *v))
+            .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), style).point_size(0))
             .map_err(e)?
@@ -188,16 +215,22 @@ pub fn stacked_areas(f: &Frame, series: &[Series], lines: &[Series]) -> Result<S
         }
         tops.push(acc.clone());
     }
-    let top = acc.iter().chain(lines.iter().flat_map(|l| l.values.iter())).copied().fold(0.0, f64::max);
+    let top =
+        acc.iter().chain(lines.iter().flat_map(|l| l.values.iter())).copied().fold(0.0, f64::max);
     draw(f, top, |chart| {
         // each layer is its cumulative top filled down to the one below it
         for (k, s) in series.iter().enumerate() {
             let c = colour(k);
             let upper = &tops[k];
             let lower: Vec<f64> = if k == 0 { vec![0.0; n] } else { tops[k - 1].clone() };
-            let mut outline: Vec<(SegmentValue<u32>, f64)> =
-                upper.iter().enumerate().map(|(i, v)| (SegmentValue::CenterOf(i as u32), *v)).collect();
-            outline.extend(lower.iter().enumerate().rev().map(|(i, v)| (SegmentValue::CenterOf(i as u32), *v)));
+            let mut outline: Vec<(SegmentValue<u32>, f64)> = upper
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (SegmentValue::CenterOf(i as u32), *v))
+                .collect();
+            outline.extend(
+                lower.iter().enumerate().rev().map(|(i, v)| (SegmentValue::CenterOf(i as u32), *v)),
+            );
             chart
                 .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.85).filled())))
                 .map_err(e)?
@@ -235,7 +268,10 @@ pub fn grouped_bars(f: &Frame, series: &[Series]) -> Result<String, Err> {
                 .filter(|(_, v)| **v > 0.0)
                 .map(|(i, v)| {
                     let i = i as u32;
-                    let mut r = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)], c.filled());
+                    let mut r = Rectangle::new(
+                        [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
+                        c.filled(),
+                    );
                     r.set_margin(0, 0, left, right);
                     r
                 })
@@ -252,10 +288,25 @@ mod tests {
 
     #[test]
     fn a_chart_is_an_svg_with_its_title_axes_and_legend_as_text() {
-        let labels: Vec<String> = ["09-01", "09-02", "09-03"].iter().map(|s| s.to_string()).collect();
-        let f = Frame { title: "Revenue (USD)", x_desc: "billing day", y_desc: "USD", labels: &labels, size: (600, 300), y_decimals: 2 };
-        let svg = stacked_bars(&f, &[Series::new("audio", vec![1.0, 2.0, 0.0]), Series::new("video_hd", vec![0.5, 0.0, 3.0])], &[])
-            .unwrap();
+        let labels: Vec<String> =
+            ["09-01", "09-02", "09-03"].iter().map(|s| s.to_string()).collect();
+        let f = Frame {
+            title: "Revenue (USD)",
+            x_desc: "billing day",
+            y_desc: "USD",
+            labels: &labels,
+            size: (600, 300),
+            y_decimals: 2,
+        };
+        let svg = stacked_bars(
+            &f,
+            &[
+                Series::new("audio", vec![1.0, 2.0, 0.0]),
+                Series::new("video_hd", vec![0.5, 0.0, 3.0]),
+            ],
+            &[],
+        )
+        .unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         for t in ["Revenue (USD)", "billing day", "\nUSD\n", "audio", "video_hd", "09-01"] {
             assert!(svg.contains(t), "{t} missing");

@@ -68,7 +68,11 @@ fn f(d: Decimal) -> f64 {
 /// its namespace), so the page holds no URL at all.
 fn figure(id: &str, svg: &str, caption: &str) -> String {
     let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-    format!("<figure class=\"chart\" id=\"{}\">{svg}<figcaption>{}</figcaption></figure>\n", escape(id), escape(caption))
+    format!(
+        "<figure class=\"chart\" id=\"{}\">{svg}<figcaption>{}</figcaption></figure>\n",
+        escape(id),
+        escape(caption)
+    )
 }
 
 /// A table: header cells (a leading `#` marks a numeric column) and rows of cells (already
@@ -121,7 +125,13 @@ where
     m.get(k).copied().unwrap_or(0)
 }
 
-fn day_frame<'a>(labels: &'a [String], title: &'a str, y_desc: &'a str, size: (u32, u32), y_decimals: usize) -> Frame<'a> {
+fn day_frame<'a>(
+    labels: &'a [String],
+    title: &'a str,
+    y_desc: &'a str,
+    size: (u32, u32),
+    y_decimals: usize,
+) -> Frame<'a> {
     Frame { title, x_desc: "billing day", y_desc, labels, size, y_decimals }
 }
 
@@ -161,29 +171,55 @@ pub fn page(r: &Report) -> Result<String, String> {
     let overage: Vec<Series> = r
         .classes
         .iter()
-        .map(|c| Series::new(c.as_str(), r.days.iter().map(|d| f(d.overage.get(c).copied().unwrap_or_default())).collect()))
+        .map(|c| {
+            Series::new(
+                c.as_str(),
+                r.days.iter().map(|d| f(d.overage.get(c).copied().unwrap_or_default())).collect(),
+            )
+        })
         .collect();
     let sales: Vec<Series> = SALE_KINDS
         .iter()
-        .map(|k| Series::new(format!("{k}s"), r.days.iter().map(|d| f(d.sales.get(*k).copied().unwrap_or_default())).collect()))
+        .map(|k| {
+            Series::new(
+                format!("{k}s"),
+                r.days.iter().map(|d| f(d.sales.get(*k).copied().unwrap_or_default())).collect(),
+            )
+        })
         .collect();
     let title_overage = format!("Overage revenue per day by usage class ({})", r.currency);
     let title_sales = format!("Package sales per day ({})", r.currency);
     let y_money = format!("{} per day", r.currency);
-    let svg_overage = charts::stacked_bars(&day_frame(&labels, &title_overage, &y_money, (680, 360), 2), &overage, &[])?;
-    let svg_sales = charts::stacked_bars(&day_frame(&labels, &title_sales, &y_money, (680, 360), 2), &sales, &[])?;
+    let svg_overage = charts::stacked_bars(
+        &day_frame(&labels, &title_overage, &y_money, (680, 360), 2),
+        &overage,
+        &[],
+    )?;
+    let svg_sales = charts::stacked_bars(
+        &day_frame(&labels, &title_sales, &y_money, (680, 360), 2),
+        &sales,
+        &[],
+    )?;
     let overage_total: Decimal = r.days.iter().flat_map(|d| d.overage.values()).sum();
     let sales_total: Decimal = r.days.iter().flat_map(|d| d.sales.values()).sum();
     let mut head: Vec<String> = r.classes.iter().map(|c| format!("#{c}")).collect();
     head.push(format!("#overage ({})", r.currency));
-    let mut row: Vec<String> = r.classes.iter().map(|c| money(r.days.iter().filter_map(|d| d.overage.get(c)).sum())).collect();
+    let mut row: Vec<String> = r
+        .classes
+        .iter()
+        .map(|c| money(r.days.iter().filter_map(|d| d.overage.get(c)).sum()))
+        .collect();
     row.push(format!("<b>{}</b>", money(overage_total)));
     let head: Vec<&str> = head.iter().map(String::as_str).collect();
     let overage_table = table("table-revenue", &head, &[row]);
-    let mut row: Vec<String> = SALE_KINDS.iter().map(|k| money(r.days.iter().filter_map(|d| d.sales.get(*k)).sum())).collect();
+    let mut row: Vec<String> = SALE_KINDS
+        .iter()
+        .map(|k| money(r.days.iter().filter_map(|d| d.sales.get(*k)).sum()))
+        .collect();
     row.push(format!("<b>{}</b>", money(sales_total)));
     let sales_head = format!("#package sales ({})", r.currency);
-    let sales_table = table("table-sales", &["#purchases", "#renewals", "#upgrades", &sales_head], &[row]);
+    let sales_table =
+        table("table-sales", &["#purchases", "#renewals", "#upgrades", &sales_head], &[row]);
     let _ = writeln!(
         body,
         "<section id=\"revenue\"><h2>1. Revenue</h2><p class=\"lead\">Overage is usage beyond packages at pay-as-you-go prices (<code>charges</code>, by usage day; monthly accounts are billed it at month end). Package sales are accepted, charged orders (<code>orders</code>). Totals over the range below each chart.</p><div class=\"row\"><div class=\"col\">{}{}</div><div class=\"col\">{}{}</div></div></section>",
@@ -196,12 +232,35 @@ pub fn page(r: &Report) -> Result<String, String> {
     // 2. Minutes.
     let covered: Vec<Series> = PACKAGE_KINDS
         .iter()
-        .map(|k| Series::new(format!("covered: {k}"), r.days.iter().map(|d| d.covered_minutes.get(*k).copied().unwrap_or(0) as f64).collect()))
-        .chain(std::iter::once(Series::new("overage", r.days.iter().map(|d| d.overage_minutes as f64).collect())))
+        .map(|k| {
+            Series::new(
+                format!("covered: {k}"),
+                r.days
+                    .iter()
+                    .map(|d| d.covered_minutes.get(*k).copied().unwrap_or(0) as f64)
+                    .collect(),
+            )
+        })
+        .chain(std::iter::once(Series::new(
+            "overage",
+            r.days.iter().map(|d| d.overage_minutes as f64).collect(),
+        )))
         .collect();
     let metered = Series::new("metered", r.days.iter().map(|d| d.metered_minutes as f64).collect());
-    let svg_minutes = charts::stacked_areas(&day_frame(&labels, "Minutes per day: metered, covered by packages, overage (minutes)", "minutes per day", (1300, 380), 0), &covered, &[metered])?;
-    let sum_kind = |k: &str| r.days.iter().map(|d| d.covered_minutes.get(k).copied().unwrap_or(0)).sum::<i64>();
+    let svg_minutes = charts::stacked_areas(
+        &day_frame(
+            &labels,
+            "Minutes per day: metered, covered by packages, overage (minutes)",
+            "minutes per day",
+            (1300, 380),
+            0,
+        ),
+        &covered,
+        &[metered],
+    )?;
+    let sum_kind = |k: &str| {
+        r.days.iter().map(|d| d.covered_minutes.get(k).copied().unwrap_or(0)).sum::<i64>()
+    };
     let rows = vec![vec![
         thousands(r.days.iter().map(|d| d.metered_minutes).sum::<i64>() as i128),
         thousands(sum_kind("free") as i128),
@@ -217,13 +276,20 @@ pub fn page(r: &Report) -> Result<String, String> {
     );
 
     // 3. Packages.
-    let bins: Vec<String> = (0..10).map(|b| format!("{}–{}%", b * 10, b * 10 + 10)).chain(std::iter::once("full".to_string())).collect();
+    let bins: Vec<String> = (0..10)
+        .map(|b| format!("{}–{}%", b * 10, b * 10 + 10))
+        .chain(std::iter::once("full".to_string()))
+        .collect();
     let fill: Vec<Series> = PACKAGE_KINDS
         .iter()
         .map(|k| {
             let mut v = vec![0.0; bins.len()];
             for p in r.fill.iter().filter(|p| p.kind == *k && p.total > 0) {
-                let b = if p.used >= p.total { 10 } else { ((p.used * 10) / p.total).clamp(0, 9) as usize };
+                let b = if p.used >= p.total {
+                    10
+                } else {
+                    ((p.used * 10) / p.total).clamp(0, 9) as usize
+                };
                 v[b] += 1.0;
             }
             Series::new(*k, v)
@@ -231,16 +297,33 @@ pub fn page(r: &Report) -> Result<String, String> {
         .collect();
     let fill_title = format!("How full packages are on {} (packages)", r.to);
     let svg_fill = charts::stacked_bars(
-        &Frame { title: &fill_title, x_desc: "minutes used / minutes total", y_desc: "packages", labels: &bins, size: (680, 360), y_decimals: 0 },
+        &Frame {
+            title: &fill_title,
+            x_desc: "minutes used / minutes total",
+            y_desc: "packages",
+            labels: &bins,
+            size: (680, 360),
+            y_decimals: 0,
+        },
         &fill,
         &[],
     )?;
-    let failed: Vec<f64> = r.days.iter().map(|d| count(&d.events, "renewal_failed") as f64).collect();
+    let failed: Vec<f64> =
+        r.days.iter().map(|d| count(&d.events, "renewal_failed") as f64).collect();
     let svg_pk = charts::lines(
-        &day_frame(&labels, "Packages per day: exhausted, ending soon, failed renewals (packages)", "packages", (680, 360), 0),
+        &day_frame(
+            &labels,
+            "Packages per day: exhausted, ending soon, failed renewals (packages)",
+            "packages",
+            (680, 360),
+            0,
+        ),
         &[
             Series::new("exhausted", r.days.iter().map(|d| d.exhausted as f64).collect()),
-            Series::new(format!("cycle ends within {ENDING_WITHIN_DAYS} days"), r.days.iter().map(|d| d.ending_soon as f64).collect()),
+            Series::new(
+                format!("cycle ends within {ENDING_WITHIN_DAYS} days"),
+                r.days.iter().map(|d| d.ending_soon as f64).collect(),
+            ),
             Series::new("failed renewals", failed.clone()),
         ],
     )?;
@@ -266,10 +349,22 @@ pub fn page(r: &Report) -> Result<String, String> {
     let svg_arrears = charts::lines(
         &day_frame(&labels, "Arrears per day (accounts)", "accounts", (1300, 330), 0),
         &[
-            Series::new("in arrears", r.days.iter().map(|d| count(&d.states, "in_arrears") as f64).collect()),
-            Series::new("suspended", r.days.iter().map(|d| count(&d.states, "suspended") as f64).collect()),
-            Series::new("restored (that day)", r.days.iter().map(|d| count(&d.events, "restored") as f64).collect()),
-            Series::new("reclaimed", r.days.iter().map(|d| count(&d.states, "reclaimed") as f64).collect()),
+            Series::new(
+                "in arrears",
+                r.days.iter().map(|d| count(&d.states, "in_arrears") as f64).collect(),
+            ),
+            Series::new(
+                "suspended",
+                r.days.iter().map(|d| count(&d.states, "suspended") as f64).collect(),
+            ),
+            Series::new(
+                "restored (that day)",
+                r.days.iter().map(|d| count(&d.events, "restored") as f64).collect(),
+            ),
+            Series::new(
+                "reclaimed",
+                r.days.iter().map(|d| count(&d.states, "reclaimed") as f64).collect(),
+            ),
         ],
     )?;
     let offset = r.offset_seconds;
@@ -290,7 +385,12 @@ pub fn page(r: &Report) -> Result<String, String> {
     } else {
         table(
             "table-suspended",
-            &["account", &format!("#due ({})", r.currency), &format!("suspended ({})", r.utc_offset), &format!("reclaim ({})", r.utc_offset)],
+            &[
+                "account",
+                &format!("#due ({})", r.currency),
+                &format!("suspended ({})", r.utc_offset),
+                &format!("reclaim ({})", r.utc_offset),
+            ],
             &rows,
         )
     };
@@ -306,16 +406,52 @@ pub fn page(r: &Report) -> Result<String, String> {
     let mut reasons: Vec<String> = r.days.iter().flat_map(|d| d.rejected.keys().cloned()).collect();
     reasons.sort();
     reasons.dedup();
-    let rejected: Vec<Series> =
-        reasons.iter().map(|k| Series::new(k.as_str(), r.days.iter().map(|d| count(&d.rejected, k.as_str()) as f64).collect())).collect();
-    let collapsed = Series::new("collapsed duplicates", r.days.iter().map(|d| d.collapsed as f64).collect());
-    let svg_quality = charts::stacked_bars(&day_frame(&labels, "Rejected usage slices per day by reason, and collapsed duplicates (slices)", "slices per day", (960, 360), 0), &rejected, &[collapsed])?;
+    let rejected: Vec<Series> = reasons
+        .iter()
+        .map(|k| {
+            Series::new(
+                k.as_str(),
+                r.days.iter().map(|d| count(&d.rejected, k.as_str()) as f64).collect(),
+            )
+        })
+        .collect();
+    let collapsed =
+        Series::new("collapsed duplicates", r.days.iter().map(|d| d.collapsed as f64).collect());
+    let svg_quality = charts::stacked_bars(
+        &day_frame(
+            &labels,
+            "Rejected usage slices per day by reason, and collapsed duplicates (slices)",
+            "slices per day",
+            (960, 360),
+            0,
+        ),
+        &rejected,
+        &[collapsed],
+    )?;
     let mut rows: Vec<Vec<String>> = reasons
         .iter()
-        .map(|k| vec![escape(k), thousands(r.days.iter().map(|d| count(&d.rejected, k.as_str())).sum::<usize>() as i128)])
+        .map(|k| {
+            vec![
+                escape(k),
+                thousands(
+                    r.days.iter().map(|d| count(&d.rejected, k.as_str())).sum::<usize>() as i128
+                ),
+            ]
+        })
         .collect();
-    rows.push(vec!["<b>rejected</b>".into(), format!("<b>{}</b>", thousands(r.days.iter().map(|d| d.rejected.values().sum::<usize>()).sum::<usize>() as i128))]);
-    rows.push(vec!["collapsed duplicates".into(), thousands(r.days.iter().map(|d| d.collapsed).sum::<u64>() as i128)]);
+    rows.push(vec![
+        "<b>rejected</b>".into(),
+        format!(
+            "<b>{}</b>",
+            thousands(
+                r.days.iter().map(|d| d.rejected.values().sum::<usize>()).sum::<usize>() as i128
+            )
+        ),
+    ]);
+    rows.push(vec![
+        "collapsed duplicates".into(),
+        thousands(r.days.iter().map(|d| d.collapsed).sum::<u64>() as i128),
+    ]);
     let _ = writeln!(
         body,
         "<section id=\"quality\"><h2>5. Data quality</h2><p class=\"lead\">Slices metering did not bill, with the first reason that applies (<code>rejected_usage</code>), and identical copies counted once (the day records).</p><div class=\"row\"><div class=\"wide\">{}</div><div class=\"side\">{}</div></div></section>",
@@ -328,13 +464,27 @@ pub fn page(r: &Report) -> Result<String, String> {
     shown.sort_by(|a, b| b.change.abs().cmp(&a.change.abs()).then(a.bill_id.cmp(&b.bill_id)));
     shown.truncate(30);
     shown.sort_by(|a, b| (&a.bill_id, a.revision).cmp(&(&b.bill_id, b.revision)));
-    let bill_labels: Vec<String> = if shown.is_empty() { vec!["none".into()] } else { shown.iter().map(|v| format!("{} r{}", v.bill_id, v.revision)).collect() };
+    let bill_labels: Vec<String> = if shown.is_empty() {
+        vec!["none".into()]
+    } else {
+        shown.iter().map(|v| format!("{} r{}", v.bill_id, v.revision)).collect()
+    };
     let restate_title = format!("Restated bills: old and new amounts ({})", r.currency);
     let svg_restate = charts::grouped_bars(
-        &Frame { title: &restate_title, x_desc: "bill and superseded revision", y_desc: &r.currency, labels: &bill_labels, size: (1300, 300), y_decimals: 2 },
+        &Frame {
+            title: &restate_title,
+            x_desc: "bill and superseded revision",
+            y_desc: &r.currency,
+            labels: &bill_labels,
+            size: (1300, 300),
+            y_decimals: 2,
+        },
         &[
             Series::new("old amount", shown.iter().map(|v| f(v.amount)).collect()),
-            Series::new("new amount", shown.iter().map(|v| f(v.new_amount.unwrap_or_default())).collect()),
+            Series::new(
+                "new amount",
+                shown.iter().map(|v| f(v.new_amount.unwrap_or_default())).collect(),
+            ),
         ],
     )?;
     let rows: Vec<Vec<String>> = r
@@ -354,11 +504,23 @@ pub fn page(r: &Report) -> Result<String, String> {
         })
         .collect();
     let restate_table = if rows.is_empty() {
-        format!("<p class=\"empty\" id=\"table-restatements\">No bill of {} to {} was restated.</p>", r.from, r.to)
+        format!(
+            "<p class=\"empty\" id=\"table-restatements\">No bill of {} to {} was restated.</p>",
+            r.from, r.to
+        )
     } else {
         table(
             "table-restatements",
-            &["bill", "account", "#revision", &format!("#old amount ({})", r.currency), "#replaced by", &format!("#new amount ({})", r.currency), "#change", "restated on"],
+            &[
+                "bill",
+                "account",
+                "#revision",
+                &format!("#old amount ({})", r.currency),
+                "#replaced by",
+                &format!("#new amount ({})", r.currency),
+                "#change",
+                "restated on",
+            ],
             &rows,
         )
     };
@@ -400,7 +562,11 @@ pub fn verify_section(checks: Option<&[Check]>) -> String {
                 .map(|c| {
                     vec![
                         escape(&c.name),
-                        if c.passed { "<span class=\"pass\">passed</span>".into() } else { "<span class=\"fail\">failed</span>".into() },
+                        if c.passed {
+                            "<span class=\"pass\">passed</span>".into()
+                        } else {
+                            "<span class=\"fail\">failed</span>".into()
+                        },
                         thousands(c.violations as i128),
                     ]
                 })
@@ -422,13 +588,21 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_verify_renders_either_way() {
-        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
         assert!(verify_section(None).contains("verify not run"));
         let s = verify_section(Some(&[
             Check { name: "bills <= lines".into(), passed: true, violations: 0 },
             Check { name: "balances".into(), passed: false, violations: 1234 },
         ]));
-        assert!(s.contains("bills &lt;= lines") && s.contains("1,234") && s.contains("2 checks, 1 failed"), "{s}");
+        assert!(
+            s.contains("bills &lt;= lines")
+                && s.contains("1,234")
+                && s.contains("2 checks, 1 failed"),
+            "{s}"
+        );
         assert!(!s.contains("verify not run"));
     }
 }

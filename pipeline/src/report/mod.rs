@@ -187,10 +187,17 @@ impl Lookups {
 }
 
 /// The done days of the published snapshot within `from..=to` (each end optional).
-pub fn days_in(published: &Published, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<NaiveDate>> {
+pub fn days_in(
+    published: &Published,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<NaiveDate>> {
     let done = published.done_days()?;
-    let days: Vec<NaiveDate> =
-        done.iter().copied().filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t)).collect();
+    let days: Vec<NaiveDate> = done
+        .iter()
+        .copied()
+        .filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
+        .collect();
     if days.is_empty() {
         let range = match (done.first(), done.last()) {
             (Some(a), Some(b)) => format!("{a} to {b}"),
@@ -235,7 +242,9 @@ pub fn build(opts: &Options) -> Result<Report> {
     for &day in &days {
         read_revisions(root, day, &mut revisions)?;
     }
-    revisions.sort_by(|a, b| (a.restated_on, &a.bill_id, a.revision).cmp(&(b.restated_on, &b.bill_id, b.revision)));
+    revisions.sort_by(|a, b| {
+        (a.restated_on, &a.bill_id, a.revision).cmp(&(b.restated_on, &b.bill_id, b.revision))
+    });
     let mut classes = lk.classes.clone();
     for d in &out {
         for k in d.overage.keys() {
@@ -273,7 +282,12 @@ pub fn write(opts: &Options, dest: &Path) -> Result<Report> {
     Ok(report)
 }
 
-fn load<'a>(root: &Path, ds: &'static schemas::Dataset, day: NaiveDate, file: &'a mut Option<PathBuf>) -> Result<Option<Table<'a>>> {
+fn load<'a>(
+    root: &Path,
+    ds: &'static schemas::Dataset,
+    day: NaiveDate,
+    file: &'a mut Option<PathBuf>,
+) -> Result<Option<Table<'a>>> {
     *file = partition_file(root, ds, day);
     match file {
         Some(f) => Table::load(f, ds).map(Some),
@@ -286,7 +300,12 @@ fn load<'a>(root: &Path, ds: &'static schemas::Dataset, day: NaiveDate, file: &'
 pub fn read_bills(root: &Path, d: &mut Day) -> Result<()> {
     let mut f = None;
     let Some(t) = load(root, &schemas::BILLS, d.day, &mut f)? else { return Ok(()) };
-    let (acc, amount, before, rev) = (t.i64(c::ACCOUNT_ID)?, t.money(c::AMOUNT)?, t.money("balance_before")?, t.i64("revision")?);
+    let (acc, amount, before, rev) = (
+        t.i64(c::ACCOUNT_ID)?,
+        t.money(c::AMOUNT)?,
+        t.money("balance_before")?,
+        t.i64("revision")?,
+    );
     for i in 0..t.rows() {
         d.bills += 1;
         d.billed += amount[i];
@@ -312,7 +331,11 @@ pub fn read_status_events(root: &Path, d: &mut Day) -> Result<()> {
 fn read_charges(root: &Path, d: &mut Day) -> Result<()> {
     let mut f = None;
     let Some(t) = load(root, &schemas::CHARGES, d.day, &mut f)? else { return Ok(()) };
-    let (class, minutes, amount) = (t.str(c::USAGE_CLASS)?, t.i64("minutes")?, t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?);
+    let (class, minutes, amount) = (
+        t.str(c::USAGE_CLASS)?,
+        t.i64("minutes")?,
+        t.required(c::AMOUNT, t.opt_decimal(c::AMOUNT)?)?,
+    );
     for i in 0..t.rows() {
         *d.overage.entry(class[i].clone()).or_default() += amount[i];
         d.overage_minutes += minutes[i];
@@ -324,7 +347,13 @@ fn read_charges(root: &Path, d: &mut Day) -> Result<()> {
 fn read_orders(root: &Path, lk: &Lookups, d: &mut Day) -> Result<()> {
     let mut f = None;
     let Some(t) = load(root, &schemas::ORDERS, d.day, &mut f)? else { return Ok(()) };
-    let (acc, kind, time, status, amount) = (t.opt_i64(c::ACCOUNT_ID)?, t.str(c::KIND)?, t.ts(c::TIME)?, t.str("status")?, t.opt_money(c::AMOUNT)?);
+    let (acc, kind, time, status, amount) = (
+        t.opt_i64(c::ACCOUNT_ID)?,
+        t.str(c::KIND)?,
+        t.ts(c::TIME)?,
+        t.str("status")?,
+        t.opt_money(c::AMOUNT)?,
+    );
     for i in 0..t.rows() {
         let (Some(a), Some(amount)) = (acc[i], amount[i]) else { continue };
         if status[i] != "accepted" || lk.opening.get(&a).is_some_and(|o| time[i] <= *o) {
@@ -354,8 +383,13 @@ fn read_deductions(root: &Path, d: &mut Day) -> Result<()> {
 fn read_packages(root: &Path, d: &mut Day, fill: Option<&mut Vec<Fill>>) -> Result<()> {
     let mut f = None;
     let Some(t) = load(root, &schemas::PACKAGE_BALANCES, d.day, &mut f)? else { return Ok(()) };
-    let (kind, end, total, used, status) =
-        (t.str(c::KIND)?, t.date("cycle_end")?, t.i64("minutes_total")?, t.i64("minutes_used")?, t.str("status")?);
+    let (kind, end, total, used, status) = (
+        t.str(c::KIND)?,
+        t.date("cycle_end")?,
+        t.i64("minutes_total")?,
+        t.i64("minutes_used")?,
+        t.str("status")?,
+    );
     let soon = add_days(d.day, ENDING_WITHIN_DAYS);
     d.packages = t.rows();
     d.exhausted = status.iter().filter(|s| *s == "exhausted").count();
@@ -368,7 +402,11 @@ fn read_packages(root: &Path, d: &mut Day, fill: Option<&mut Vec<Fill>>) -> Resu
     Ok(())
 }
 
-fn read_account_status(root: &Path, d: &mut Day, suspended: Option<&mut Vec<Suspended>>) -> Result<()> {
+fn read_account_status(
+    root: &Path,
+    d: &mut Day,
+    suspended: Option<&mut Vec<Suspended>>,
+) -> Result<()> {
     let mut f = None;
     let Some(t) = load(root, &schemas::ACCOUNT_STATUS, d.day, &mut f)? else { return Ok(()) };
     let (acc, state, due) = (t.i64(c::ACCOUNT_ID)?, t.str("state")?, t.money("amount_due")?);
@@ -380,7 +418,12 @@ fn read_account_status(root: &Path, d: &mut Day, suspended: Option<&mut Vec<Susp
         let (at, reclaim) = (t.opt_ts("suspended_at")?, t.opt_ts("reclaim_at")?);
         for i in 0..t.rows() {
             if state[i] == "suspended" {
-                out.push(Suspended { account_id: acc[i], amount_due: due[i], suspended_at: at[i], reclaim_at: reclaim[i] });
+                out.push(Suspended {
+                    account_id: acc[i],
+                    amount_due: due[i],
+                    suspended_at: at[i],
+                    reclaim_at: reclaim[i],
+                });
             }
         }
     }
@@ -399,8 +442,14 @@ fn read_rejected(root: &Path, d: &mut Day) -> Result<()> {
 fn read_revisions(root: &Path, day: NaiveDate, out: &mut Vec<Revision>) -> Result<()> {
     let mut f = None;
     let Some(t) = load(root, &schemas::BILL_REVISIONS, day, &mut f)? else { return Ok(()) };
-    let (ids, acc, rev, amount) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.money(c::AMOUNT)?);
-    let (by, new, change, on) = (t.opt_i64("replaced_by_revision")?, t.opt_money("new_amount")?, t.money("change")?, t.date("restated_on")?);
+    let (ids, acc, rev, amount) =
+        (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?, t.money(c::AMOUNT)?);
+    let (by, new, change, on) = (
+        t.opt_i64("replaced_by_revision")?,
+        t.opt_money("new_amount")?,
+        t.money("change")?,
+        t.date("restated_on")?,
+    );
     for i in 0..t.rows() {
         out.push(Revision {
             bill_id: ids[i].clone(),
