@@ -2,6 +2,7 @@
 //! Each subcommand is a job; the work lives in `rtcbill-pipeline`.
 
 mod exit;
+mod summary;
 
 /// mimalloc returns freed memory to the system where glibc's allocator keeps it: at 100M
 /// slices a day it lowered the peak RSS of a run (README, Performance).
@@ -39,6 +40,9 @@ struct Cli {
     /// metered meanwhile): a lower peak memory for very large days, slower chains.
     #[arg(long, global = true)]
     no_overlap: bool,
+    /// No summary after `run`, `backfill` or `nightly` (stdout, or one JSON log line).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     job: Job,
 }
@@ -96,6 +100,29 @@ enum Job {
         /// Today in the billing zone (default: the clock's); days up to the day before run.
         #[arg(long)]
         today: Option<NaiveDate>,
+    },
+    /// Draw the outputs as one self-contained HTML page: headline numbers, revenue, minutes,
+    /// packages, arrears, data quality and restatements (README, Report).
+    Report {
+        /// Output root of the runs (its published snapshot is read; no lock needed).
+        #[arg(long, default_value = "out")]
+        outputs: PathBuf,
+        /// Data root the outputs were run from (only its catalog and accounts are read).
+        #[arg(long, default_value = "sample-data")]
+        data: PathBuf,
+        /// First billing day shown (default: the first done day).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last billing day shown (default: the last done day).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// The page to write.
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+        /// Leave out the verification section (it runs `rtcbill verify`, which hashes the data
+        /// root's usage files): the page is then made from the outputs alone.
+        #[arg(long)]
+        no_verify: bool,
     },
     /// Prove a range of outputs against their inputs and the ledger's invariants (README,
     /// Verify): exit 0 when every check holds, 1 with one line per violation otherwise.
@@ -244,18 +271,24 @@ fn main() -> ExitCode {
         (None, Meter::Stream) => Source::Raw(MeterEngine::Stream),
         (None, Meter::Polars) => Source::Raw(MeterEngine::Polars),
     };
+    let json = matches!(cli.log_format, LogFormat::Json);
+    let say = Say { quiet: cli.quiet, json };
+    let overlap = !cli.no_overlap;
     let result = match cli.job {
         Job::Run { data, out, from, to } => {
-            chain(&data, &out, Plan::Run { from, to }, meter.clone(), !cli.no_overlap)
+            chain(&data, &out, Plan::Run { from, to }, meter.clone(), overlap, say)
         }
         Job::Backfill { data, out, from, to } => {
-            chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), !cli.no_overlap)
+            chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), overlap, say)
         }
         Job::Nightly { data, out, today } => {
             match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
-                Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, !cli.no_overlap),
+                Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, overlap, say),
                 Err(e) => Err(e),
             }
+        }
+        Job::Report { outputs, data, from, to, out, no_verify } => {
+            report(outputs, data, from, to, &out, !no_verify)
         }
         Job::Verify { outputs, data, from, to, json } => verify(&data, &outputs, from, to, json),
         Job::Simulate { catalogs, from, to, data, outputs, out } => {
@@ -292,12 +325,27 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => exit::report(e, matches!(cli.log_format, LogFormat::Json)),
+        Err(e) => exit::report(e, json),
     }
 }
 
-/// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise).
-fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> anyhow::Result<()> {
+/// How a job speaks to a person when it is done.
+#[derive(Clone, Copy)]
+struct Say {
+    quiet: bool,
+    json: bool,
+}
+
+/// Runs a plan of days, with a progress bar when stderr is a terminal (log lines otherwise),
+/// then prints its summary.
+fn chain(
+    data: &Path,
+    out: &Path,
+    plan: Plan,
+    source: Source,
+    overlap: bool,
+    say: Say,
+) -> anyhow::Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -321,7 +369,35 @@ fn chain(data: &Path, out: &Path, plan: Plan, source: Source, overlap: bool) -> 
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    result.map(|_| ()).map_err(Into::into)
+    let days = result?;
+    if !say.quiet {
+        summary::print(data, out, &days, say.json)?;
+    }
+    Ok(())
+}
+
+/// `rtcbill report`: writes the page and says where.
+fn report(
+    outputs: PathBuf,
+    data: PathBuf,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    dest: &Path,
+    verify: bool,
+) -> anyhow::Result<()> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if t < f {
+            return Err(exit::UsageError(format!("--to {t} is before --from {f}")).into());
+        }
+    }
+    let started = std::time::Instant::now();
+    let opts = rtcbill_pipeline::report::Options { outputs, data, from, to, verify };
+    let r = rtcbill_pipeline::report::write(&opts, dest)?;
+    tracing::info!(
+        file = %dest.display(), from = %r.from, to = %r.to, days = r.days.len(), bills = r.bills(),
+        billed = %r.billed(), seconds = started.elapsed().as_secs_f64(), "report written"
+    );
+    Ok(())
 }
 
 /// Runs the checks; violations make the status 1 (exit::CHECKS_FAILED).

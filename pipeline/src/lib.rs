@@ -7,6 +7,7 @@
 //! - [`run`]: the chain of days shared by the jobs (README, Jobs), over [`store`], the output
 //!   root's snapshots and day records (README, State)
 //! - [`output`]: Parquet writing; [`revision`]: bill revisions (rules.md, Revisions)
+//! - [`report`]: the outputs drawn as one self-contained HTML page (README, Report)
 //! - [`simulate`]: what-if re-rating of published days under candidate catalogs
 //! - [`verify`]: the audit of a range of outputs against their inputs and the ledger
 //! - [`focus`]: the FOCUS export; [`generate`]: synthetic data roots
@@ -19,6 +20,7 @@ pub mod input;
 pub mod meter;
 pub mod metered;
 pub mod output;
+pub mod report;
 pub mod revision;
 pub mod run;
 pub mod simulate;

@@ -489,6 +489,14 @@ impl Published {
     pub fn done_days(&self) -> Result<BTreeSet<NaiveDate>> {
         recorded_days(&self.root)
     }
+
+    /// A done day's record (its slice counts: the collapsed duplicates are kept only there).
+    pub fn record(&self, day: NaiveDate) -> Result<Manifest> {
+        let path = self.root.join(record_name(day));
+        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Input { file: path, msg: format!("not a day record ({e})") })
+    }
 }
 
 /// A day being written: one file per dataset, written in parts, then committed.

@@ -10,6 +10,7 @@ mod inputs;
 mod integrity;
 mod logs;
 mod metering;
+mod report;
 mod sample;
 mod simulate;
 mod spark;
