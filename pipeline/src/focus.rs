@@ -22,10 +22,12 @@ use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
+use crate::engine::Kind;
 use crate::error::{Error, Result};
 use crate::input::{BillingMode, Inputs, PackageOrder, Table};
 use crate::output::{partition_file, write_file, Cols};
 use crate::store::Published;
+use crate::vocab::{BillCycle, OrderKind, OrderStatus};
 
 const SERVICE_NAME: &str = "Real-Time Communication";
 const SERVICE_CATEGORY: &str = "Media";
@@ -100,7 +102,7 @@ fn day_period(zone: &Zone, day: NaiveDate) -> (Ts, Ts) {
 
 /// The period of a bill: its day, or its month for a monthly bill (rules.md, Bills).
 fn bill_period(zone: &Zone, bill_id: &str, day: NaiveDate) -> (Ts, Ts) {
-    if bill_id.starts_with("monthly-") {
+    if BillCycle::of_bill_id(bill_id) == Some(BillCycle::Monthly) {
         let first = month_start(day);
         (zone.start_of(first), zone.start_of(add_months(first, 1)))
     } else {
@@ -184,9 +186,9 @@ fn usage_rows(
     let zone = cat.zone;
     for i in 0..t.rows() {
         let invoice_id = if lk.monthly.contains(&acc[i]) {
-            format!("monthly-{}-{}", acc[i], month_start(day).format("%Y%m%d"))
+            BillCycle::Monthly.bill_id(acc[i], month_start(day))
         } else {
-            format!("daily-{}-{}", acc[i], day.format("%Y%m%d"))
+            BillCycle::Daily.bill_id(acc[i], day)
         };
         let sku = format!("payg/{}", class[i]);
         rows.push(Row {
@@ -250,7 +252,7 @@ fn order_rows(
     for i in 0..t.rows() {
         let Some(account_id) = acc[i] else { continue };
         let on = cat.zone.day_of(time[i]).max(epoch);
-        if status[i] != "accepted"
+        if status[i] != OrderStatus::Accepted.as_str()
             || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o)
             || on < month.0
             || on >= month.1
@@ -261,7 +263,7 @@ fn order_rows(
             .packages
             .get(pkg[i].as_str())
             .ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
-        if p.kind == "free" {
+        if Kind::parse(&p.kind) == Some(Kind::Free) {
             continue;
         }
         let amount =
@@ -270,8 +272,9 @@ fn order_rows(
             .as_deref()
             .ok_or_else(|| bad(format!("accepted order {} has no version", ids[i])))?;
         // (SKU, SkuPriceId suffix, list unit price, quantity, unit, frequency)
-        let (sku, price_from, list, qty, unit, freq) = match (kind[i].as_str(), p.kind.as_str()) {
-            ("purchase", "topup") => {
+        let order_kind = OrderKind::parse(&kind[i]);
+        let (sku, price_from, list, qty, unit, freq) = match (order_kind, Kind::parse(&p.kind)) {
+            (Some(OrderKind::Purchase), Some(Kind::Topup)) => {
                 let e = cat
                     .topup(version, on)
                     .ok_or_else(|| bad(format!("top-up {version} not in the catalog on {on}")))?;
@@ -284,13 +287,13 @@ fn order_rows(
                     "One-Time",
                 )
             }
-            (k @ ("purchase" | "renewal" | "upgrade"), _) => {
+            (Some(k), _) => {
                 let e = cat.version(&p.product, version, on).ok_or_else(|| {
                     bad(format!("{} {version} not in the catalog on {on}", p.product))
                 })?;
                 let sku = format!("monthly/{}/{version}", p.product);
                 match k {
-                    "renewal" => (
+                    OrderKind::Renewal => (
                         sku,
                         e.effective_from.to_string(),
                         e.list_price,
@@ -299,7 +302,7 @@ fn order_rows(
                         "Recurring",
                     ),
                     // rules.md, Packages: the upgrade's price is prorated; it is its own list price.
-                    "upgrade" => (
+                    OrderKind::Upgrade => (
                         sku,
                         format!("{}/upgrade", e.effective_from),
                         amount,
@@ -307,12 +310,12 @@ fn order_rows(
                         "Upgrades",
                         "One-Time",
                     ),
-                    _ => {
+                    OrderKind::Purchase => {
                         (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "One-Time")
                     }
                 }
             }
-            (other, _) => return Err(bad(format!("order {} of unknown kind {other}", ids[i]))),
+            (None, _) => return Err(bad(format!("order {} of unknown kind {}", ids[i], kind[i]))),
         };
         let qty_d = Decimal::from(qty);
         rows.push(Row {

@@ -24,6 +24,6 @@ pub mod store;
 pub mod verify;
 
 // The core's modules, under the names the pipeline has always used for them.
-pub use rtcbill_core::{catalog, clock, engine, rows};
+pub use rtcbill_core::{catalog, clock, engine, rows, vocab};
 
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use rtcbill_schemas::{self as schemas, c, Dataset, PARTITION_KEY};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{check_footer, parquet_files, App, Table};
-use crate::meter::{reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily};
+use crate::meter::{MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily};
 
 /// The datasets a metered directory holds.
 pub const DATASETS: [&Dataset; 3] =
@@ -143,7 +143,7 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
                 let (start, secs, reason) =
                     (t.opt_ts(c::START_TIME)?, t.opt_i64(c::SECONDS)?, t.str(c::REASON)?);
                 for i in 0..t.rows() {
-                    let Some(why) = reject_reason(&reason[i]) else {
+                    let Some(why) = RejectReason::parse(&reason[i]) else {
                         return Err(bad(
                             &f,
                             c::REASON,

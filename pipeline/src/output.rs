@@ -135,7 +135,7 @@ pub fn rejected_batch(
         .str(r.iter().map(|r| r.usage_class()))
         .ts(r.iter().map(|r| r.start_time))
         .i64(r.iter().map(|r| r.seconds))
-        .str(r.iter().map(|r| Some(r.reason)))
+        .str(r.iter().map(|r| Some(r.reason.as_str())))
         .finish()
 }
 
@@ -154,7 +154,7 @@ pub fn rows_batches(
             .i64(d.iter().map(|r| Some(r.app_id)))
             .str(d.iter().map(|r| class(r.class)))
             .str(d.iter().map(|r| s(&r.package_id)))
-            .str(d.iter().map(|r| s(r.package_kind)))
+            .str(d.iter().map(|r| s(r.package_kind.as_str())))
             .i64(d.iter().map(|r| Some(r.usage_minutes)))
             .i64(d.iter().map(|r| Some(r.package_minutes)))
             .i64(d.iter().map(|r| Some(r.remaining_after)))
@@ -178,7 +178,7 @@ pub fn rows_batches(
         Cols::new(&schemas::BILLS)
             .str(b.iter().map(|r| s(&r.bill_id)))
             .i64(b.iter().map(|r| Some(r.account_id)))
-            .str(b.iter().map(|r| s(r.cycle)))
+            .str(b.iter().map(|r| s(r.cycle.as_str())))
             .date(b.iter().map(|r| Some(r.period_start)))
             .date(b.iter().map(|r| Some(r.period_end)))
             .ts(b.iter().map(|r| Some(r.issued_at)))
@@ -209,10 +209,10 @@ pub fn rows_batches(
             .str(o.iter().map(|r| s(&r.order_id)))
             .i64(o.iter().map(|r| r.account_id))
             .str(o.iter().map(|r| s(&r.package_id)))
-            .str(o.iter().map(|r| s(r.kind)))
+            .str(o.iter().map(|r| s(r.kind.as_str())))
             .ts(o.iter().map(|r| Some(r.time)))
-            .str(o.iter().map(|r| s(r.status)))
-            .str(o.iter().map(|r| r.reason))
+            .str(o.iter().map(|r| s(r.status.as_str())))
+            .str(o.iter().map(|r| r.reason.map(|x| x.as_str())))
             .dec(o.iter().map(|r| r.amount))?
             .i64(o.iter().map(|r| r.minutes_added))
             .date(o.iter().map(|r| r.cycle_start))
@@ -227,7 +227,7 @@ pub fn rows_batches(
             .str(p.iter().map(|r| s(&r.package_id)))
             .i64(p.iter().map(|r| Some(r.account_id)))
             .i64(p.iter().map(|r| r.app_id))
-            .str(p.iter().map(|r| s(r.kind)))
+            .str(p.iter().map(|r| s(r.kind.as_str())))
             .str(p.iter().map(|r| s(&r.product)))
             .str(p.iter().map(|r| s(&r.version)))
             .date(p.iter().map(|r| Some(r.cycle_start)))
@@ -235,7 +235,7 @@ pub fn rows_batches(
             .i64(p.iter().map(|r| Some(r.minutes_total)))
             .i64(p.iter().map(|r| Some(r.minutes_used)))
             .i64(p.iter().map(|r| Some(r.minutes_left)))
-            .str(p.iter().map(|r| s(r.status)))
+            .str(p.iter().map(|r| s(r.status.as_str())))
             .bool(p.iter().map(|r| Some(r.auto_renew)))
             .finish()?,
     );
@@ -245,7 +245,7 @@ pub fn rows_batches(
         Cols::new(&schemas::ACCOUNT_STATUS)
             .i64(a.iter().map(|r| Some(r.account_id)))
             .dec(a.iter().map(|r| Some(r.balance)))?
-            .str(a.iter().map(|r| s(r.state)))
+            .str(a.iter().map(|r| s(r.state.as_str())))
             .ts(a.iter().map(|r| r.arrears_since))
             .ts(a.iter().map(|r| r.grace_deadline))
             .ts(a.iter().map(|r| r.suspended_at))
@@ -259,7 +259,7 @@ pub fn rows_batches(
         Cols::new(&schemas::STATUS_EVENTS)
             .i64(e.iter().map(|r| Some(r.account_id)))
             .i64(e.iter().map(|r| r.app_id))
-            .str(e.iter().map(|r| s(r.event)))
+            .str(e.iter().map(|r| s(r.event.as_str())))
             .ts(e.iter().map(|r| Some(r.time)))
             .str(e.iter().map(|r| s(&r.detail)))
             .finish()?,
@@ -368,4 +368,57 @@ pub fn write_file(path: &Path, ds: &'static Dataset, batch: &RecordBatch) -> Res
     let mut w = PartWriter::create(path, ds)?;
     w.write(batch)?;
     w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use rtcbill_core::engine::Kind;
+    use rtcbill_core::vocab::{
+        AccountState, BillCycle, OrderKind, OrderReason, OrderStatus, PackageStatus, RejectReason,
+        StatusEvent,
+    };
+
+    use super::*;
+
+    /// The schema docs list every value of each vocabulary the writer writes.
+    #[test]
+    fn schema_docs_list_the_vocabularies() {
+        let checks: [(&Dataset, &str, Vec<&str>); 9] = [
+            (&schemas::ORDERS, "kind", OrderKind::ALL.iter().map(|v| v.as_str()).collect()),
+            (&schemas::ORDERS, "status", OrderStatus::ALL.iter().map(|v| v.as_str()).collect()),
+            (&schemas::ORDERS, "reason", OrderReason::ALL.iter().map(|v| v.as_str()).collect()),
+            (
+                &schemas::STATUS_EVENTS,
+                "event",
+                StatusEvent::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (&schemas::BILLS, "cycle", BillCycle::ALL.iter().map(|v| v.as_str()).collect()),
+            (
+                &schemas::ACCOUNT_STATUS,
+                "state",
+                AccountState::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                &schemas::PACKAGE_BALANCES,
+                "status",
+                PackageStatus::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                &schemas::REJECTED_USAGE,
+                "reason",
+                RejectReason::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                &schemas::DEDUCTIONS,
+                "package_kind",
+                [Kind::Free, Kind::Monthly, Kind::Topup].iter().map(|k| k.as_str()).collect(),
+            ),
+        ];
+        for (ds, col, values) in checks {
+            let doc = ds.columns[ds.index(col)].doc;
+            for v in values {
+                assert!(doc.contains(v), "{}.{col}: the doc does not list {v}", ds.name);
+            }
+        }
+    }
 }

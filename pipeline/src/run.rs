@@ -19,6 +19,7 @@ use crate::output;
 use crate::revision::{self, revise, Previous};
 use crate::rows::DayRows;
 use crate::store::{self, FileSeen, Manifest, Record, RunRecord, Store};
+use crate::vocab::StatusEvent;
 
 /// What one written day did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -589,7 +590,7 @@ fn write_day(
         s.bills += rows.bills.len();
         s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
         s.arrears_entered +=
-            rows.status_events.iter().filter(|e| e.event == "arrears_entered").count();
+            rows.status_events.iter().filter(|e| e.event == StatusEvent::ArrearsEntered).count();
         for why in std::mem::take(&mut rows.ignored) {
             tracing::info!(day = %day, "ignored: {why}");
         }

@@ -430,7 +430,13 @@ pub static ORDERS: Dataset = Dataset {
         col(c::KIND, Utf8, "purchase, upgrade or renewal"),
         col(c::TIME, Timestamp, "instant"),
         col("status", Utf8, "accepted or rejected"),
-        opt(c::REASON, Utf8, "reject reason"),
+        opt(
+            c::REASON,
+            Utf8,
+            "reject reason: unknown_version, invalid_quantity, overlapping_monthly, \
+             insufficient_balance, unknown_package, not_upgradable, not_in_force, \
+             not_higher_version",
+        ),
         opt(c::AMOUNT, MONEY, "price (what would have been charged when insufficient_balance)"),
         opt("minutes_added", Int64, "minutes the order gave"),
         opt("cycle_start", Date, "first day of the cycle made or changed"),

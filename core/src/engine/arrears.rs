@@ -6,19 +6,21 @@ use rust_decimal::Decimal;
 use crate::catalog::Catalog;
 use crate::clock::{fmt_ts, Ts, Zone, MICROS_PER_DAY, MICROS_PER_HOUR};
 
-use super::{Account, Status, Step};
+use crate::vocab::StatusEvent;
+
+use super::{Account, AccountState, Step};
 
 /// After a bill's debit at `t`: a bill that leaves the balance below 0 starts arrears. With no
 /// grace (`grace_hours = 0`) the deadline is the bill's own instant: suspended at once.
 pub fn bill(acc: &mut Account, t: Ts, bill_id: &str, cat: &Catalog, step: &mut Step) {
-    if acc.status == Status::Current && acc.balance < Decimal::ZERO {
-        acc.status = Status::InArrears;
+    if acc.status == AccountState::Current && acc.balance < Decimal::ZERO {
+        acc.status = AccountState::InArrears;
         acc.arrears_since = Some(t);
         acc.grace_deadline = Some(t + cat.grace_hours * MICROS_PER_HOUR);
         step.event(
             acc,
             None,
-            "arrears_entered",
+            StatusEvent::ArrearsEntered,
             t,
             format!("bill {bill_id} left the balance at {}", acc.balance),
         );
@@ -35,11 +37,11 @@ pub fn credit(acc: &mut Account, t: Ts, what: &str, step: &mut Step) {
         return;
     }
     let event = match acc.status {
-        Status::InArrears => "arrears_cleared",
-        Status::Suspended => "restored",
-        Status::Current | Status::Reclaimed => return,
+        AccountState::InArrears => StatusEvent::ArrearsCleared,
+        AccountState::Suspended => StatusEvent::Restored,
+        AccountState::Current | AccountState::Reclaimed => return,
     };
-    acc.status = Status::Current;
+    acc.status = AccountState::Current;
     acc.arrears_since = None;
     acc.grace_deadline = None;
     acc.suspended_at = None;
@@ -50,16 +52,16 @@ pub fn credit(acc: &mut Account, t: Ts, what: &str, step: &mut Step) {
 /// The grace deadline: an account still in arrears is suspended. With `reclaim_days = 0` it
 /// is reclaimed at the same instant.
 pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
-    if acc.status != Status::InArrears {
+    if acc.status != AccountState::InArrears {
         return;
     }
-    acc.status = Status::Suspended;
+    acc.status = AccountState::Suspended;
     acc.suspended_at = Some(t);
     acc.reclaim_at = Some(t + cat.reclaim_days * MICROS_PER_DAY);
     step.event(
         acc,
         None,
-        "suspended",
+        StatusEvent::Suspended,
         t,
         format!("still in arrears at the grace deadline, balance {}", acc.balance),
     );
@@ -70,16 +72,16 @@ pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
 
 /// `reclaim_days` after suspension: the account is reclaimed and loses its usage packages.
 pub fn reclaim(acc: &mut Account, t: Ts, zone: &Zone, step: &mut Step) {
-    if acc.status != Status::Suspended {
+    if acc.status != AccountState::Suspended {
         return;
     }
-    acc.status = Status::Reclaimed;
+    acc.status = AccountState::Reclaimed;
     clear_packages(acc, None, t, zone);
     let since = acc.suspended_at.map(fmt_ts).unwrap_or_default();
     step.event(
         acc,
         None,
-        "reclaim_due",
+        StatusEvent::ReclaimDue,
         t,
         format!("suspended since {since}; usage packages cleared"),
     );
@@ -98,7 +100,7 @@ pub fn reclaim_app(
     step.event(
         acc,
         Some(app_id),
-        "reclaim_due",
+        StatusEvent::ReclaimDue,
         t,
         format!("violation at {}; app packages cleared", fmt_ts(violation_at)),
     );

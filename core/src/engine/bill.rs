@@ -9,27 +9,23 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::clock::{add_days, add_months, month_start, Ts};
 use crate::records::BillingMode;
 use crate::rows::{BillLineRow, BillRow};
+use crate::vocab::BillCycle;
 
 use super::deduct::line_amount;
 use super::{arrears, Account, DayCtx, Step};
 
-/// `round_half_up(x, 2)`.
 /// Overage minutes by (app, class, unit price): a bill's lines.
 type Lines = BTreeMap<(i64, usize, Decimal), i64>;
 
+/// `round_half_up(x, 2)`.
 pub fn round_cents(x: Decimal) -> Decimal {
     x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-}
-
-/// `{cycle}-{account_id}-{period_start YYYYMMDD}`.
-pub fn bill_id(cycle: &str, account_id: i64, period_start: NaiveDate) -> String {
-    format!("{cycle}-{account_id}-{}", period_start.format("%Y%m%d"))
 }
 
 /// Issues the account's bill due at `at` = as_of(D), if it has at least one line.
 pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
     let day = ctx.day;
-    let (cycle, start, end, lines): (&'static str, NaiveDate, NaiveDate, Lines) = match acc.mode {
+    let (cycle, start, end, lines): (BillCycle, NaiveDate, NaiveDate, Lines) = match acc.mode {
         BillingMode::Daily => {
             let lines = step
                 .charges
@@ -37,20 +33,25 @@ pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
                 .filter(|c| c.account_id == acc.id)
                 .map(|c| ((c.app_id, c.class, c.unit_price_per_1000), c.minutes))
                 .collect();
-            ("daily", day, add_days(day, 1), lines)
+            (BillCycle::Daily, day, add_days(day, 1), lines)
         }
         BillingMode::Monthly => {
             if add_days(day, 1).day() != 1 {
                 return;
             }
             let start = month_start(day);
-            ("monthly", start, add_months(start, 1), std::mem::take(&mut acc.month_overage))
+            (
+                BillCycle::Monthly,
+                start,
+                add_months(start, 1),
+                std::mem::take(&mut acc.month_overage),
+            )
         }
     };
     if lines.is_empty() {
         return;
     }
-    let id = bill_id(cycle, acc.id, start);
+    let id = cycle.bill_id(acc.id, start);
     let mut total = Decimal::ZERO;
     for (&(app_id, class, price), &minutes) in &lines {
         let amount = line_amount(minutes, price);
@@ -109,10 +110,6 @@ mod tests {
         assert_eq!(
             line_amount(1441, Decimal::from_str("0.99").unwrap()),
             Decimal::from_str("1.42659").unwrap()
-        );
-        assert_eq!(
-            bill_id("monthly", 1001, "2026-11-01".parse().unwrap()),
-            "monthly-1001-20261101"
         );
     }
 }

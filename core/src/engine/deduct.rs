@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use crate::records::BillingMode;
 use crate::records::UsageDaily;
 use crate::rows::{ChargeRow, DeductionRow, PackageBalanceRow};
+use crate::vocab::{PackageStatus, StatusEvent};
 
 use super::package::TRTC_PRODUCTS;
 use super::{Account, DayCtx, Kind, Step};
@@ -61,7 +62,7 @@ pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, step: &mut 
                 app_id: u.app_id,
                 class: u.class,
                 package_id: p.id.clone(),
-                package_kind: p.kind.name(),
+                package_kind: p.kind,
                 usage_minutes: covered,
                 package_minutes: covered * ratio,
                 remaining_after: cycle.minutes_left,
@@ -117,7 +118,7 @@ fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, step: &mut Step) {
             step.event(
                 acc,
                 Some(app),
-                "free_quota_exhausted",
+                StatusEvent::FreeQuotaExhausted,
                 t,
                 "overage with no paid TRTC package".into(),
             );
@@ -134,7 +135,7 @@ fn snapshot(acc: &Account, ctx: DayCtx, step: &mut Step) {
             account_id: acc.id,
             package_id: p.id.clone(),
             app_id: p.app_id,
-            kind: p.kind.name(),
+            kind: p.kind,
             product: p.product.clone(),
             version: cy.version.clone(),
             cycle_start: cy.start,
@@ -142,7 +143,11 @@ fn snapshot(acc: &Account, ctx: DayCtx, step: &mut Step) {
             minutes_total: cy.minutes_total,
             minutes_used: cy.minutes_total - cy.minutes_left,
             minutes_left: cy.minutes_left,
-            status: if cy.minutes_left > 0 { "active" } else { "exhausted" },
+            status: if cy.minutes_left > 0 {
+                PackageStatus::Active
+            } else {
+                PackageStatus::Exhausted
+            },
             auto_renew: p.auto_renew,
         });
     }

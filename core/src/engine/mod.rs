@@ -23,6 +23,8 @@ use crate::clock::{add_days, Ts, MICROS_PER_DAY};
 use crate::records::UsageDaily;
 use crate::records::{self, BillingMode, PackageEventKind, PackageOrder};
 use crate::rows::{AccountStatusRow, DayRows, OrderRow, StatusEventRow};
+pub use crate::vocab::AccountState;
+use crate::vocab::{OrderKind, OrderReason, OrderStatus, StatusEvent};
 
 pub use package::{Cycle, Kind, Package};
 
@@ -39,26 +41,6 @@ pub mod rank {
     pub const BILL: u8 = 8;
 }
 
-/// Account states of rules.md, Arrears and suspension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Status {
-    Current,
-    InArrears,
-    Suspended,
-    Reclaimed,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Current => "current",
-            Status::InArrears => "in_arrears",
-            Status::Suspended => "suspended",
-            Status::Reclaimed => "reclaimed",
-        }
-    }
-}
-
 /// What one account carries from day to day (persisted after each day, README, Jobs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -66,7 +48,7 @@ pub struct Account {
     pub mode: BillingMode,
     pub opening_time: Ts,
     pub balance: Decimal,
-    pub status: Status,
+    pub status: AccountState,
     pub arrears_since: Option<Ts>,
     pub grace_deadline: Option<Ts>,
     pub suspended_at: Option<Ts>,
@@ -87,7 +69,7 @@ impl Account {
             mode: a.mode,
             opening_time: a.opening_time,
             balance: a.opening_balance,
-            status: Status::Current,
+            status: AccountState::Current,
             arrears_since: None,
             grace_deadline: None,
             suspended_at: None,
@@ -259,7 +241,7 @@ impl Step {
         &mut self,
         acc: &Account,
         app_id: Option<i64>,
-        event: &'static str,
+        event: StatusEvent,
         time: Ts,
         detail: String,
     ) {
@@ -289,13 +271,13 @@ fn next_dynamic(
         }
     };
     match acc.status {
-        Status::InArrears => consider(
+        AccountState::InArrears => consider(
             acc.grace_deadline.expect("set in arrears"),
             rank::TIMED,
             "grace_deadline".into(),
             Dynamic::GraceDeadline,
         ),
-        Status::Suspended => consider(
+        AccountState::Suspended => consider(
             acc.reclaim_at.expect("set when suspended"),
             rank::TIMED,
             "reclaim_due".into(),
@@ -401,12 +383,12 @@ fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
             upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, step)
         }
         EventKind::AppDisabled { app_id } => {
-            step.event(acc, Some(*app_id), "app_disabled", e.time, "app disabled".into())
+            step.event(acc, Some(*app_id), StatusEvent::AppDisabled, e.time, "app disabled".into())
         }
         EventKind::Violation { app_id } => step.event(
             acc,
             Some(*app_id),
-            "violation",
+            StatusEvent::Violation,
             e.time,
             "suspended for a policy violation".into(),
         ),
@@ -420,7 +402,7 @@ fn status_row(acc: &Account) -> AccountStatusRow {
     AccountStatusRow {
         account_id: acc.id,
         balance: acc.balance,
-        state: acc.status.name(),
+        state: acc.status,
         arrears_since: acc.arrears_since,
         grace_deadline: acc.grace_deadline,
         suspended_at: acc.suspended_at,
@@ -437,9 +419,9 @@ pub fn orphan_upgrade(e: &records::PackageEvent) -> OrderRow {
         time: e.time,
         order_id: e.event_id.clone(),
         package_id: e.package_id.clone(),
-        kind: "upgrade",
-        status: "rejected",
-        reason: Some("unknown_package"),
+        kind: OrderKind::Upgrade,
+        status: OrderStatus::Rejected,
+        reason: Some(OrderReason::UnknownPackage),
         amount: None,
         minutes_added: None,
         cycle_start: None,

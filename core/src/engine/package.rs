@@ -8,6 +8,7 @@ use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
 use crate::records::PackageOrder;
 use crate::rows::OrderRow;
+use crate::vocab::{OrderKind, OrderReason, OrderStatus};
 
 use super::{Account, Step};
 
@@ -30,7 +31,7 @@ impl Kind {
             _ => None,
         }
     }
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Free => "free",
             Kind::Monthly => "monthly",
@@ -95,14 +96,14 @@ pub fn topup_end(s: NaiveDate) -> NaiveDate {
     add_months(month_start(s), 13)
 }
 
-fn rejected(o: &PackageOrder, reason: &'static str) -> OrderRow {
+fn rejected(o: &PackageOrder, reason: OrderReason) -> OrderRow {
     OrderRow {
         account_id: Some(o.account_id),
         time: o.purchased_at,
         order_id: o.package_id.clone(),
         package_id: o.package_id.clone(),
-        kind: "purchase",
-        status: "rejected",
+        kind: OrderKind::Purchase,
+        status: OrderStatus::Rejected,
         reason: Some(reason),
         amount: Some(o.paid_price),
         minutes_added: None,
@@ -116,7 +117,7 @@ fn rejected(o: &PackageOrder, reason: &'static str) -> OrderRow {
 pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut Step) {
     let s = cat.zone.day_of(o.purchased_at);
     let Some(kind) = Kind::parse(&o.kind) else {
-        return step.orders.push(rejected(o, "unknown_version"));
+        return step.orders.push(rejected(o, OrderReason::UnknownVersion));
     };
     let minutes = match kind {
         Kind::Free | Kind::Monthly => cat.version(&o.product, &o.version, s).map(|v| v.minutes),
@@ -124,12 +125,12 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
         Kind::Topup => None,
     };
     let Some(unit_minutes) = minutes else {
-        return step.orders.push(rejected(o, "unknown_version"));
+        return step.orders.push(rejected(o, OrderReason::UnknownVersion));
     };
     let minutes = match kind {
         Kind::Topup => match o.quantity {
             Some(q) if q >= 1 => unit_minutes * q,
-            _ => return step.orders.push(rejected(o, "invalid_quantity")),
+            _ => return step.orders.push(rejected(o, OrderReason::InvalidQuantity)),
         },
         _ => unit_minutes,
     };
@@ -141,11 +142,11 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
                 && p.cycle_covering(s).is_some()
         })
     {
-        return step.orders.push(rejected(o, "overlapping_monthly"));
+        return step.orders.push(rejected(o, OrderReason::OverlappingMonthly));
     }
     let charged = o.purchased_at > acc.opening_time;
     if charged && acc.cannot_pay(o.paid_price) {
-        return step.orders.push(rejected(o, "insufficient_balance"));
+        return step.orders.push(rejected(o, OrderReason::InsufficientBalance));
     }
     if charged {
         acc.balance -= o.paid_price;
@@ -178,8 +179,8 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
         time: o.purchased_at,
         order_id: o.package_id.clone(),
         package_id: o.package_id.clone(),
-        kind: "purchase",
-        status: "accepted",
+        kind: OrderKind::Purchase,
+        status: OrderStatus::Accepted,
         reason: None,
         amount: Some(o.paid_price),
         minutes_added: Some(minutes),

@@ -4,6 +4,7 @@
 use crate::catalog::Catalog;
 use crate::clock::{add_days, Ts, Zone};
 use crate::rows::OrderRow;
+use crate::vocab::{OrderKind, OrderReason, OrderStatus, StatusEvent};
 
 use super::{Account, Cycle, Kind, Package, Step};
 
@@ -30,8 +31,8 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
         time: t,
         order_id,
         package_id: p.id.clone(),
-        kind: "renewal",
-        status: "rejected",
+        kind: OrderKind::Renewal,
+        status: OrderStatus::Rejected,
         reason: None,
         amount: None,
         minutes_added: None,
@@ -42,7 +43,7 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
     let Some(v) = cat.version(&p.product, &last.version, day) else {
         // The version left the catalog: nothing to renew into.
         p.ended = true;
-        row.reason = Some("unknown_version");
+        row.reason = Some(OrderReason::UnknownVersion);
         step.orders.push(row);
         return;
     };
@@ -52,11 +53,11 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
     if charged && price > rust_decimal::Decimal::ZERO && balance < price {
         // rules.md, Packages: rejected, `renewal_failed` raised, the package ends with its cycle.
         p.ended = true;
-        row.reason = Some("insufficient_balance");
+        row.reason = Some(OrderReason::InsufficientBalance);
         let app = p.app_id;
         let detail = format!("renewal of {} needs {price}, balance {balance}", p.id);
         step.orders.push(row);
-        step.event(acc, app, "renewal_failed", t, detail);
+        step.event(acc, app, StatusEvent::RenewalFailed, t, detail);
         return;
     }
     p.cycles.push(Cycle {
@@ -70,7 +71,7 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
     if charged {
         acc.balance -= price;
     }
-    row.status = "accepted";
+    row.status = OrderStatus::Accepted;
     row.minutes_added = Some(minutes);
     row.cycle_start = Some(start);
     row.cycle_end = Some(end);

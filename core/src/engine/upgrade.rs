@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::rows::OrderRow;
+use crate::vocab::{OrderKind, OrderReason, OrderStatus};
 
 use super::{Account, Kind, Step};
 
@@ -40,8 +41,8 @@ pub fn upgrade(
         time: t,
         order_id: event_id.to_string(),
         package_id: package_id.to_string(),
-        kind: "upgrade",
-        status: "rejected",
+        kind: OrderKind::Upgrade,
+        status: OrderStatus::Rejected,
         reason: None,
         amount: None,
         minutes_added: None,
@@ -49,28 +50,28 @@ pub fn upgrade(
         cycle_end: None,
         version: target.map(str::to_string),
     };
-    let reject = |mut row: OrderRow, reason: &'static str, step: &mut Step| {
+    let reject = |mut row: OrderRow, reason: OrderReason, step: &mut Step| {
         row.reason = Some(reason);
         step.orders.push(row);
     };
     let (opening, balance) = (acc.opening_time, acc.balance);
     let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) else {
-        return reject(row, "unknown_package", step);
+        return reject(row, OrderReason::UnknownPackage, step);
     };
     if p.kind != Kind::Monthly || !UPGRADABLE.contains(&p.product.as_str()) {
-        return reject(row, "not_upgradable", step);
+        return reject(row, OrderReason::NotUpgradable, step);
     }
     let Some(ci) = p.cycle_covering(u) else {
-        return reject(row, "not_in_force", step);
+        return reject(row, OrderReason::NotInForce, step);
     };
     let cycle = &p.cycles[ci];
     let current = cat.version(&p.product, &cycle.version, u);
     let tgt = target.and_then(|v| cat.version(&p.product, v, u));
     let (Some(current), Some(tgt)) = (current, tgt) else {
-        return reject(row, "not_higher_version", step);
+        return reject(row, OrderReason::NotHigherVersion, step);
     };
     if tgt.rank <= current.rank {
-        return reject(row, "not_higher_version", step);
+        return reject(row, OrderReason::NotHigherVersion, step);
     }
     let total = cycle.days();
     let remaining = (cycle.end - u).num_days();
@@ -79,14 +80,14 @@ pub fn upgrade(
     row.amount = Some(amount);
     let charged = t > opening;
     if charged && amount > Decimal::ZERO && balance < amount {
-        return reject(row, "insufficient_balance", step);
+        return reject(row, OrderReason::InsufficientBalance, step);
     }
     let cycle = &mut p.cycles[ci];
     cycle.version = tgt.version.clone();
     cycle.base = tgt.list_price;
     cycle.minutes_total += added;
     cycle.minutes_left += added;
-    row.status = "accepted";
+    row.status = OrderStatus::Accepted;
     row.minutes_added = Some(added);
     row.cycle_start = Some(cycle.start);
     row.cycle_end = Some(cycle.end);

@@ -27,7 +27,9 @@ use crate::clock::{add_days, Ts};
 use crate::error::{Error, Result};
 use crate::input::{timestamps_us, App, UsageFile};
 
-use super::{MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS};
+use super::{
+    MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
+};
 
 const BATCH_ROWS: usize = 64 * 1024;
 /// A 40-bit fingerprint of an event id.
@@ -150,7 +152,7 @@ impl<'a> Cols<'a> {
     }
 
     /// Row `i` as a reject, every column as read.
-    fn rejected(&self, i: usize, reason: &'static str) -> RejectedSlice {
+    fn rejected(&self, i: usize, reason: RejectReason) -> RejectedSlice {
         let text = RejectedText {
             event_id: self.event_id.get(i),
             user_id: self.user_id.get(i),
@@ -173,27 +175,27 @@ fn classify(
     cols: &Cols,
     i: usize,
     ctx: &Ctx,
-) -> std::result::Result<(u32, usize, i64), &'static str> {
+) -> std::result::Result<(u32, usize, i64), RejectReason> {
     match cols.event_id.get(i) {
-        None | Some("") => return Err("missing_event_id"),
+        None | Some("") => return Err(RejectReason::MissingEventId),
         _ => {}
     }
-    let Some(t) = cols.start_time[i] else { return Err("missing_start_time") };
+    let Some(t) = cols.start_time[i] else { return Err(RejectReason::MissingStartTime) };
     if t < ctx.day_start || t >= ctx.day_end {
-        return Err("wrong_partition");
+        return Err(RejectReason::WrongPartition);
     }
     let app = cols
         .app_id
         .is_valid(i)
         .then(|| cols.app_id.value(i))
         .and_then(|a| ctx.app_index.get(&a).copied());
-    let Some(app) = app else { return Err("unknown_app") };
+    let Some(app) = app else { return Err(RejectReason::UnknownApp) };
     let class =
         cols.usage_class.get(i).and_then(|s| ctx.catalog.classes.iter().position(|k| k.name == s));
-    let Some(class) = class else { return Err("unknown_usage_class") };
+    let Some(class) = class else { return Err(RejectReason::UnknownUsageClass) };
     match cols.seconds.is_valid(i).then(|| cols.seconds.value(i)) {
         Some(s) if (0..=MAX_SECONDS).contains(&s) => Ok((app, class, s)),
-        _ => Err("invalid_seconds"),
+        _ => Err(RejectReason::InvalidSeconds),
     }
 }
 
@@ -410,7 +412,7 @@ pub fn meter_day(
                 scan(&tasks[t as usize], |cols| {
                     for i in 0..cols.seconds.len() {
                         if rows.contains(&at) {
-                            out.push(cols.rejected(i, "conflicting_duplicate"));
+                            out.push(cols.rejected(i, RejectReason::ConflictingDuplicate));
                         }
                         at += 1;
                     }
