@@ -74,6 +74,57 @@ pub struct OrderRow {
     pub version: Option<String>,
 }
 
+impl OrderRow {
+    /// An order as it comes in, not yet decided: rejected with no reason, amount, minutes or
+    /// cycle until [`rejected`](OrderRow::rejected) or [`accepted`](OrderRow::accepted) says.
+    pub fn new(
+        kind: OrderKind,
+        account_id: Option<i64>,
+        time: Ts,
+        order_id: String,
+        package_id: String,
+        version: Option<String>,
+    ) -> OrderRow {
+        OrderRow {
+            account_id,
+            time,
+            order_id,
+            package_id,
+            kind,
+            status: OrderStatus::Rejected,
+            reason: None,
+            amount: None,
+            minutes_added: None,
+            cycle_start: None,
+            cycle_end: None,
+            version,
+        }
+    }
+
+    /// The order rejected for `reason`; `amount` is its price, when it is known.
+    pub fn rejected(self, reason: OrderReason, amount: Option<Decimal>) -> OrderRow {
+        OrderRow { status: OrderStatus::Rejected, reason: Some(reason), amount, ..self }
+    }
+
+    /// The order accepted at `amount`, giving `minutes` to the cycle `[start, end)`.
+    pub fn accepted(
+        self,
+        amount: Decimal,
+        minutes: i64,
+        (start, end): (NaiveDate, NaiveDate),
+    ) -> OrderRow {
+        OrderRow {
+            status: OrderStatus::Accepted,
+            reason: None,
+            amount: Some(amount),
+            minutes_added: Some(minutes),
+            cycle_start: Some(start),
+            cycle_end: Some(end),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PackageBalanceRow {
     pub account_id: i64,

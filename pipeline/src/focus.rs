@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
-use crate::engine::Kind;
+use crate::engine::{charged, Kind};
 use crate::error::{Error, Result};
 use crate::input::{BillingMode, Inputs, PackageOrder, Table};
 use crate::output::{partition_file, write_file, Cols};
@@ -253,7 +253,7 @@ fn order_rows(
         let Some(account_id) = acc[i] else { continue };
         let on = cat.zone.day_of(time[i]).max(epoch);
         if status[i] != OrderStatus::Accepted.as_str()
-            || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o)
+            || lk.opening.get(&account_id).is_some_and(|o| !charged(*o, time[i]))
             || on < month.0
             || on >= month.1
         {

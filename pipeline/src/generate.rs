@@ -620,11 +620,7 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
     let classes: Vec<String> = c.cat.classes.iter().map(|k| k.name.clone()).collect();
     for i in 0..o.days {
         let day = add_days(o.start, i as i64);
-        let dir = out.join("usage").join(format!(
-            "{}={}",
-            schemas::USAGE_PARTITION_KEY,
-            day.format("%Y-%m-%d")
-        ));
+        let dir = crate::partition::dir(&out.join("usage"), schemas::USAGE_PARTITION_KEY, day);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let day0 = c.cat.zone.start_of(day);
         let mut rows: Vec<Slice> = if o.scenarios { bad_rows(i, &c, day) } else { Vec::new() };

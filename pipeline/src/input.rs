@@ -22,6 +22,7 @@ use rustc_hash::FxHashSet;
 use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::error::{Error, Result};
+use crate::partition;
 
 pub use rtcbill_core::records::{
     AccountRecord, App, BillingMode, PackageEvent, PackageEventKind, PackageOrder, Txn,
@@ -69,26 +70,8 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Lists `usage/usage_date=YYYY-MM-DD/*.parquet`.
 pub fn usage_partitions(data: &Path) -> Result<BTreeMap<NaiveDate, Vec<PathBuf>>> {
-    let dir = data.join("usage");
     let mut out = BTreeMap::new();
-    if !dir.exists() {
-        return Ok(out);
-    }
-    let prefix = format!("{}=", schemas::USAGE_PARTITION_KEY);
-    for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let p = e.map_err(|e| Error::io(&dir, e))?.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        let day = name
-            .strip_prefix(&prefix)
-            .and_then(|d| d.parse::<NaiveDate>().ok())
-            .filter(|_| p.is_dir())
-            .ok_or_else(|| Error::Input {
-                file: p.clone(),
-                msg: format!("not a partition folder {prefix}YYYY-MM-DD"),
-            })?;
+    for (day, p) in partition::list(&data.join("usage"), schemas::USAGE_PARTITION_KEY)? {
         let files = parquet_files(&p)?;
         // An empty folder is no day of usage: it neither sets the epoch nor extends a run.
         if files.is_empty() {

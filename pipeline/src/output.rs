@@ -16,9 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use rtcbill_schemas::{
-    self as schemas, ColType, Dataset, PARTITION_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
-};
+use rtcbill_schemas::{self as schemas, ColType, Dataset, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
@@ -27,8 +25,7 @@ use crate::error::{Error, Result};
 use crate::meter::{RejectedSlice, UsageDaily};
 use crate::rows::{DayRows, RevisionRow};
 
-/// The file name of the one file in each partition.
-pub const PART_FILE: &str = "part-0.parquet";
+pub use crate::partition::{file as partition_file, of as partition_dir, PART_FILE};
 
 /// Builds the columns of one dataset, in the contract's order.
 pub(crate) struct Cols {
@@ -317,17 +314,6 @@ fn writer_props(ds: &Dataset) -> WriterProperties {
             SCHEMA_VERSION.to_string(),
         )]))
         .build()
-}
-
-/// `out/<dataset>/billing_date=D/`.
-pub fn partition_dir(out: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
-    out.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
-}
-
-/// The file of a partition of `ds` for `day`, if a run wrote it.
-pub fn partition_file(out: &Path, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
-    let f = partition_dir(out, ds, day).join(PART_FILE);
-    f.exists().then_some(f)
 }
 
 fn werr(path: &Path, msg: impl ToString) -> Error {

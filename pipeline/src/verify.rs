@@ -16,6 +16,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
 use crate::clock::{add_days, Ts, MICROS_PER_DAY, MICROS_PER_HOUR};
+use crate::engine::charged;
 use crate::error::{Error, Result};
 use crate::input::{Inputs, Table};
 use crate::meter::MeterEngine;
@@ -624,7 +625,7 @@ fn day_balances(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
         let (Some(a), Some(amount)) = (acc[i], amount[i]) else { continue };
         // Charged when accepted and after the account's opening_time (rules.md, Clock).
         let charged = status[i] == OrderStatus::Accepted.as_str()
-            && ctx.opening.get(&a).is_some_and(|(_, ot)| time[i] > *ot);
+            && ctx.opening.get(&a).is_some_and(|(_, ot)| charged(*ot, time[i]));
         if charged {
             *d.debits.entry(a).or_default() += amount;
         }

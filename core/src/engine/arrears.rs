@@ -1,5 +1,7 @@
 //! rules.md, Arrears and suspension: current → in_arrears (a bill leaves the balance below 0)
 //! → suspended (at the grace deadline) → reclaimed (60 days later); credits clear or restore.
+//! Every `status_events` row is raised here: these transitions, the app events (disabled,
+//! violation, its reclaim), a failed renewal and the free quota exhausted.
 
 use rust_decimal::Decimal;
 
@@ -8,7 +10,8 @@ use crate::clock::{fmt_ts, Ts, Zone, MICROS_PER_DAY, MICROS_PER_HOUR};
 
 use crate::vocab::StatusEvent;
 
-use super::{Account, AccountState, Step};
+use super::package::TRTC_PRODUCTS;
+use super::{Account, AccountState, DayCtx, Kind, Step};
 
 /// After a bill's debit at `t`: a bill that leaves the balance below 0 starts arrears. With no
 /// grace (`grace_hours = 0`) the deadline is the bill's own instant: suspended at once.
@@ -115,5 +118,85 @@ fn clear_packages(acc: &mut Account, app: Option<i64>, t: Ts, zone: &Zone) {
         }
         p.auto_renew = false;
         p.ended = true;
+    }
+}
+
+/// A deadline the account's state schedules (rules.md, Grace, Reclaim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Due {
+    GraceDeadline,
+    Reclaim,
+}
+
+/// The account's next deadline, with the id it sorts by among the events of its instant.
+pub fn next_due(acc: &Account) -> Option<(Ts, &'static str, Due)> {
+    match acc.status {
+        AccountState::InArrears => Some((
+            acc.grace_deadline.expect("set in arrears"),
+            "grace_deadline",
+            Due::GraceDeadline,
+        )),
+        AccountState::Suspended => {
+            Some((acc.reclaim_at.expect("set when suspended"), "reclaim_due", Due::Reclaim))
+        }
+        AccountState::Current | AccountState::Reclaimed => None,
+    }
+}
+
+/// Runs the deadline `due` at `t`.
+pub fn on_due(acc: &mut Account, due: Due, t: Ts, cat: &Catalog, step: &mut Step) {
+    match due {
+        Due::GraceDeadline => deadline(acc, t, cat, step),
+        Due::Reclaim => reclaim(acc, t, &cat.zone, step),
+    }
+}
+
+/// rules.md, App events: an app disabled at `t`.
+pub fn app_disabled(acc: &Account, app_id: i64, t: Ts, step: &mut Step) {
+    step.event(acc, Some(app_id), StatusEvent::AppDisabled, t, "app disabled".into());
+}
+
+/// rules.md, App events: an app suspended for a policy violation at `t`.
+pub fn violation(acc: &Account, app_id: i64, t: Ts, step: &mut Step) {
+    let detail = "suspended for a policy violation".into();
+    step.event(acc, Some(app_id), StatusEvent::Violation, t, detail);
+}
+
+/// rules.md, Auto-renewal: a renewal refused at `t`; the package ends with its cycle.
+pub fn renewal_failed(acc: &Account, app_id: Option<i64>, t: Ts, detail: String, step: &mut Step) {
+    step.event(acc, app_id, StatusEvent::RenewalFailed, t, detail);
+}
+
+/// rules.md, Arrears and suspension `free_quota_exhausted`: at 00:00 of the first day D an app has overage while its
+/// account has no paid TRTC package bought on or before D; again only after a new free cycle
+/// covering the app has started.
+pub fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, step: &mut Step) {
+    let day = ctx.day;
+    let paid = acc.packages.iter().any(|p| {
+        p.kind != Kind::Free && TRTC_PRODUCTS.contains(&p.product.as_str()) && p.purchase_day <= day
+    });
+    if paid {
+        return;
+    }
+    for &app in apps {
+        let raise = match acc.free_quota_raised.get(&app) {
+            None => true,
+            Some(&last) => acc.packages.iter().any(|p| {
+                p.kind == Kind::Free
+                    && p.covers_app(app)
+                    && p.cycles.iter().any(|c| c.start > last && c.start <= day)
+            }),
+        };
+        if raise {
+            acc.free_quota_raised.insert(app, day);
+            let t = ctx.catalog.zone.start_of(day);
+            step.event(
+                acc,
+                Some(app),
+                StatusEvent::FreeQuotaExhausted,
+                t,
+                "overage with no paid TRTC package".into(),
+            );
+        }
     }
 }

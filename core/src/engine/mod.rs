@@ -24,7 +24,7 @@ use crate::records::UsageDaily;
 use crate::records::{self, BillingMode, PackageEventKind, PackageOrder};
 use crate::rows::{AccountStatusRow, DayRows, OrderRow, StatusEventRow};
 pub use crate::vocab::AccountState;
-use crate::vocab::{OrderKind, OrderReason, OrderStatus, StatusEvent};
+use crate::vocab::{OrderKind, OrderReason, StatusEvent};
 
 pub use package::{Cycle, Kind, Package};
 
@@ -80,11 +80,32 @@ impl Account {
         }
     }
 
-    /// rules.md, Packages: an order is rejected `insufficient_balance` when the balance is below a
-    /// positive price.
+    /// rules.md, Purchases: an order is rejected `insufficient_balance` when the balance is
+    /// below a positive price.
     pub fn cannot_pay(&self, price: Decimal) -> bool {
         price > Decimal::ZERO && self.balance < price
     }
+
+    /// Pays `price` for an order (purchase, upgrade, renewal) at `at`. rules.md, Epoch and
+    /// opening_time: an order at or before `opening_time` takes effect without touching the
+    /// balance and skips the balance check; any other is refused `insufficient_balance` when
+    /// the account [`cannot_pay`](Account::cannot_pay), and charged otherwise.
+    pub fn charge(&mut self, price: Decimal, at: Ts) -> Result<(), OrderReason> {
+        if !charged(self.opening_time, at) {
+            return Ok(());
+        }
+        if self.cannot_pay(price) {
+            return Err(OrderReason::InsufficientBalance);
+        }
+        self.balance -= price;
+        Ok(())
+    }
+}
+
+/// rules.md, Epoch and opening_time: whether an order at `at` of an account opened at
+/// `opening_time` is charged (after it), or already in the opening balance (at or before it).
+pub fn charged(opening_time: Ts, at: Ts) -> bool {
+    at > opening_time
 }
 
 /// A map with tuple keys, persisted as a list of pairs (JSON keys must be strings).
@@ -252,8 +273,7 @@ impl Step {
 /// A dynamic event: one that the state schedules (renewals, grace deadlines, reclaims).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Dynamic {
-    GraceDeadline,
-    Reclaim,
+    Arrears(arrears::Due),
     Renewal(String),
 }
 
@@ -270,20 +290,8 @@ fn next_dynamic(
             best = Some((t, r, id, d));
         }
     };
-    match acc.status {
-        AccountState::InArrears => consider(
-            acc.grace_deadline.expect("set in arrears"),
-            rank::TIMED,
-            "grace_deadline".into(),
-            Dynamic::GraceDeadline,
-        ),
-        AccountState::Suspended => consider(
-            acc.reclaim_at.expect("set when suspended"),
-            rank::TIMED,
-            "reclaim_due".into(),
-            Dynamic::Reclaim,
-        ),
-        _ => {}
+    if let Some((t, id, due)) = arrears::next_due(acc) {
+        consider(t, rank::TIMED, id.to_string(), Dynamic::Arrears(due));
     }
     for p in &acc.packages {
         if let Some(t) = renew::renewal_time(p, zone) {
@@ -349,8 +357,7 @@ pub fn run_day(
             _ => {
                 let (t, _, _, d) = dy.expect("picked");
                 match d {
-                    Dynamic::GraceDeadline => arrears::deadline(acc, t, cat, &mut step),
-                    Dynamic::Reclaim => arrears::reclaim(acc, t, zone, &mut step),
+                    Dynamic::Arrears(due) => arrears::on_due(acc, due, t, cat, &mut step),
                     Dynamic::Renewal(id) => renew::renew(acc, &id, t, cat, &mut step),
                 }
             }
@@ -382,16 +389,8 @@ fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
         EventKind::Upgrade { package_id, target } => {
             upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, step)
         }
-        EventKind::AppDisabled { app_id } => {
-            step.event(acc, Some(*app_id), StatusEvent::AppDisabled, e.time, "app disabled".into())
-        }
-        EventKind::Violation { app_id } => step.event(
-            acc,
-            Some(*app_id),
-            StatusEvent::Violation,
-            e.time,
-            "suspended for a policy violation".into(),
-        ),
+        EventKind::AppDisabled { app_id } => arrears::app_disabled(acc, *app_id, e.time, step),
+        EventKind::Violation { app_id } => arrears::violation(acc, *app_id, e.time, step),
         EventKind::AppReclaim { app_id, violation_at } => {
             arrears::reclaim_app(acc, *app_id, *violation_at, e.time, &cat.zone, step)
         }
@@ -414,20 +413,9 @@ fn status_row(acc: &Account) -> AccountStatusRow {
 /// An upgrade of a package that `packages` does not hold: rejected `unknown_package` with no
 /// account (rules.md, Upgrades), by the run whose window holds its time.
 pub fn orphan_upgrade(e: &records::PackageEvent) -> OrderRow {
-    OrderRow {
-        account_id: None,
-        time: e.time,
-        order_id: e.event_id.clone(),
-        package_id: e.package_id.clone(),
-        kind: OrderKind::Upgrade,
-        status: OrderStatus::Rejected,
-        reason: Some(OrderReason::UnknownPackage),
-        amount: None,
-        minutes_added: None,
-        cycle_start: None,
-        cycle_end: None,
-        version: e.target_version.clone(),
-    }
+    let (id, package) = (e.event_id.clone(), e.package_id.clone());
+    OrderRow::new(OrderKind::Upgrade, None, e.time, id, package, e.target_version.clone())
+        .rejected(OrderReason::UnknownPackage, None)
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
 use crate::records::PackageOrder;
-use crate::rows::OrderRow;
-use crate::vocab::{OrderKind, OrderReason, OrderStatus};
+use crate::rows::{OrderRow, PackageBalanceRow};
+use crate::vocab::{OrderKind, OrderReason, PackageStatus};
 
 use super::{Account, Step};
 
@@ -96,21 +96,15 @@ pub fn topup_end(s: NaiveDate) -> NaiveDate {
     add_months(month_start(s), 13)
 }
 
+/// The purchase order `o`, not yet decided.
+fn order(o: &PackageOrder) -> OrderRow {
+    let id = o.package_id.clone();
+    let version = Some(o.version.clone());
+    OrderRow::new(OrderKind::Purchase, Some(o.account_id), o.purchased_at, id.clone(), id, version)
+}
+
 fn rejected(o: &PackageOrder, reason: OrderReason) -> OrderRow {
-    OrderRow {
-        account_id: Some(o.account_id),
-        time: o.purchased_at,
-        order_id: o.package_id.clone(),
-        package_id: o.package_id.clone(),
-        kind: OrderKind::Purchase,
-        status: OrderStatus::Rejected,
-        reason: Some(reason),
-        amount: Some(o.paid_price),
-        minutes_added: None,
-        cycle_start: None,
-        cycle_end: None,
-        version: Some(o.version.clone()),
-    }
+    order(o).rejected(reason, Some(o.paid_price))
 }
 
 /// rules.md, Purchases: validates the order, charges `paid_price` and adds the package.
@@ -144,12 +138,8 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
     {
         return step.orders.push(rejected(o, OrderReason::OverlappingMonthly));
     }
-    let charged = o.purchased_at > acc.opening_time;
-    if charged && acc.cannot_pay(o.paid_price) {
-        return step.orders.push(rejected(o, OrderReason::InsufficientBalance));
-    }
-    if charged {
-        acc.balance -= o.paid_price;
+    if let Err(reason) = acc.charge(o.paid_price, o.purchased_at) {
+        return step.orders.push(rejected(o, reason));
     }
     let (start, end) = match kind {
         Kind::Topup => (s, topup_end(s)),
@@ -174,20 +164,7 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
             minutes_left: minutes,
         }],
     });
-    step.orders.push(OrderRow {
-        account_id: Some(o.account_id),
-        time: o.purchased_at,
-        order_id: o.package_id.clone(),
-        package_id: o.package_id.clone(),
-        kind: OrderKind::Purchase,
-        status: OrderStatus::Accepted,
-        reason: None,
-        amount: Some(o.paid_price),
-        minutes_added: Some(minutes),
-        cycle_start: Some(start),
-        cycle_end: Some(end),
-        version: Some(o.version.clone()),
-    });
+    step.orders.push(order(o).accepted(o.paid_price, minutes, (start, end)));
 }
 
 /// rules.md, Auto-renewal flag events: they set the flag of monthly packages only, and of no
@@ -205,6 +182,33 @@ pub fn set_auto_renew(acc: &mut Account, package_id: &str, on: bool, t: Ts, zone
     }
     p.auto_renew = on;
     false
+}
+
+/// `package_balances` of D: every package with a cycle covering D, right after deduction.
+pub fn snapshot(acc: &Account, day: NaiveDate, step: &mut Step) {
+    for p in &acc.packages {
+        let Some(c) = p.cycle_covering(day) else { continue };
+        let cy = &p.cycles[c];
+        step.package_balances.push(PackageBalanceRow {
+            account_id: acc.id,
+            package_id: p.id.clone(),
+            app_id: p.app_id,
+            kind: p.kind,
+            product: p.product.clone(),
+            version: cy.version.clone(),
+            cycle_start: cy.start,
+            cycle_end: cy.end,
+            minutes_total: cy.minutes_total,
+            minutes_used: cy.minutes_total - cy.minutes_left,
+            minutes_left: cy.minutes_left,
+            status: if cy.minutes_left > 0 {
+                PackageStatus::Active
+            } else {
+                PackageStatus::Exhausted
+            },
+            auto_renew: p.auto_renew,
+        });
+    }
 }
 
 #[cfg(test)]

@@ -147,17 +147,14 @@ pub fn meter_day(
         for i in 0..agg.height() {
             let class = cls.get(i).expect("joined") as usize;
             let seconds = secs.get(i).unwrap_or(0);
-            // rules.md, Metering: billable minutes = ceil(sum(seconds) / 60), at the day total.
-            let billable = (seconds + 59) / 60;
-            usage.push(UsageDaily {
-                account_id: acc.get(i).expect("joined"),
-                app_id: app.get(i).expect("not null"),
+            usage.push(UsageDaily::from_total(
+                acc.get(i).expect("joined"),
+                app.get(i).expect("not null"),
                 class,
-                slices: n.get(i).unwrap_or(0),
+                catalog.classes[class].ratio,
+                n.get(i).unwrap_or(0),
                 seconds,
-                billable_minutes: billable,
-                package_minutes: billable * catalog.classes[class].ratio,
-            });
+            ));
         }
     }
     usage.sort();

@@ -433,17 +433,14 @@ pub fn meter_day(
         }
         let (app, class) = (k / counters.classes, k % counters.classes);
         let seconds = s.load(Ordering::Relaxed);
-        // rules.md, Metering: billable minutes = ceil(sum(seconds) / 60), at the day total.
-        let billable = (seconds + 59) / 60;
-        usage.push(UsageDaily {
-            account_id: ctx.apps[app].account_id,
-            app_id: ctx.apps[app].id,
+        usage.push(UsageDaily::from_total(
+            ctx.apps[app].account_id,
+            ctx.apps[app].id,
             class,
+            catalog.classes[class].ratio,
             slices,
             seconds,
-            billable_minutes: billable,
-            package_minutes: billable * catalog.classes[class].ratio,
-        });
+        ));
     }
     usage.sort();
     rejected.sort();
