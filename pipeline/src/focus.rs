@@ -439,46 +439,46 @@ fn to_batch(
     let same = |v: &str| vec![Some(v.to_string()); n];
     let r = rows;
     Cols::new(&schemas::FOCUS)
-        .dec(r.iter().map(|r| Some(r.billed)))?
-        .str(r.iter().map(|r| Some(r.account_id.to_string())))
-        .str(vec![None::<String>; n])
-        .str(same(&cat.currency))
-        .ts(vec![Some(period.1); n])
-        .ts(vec![Some(period.0); n])
-        .str(r.iter().map(|r| Some(r.charge_category)))
-        .str(r.iter().map(|r| r.correction.then_some("Correction")))
-        .str(r.iter().map(|r| Some(r.description.as_str())))
-        .str(r.iter().map(|r| Some(r.frequency)))
-        .ts(r.iter().map(|r| Some(r.period.1)))
-        .ts(r.iter().map(|r| Some(r.period.0)))
-        .str(vec![None::<String>; n])
-        .dec(r.iter().map(|r| r.consumed_minutes.map(Decimal::from)))?
-        .str(r.iter().map(|r| r.consumed_minutes.map(|_| "Minutes")))
-        .dec(r.iter().map(|r| Some(r.billed)))?
-        .dec(r.iter().map(|r| Some(r.effective)))?
-        .str(r.iter().map(|r| Some(r.invoice_id.as_str())))
-        .str(same(provider))
-        .dec(r.iter().map(|r| Some(r.list_cost)))?
-        .dec(r.iter().map(|r| r.list_unit_price))?
-        .dec(r.iter().map(|r| r.contracted_unit_price))?
-        .dec(r.iter().map(|r| Some(r.effective)))?
-        .dec(r.iter().map(|r| r.list_unit_price))?
-        .dec(r.iter().map(|r| r.pricing_quantity))?
-        .str(r.iter().map(|r| r.pricing_unit))
-        .str(same(provider))
-        .str(same(provider))
-        .str(same(SERVICE_CATEGORY))
-        .str(same(SERVICE_NAME))
-        .str(same(SERVICE_SUBCATEGORY))
-        .str(r.iter().map(|r| r.sku_id.as_deref()))
-        .str(r.iter().map(|r| r.sku_meter.as_deref()))
-        .str(vec![None::<String>; n])
-        .str(r.iter().map(|r| r.sku_price_id.as_deref()))
-        .str(r.iter().map(|r| r.app_id.map(|a| a.to_string())))
-        .str(r.iter().map(|r| r.app_id.map(|a| format!("app {a}"))))
-        .date(r.iter().map(|r| Some(r.billing_date)))
-        .str(r.iter().map(|r| r.order_id.as_deref()))
-        .str(r.iter().map(|r| r.usage_class.as_deref()))
+        .dec("BilledCost", r.iter().map(|r| Some(r.billed)))?
+        .str("BillingAccountId", r.iter().map(|r| Some(r.account_id.to_string())))
+        .str("BillingAccountName", vec![None::<String>; n])
+        .str("BillingCurrency", same(&cat.currency))
+        .ts("BillingPeriodEnd", vec![Some(period.1); n])
+        .ts("BillingPeriodStart", vec![Some(period.0); n])
+        .str("ChargeCategory", r.iter().map(|r| Some(r.charge_category)))
+        .str("ChargeClass", r.iter().map(|r| r.correction.then_some("Correction")))
+        .str("ChargeDescription", r.iter().map(|r| Some(r.description.as_str())))
+        .str("ChargeFrequency", r.iter().map(|r| Some(r.frequency)))
+        .ts("ChargePeriodEnd", r.iter().map(|r| Some(r.period.1)))
+        .ts("ChargePeriodStart", r.iter().map(|r| Some(r.period.0)))
+        .str("CommitmentDiscountStatus", vec![None::<String>; n])
+        .dec("ConsumedQuantity", r.iter().map(|r| r.consumed_minutes.map(Decimal::from)))?
+        .str("ConsumedUnit", r.iter().map(|r| r.consumed_minutes.map(|_| "Minutes")))
+        .dec("ContractedCost", r.iter().map(|r| Some(r.billed)))?
+        .dec("EffectiveCost", r.iter().map(|r| Some(r.effective)))?
+        .str("InvoiceId", r.iter().map(|r| Some(r.invoice_id.as_str())))
+        .str("InvoiceIssuerName", same(provider))
+        .dec("ListCost", r.iter().map(|r| Some(r.list_cost)))?
+        .dec("ListUnitPrice", r.iter().map(|r| r.list_unit_price))?
+        .dec("PricingCurrencyContractedUnitPrice", r.iter().map(|r| r.contracted_unit_price))?
+        .dec("PricingCurrencyEffectiveCost", r.iter().map(|r| Some(r.effective)))?
+        .dec("PricingCurrencyListUnitPrice", r.iter().map(|r| r.list_unit_price))?
+        .dec("PricingQuantity", r.iter().map(|r| r.pricing_quantity))?
+        .str("PricingUnit", r.iter().map(|r| r.pricing_unit))
+        .str("ProviderName", same(provider))
+        .str("PublisherName", same(provider))
+        .str("ServiceCategory", same(SERVICE_CATEGORY))
+        .str("ServiceName", same(SERVICE_NAME))
+        .str("ServiceSubcategory", same(SERVICE_SUBCATEGORY))
+        .str("SkuId", r.iter().map(|r| r.sku_id.as_deref()))
+        .str("SkuMeter", r.iter().map(|r| r.sku_meter.as_deref()))
+        .str("SkuPriceDetails", vec![None::<String>; n])
+        .str("SkuPriceId", r.iter().map(|r| r.sku_price_id.as_deref()))
+        .str("SubAccountId", r.iter().map(|r| r.app_id.map(|a| a.to_string())))
+        .str("SubAccountName", r.iter().map(|r| r.app_id.map(|a| format!("app {a}"))))
+        .date("x_BillingDate", r.iter().map(|r| Some(r.billing_date)))
+        .str("x_OrderId", r.iter().map(|r| r.order_id.as_deref()))
+        .str("x_UsageClass", r.iter().map(|r| r.usage_class.as_deref()))
         .finish()
         .map(|(_, b)| b)
 }

@@ -489,13 +489,13 @@ type Slice = (
 
 fn write_usage(path: &Path, rows: &[Slice]) -> Result<()> {
     let b = Cols::new(&schemas::USAGE)
-        .str(rows.iter().map(|r| r.0.as_deref()))
-        .i64(rows.iter().map(|r| r.1))
-        .str(rows.iter().map(|r| r.2.as_deref()))
-        .str(rows.iter().map(|r| r.3.as_deref()))
-        .str(rows.iter().map(|r| r.4.as_deref()))
-        .ts(rows.iter().map(|r| r.5))
-        .i64(rows.iter().map(|r| r.6))
+        .str("event_id", rows.iter().map(|r| r.0.as_deref()))
+        .i64("app_id", rows.iter().map(|r| r.1))
+        .str("user_id", rows.iter().map(|r| r.2.as_deref()))
+        .str("room_id", rows.iter().map(|r| r.3.as_deref()))
+        .str("usage_class", rows.iter().map(|r| r.4.as_deref()))
+        .ts("start_time", rows.iter().map(|r| r.5))
+        .i64("seconds", rows.iter().map(|r| r.6))
         .finish();
     let (_, b) = b.map_err(|m| werr(path, m))?;
     write_file(path, &schemas::USAGE, &b)
@@ -559,21 +559,21 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
         out,
         &schemas::ACCOUNTS,
         Cols::new(&schemas::ACCOUNTS)
-            .i64(a.iter().map(|x| Some(x.0)))
-            .str(a.iter().map(|x| Some(x.1)))
-            .dec(a.iter().map(|x| Some(x.2)))
-            .and_then(|b| b.ts(a.iter().map(|x| Some(x.3))).finish()),
+            .i64("account_id", a.iter().map(|x| Some(x.0)))
+            .str("billing_mode", a.iter().map(|x| Some(x.1)))
+            .dec("opening_balance", a.iter().map(|x| Some(x.2)))
+            .and_then(|b| b.ts("opening_time", a.iter().map(|x| Some(x.3))).finish()),
     )?;
     let p = &r.apps;
     write(
         out,
         &schemas::APPS,
         Cols::new(&schemas::APPS)
-            .i64(p.iter().map(|x| Some(x.0)))
-            .i64(p.iter().map(|x| Some(x.1)))
-            .ts(p.iter().map(|x| Some(x.2)))
-            .ts(p.iter().map(|x| x.3))
-            .ts(p.iter().map(|x| x.4))
+            .i64("app_id", p.iter().map(|x| Some(x.0)))
+            .i64("account_id", p.iter().map(|x| Some(x.1)))
+            .ts("created_at", p.iter().map(|x| Some(x.2)))
+            .ts("disabled_at", p.iter().map(|x| x.3))
+            .ts("violation_at", p.iter().map(|x| x.4))
             .finish(),
     )?;
     let t = &r.txns;
@@ -581,11 +581,11 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
         out,
         &schemas::TRANSACTIONS,
         Cols::new(&schemas::TRANSACTIONS)
-            .str(t.iter().map(|x| Some(x.0.as_str())))
-            .i64(t.iter().map(|x| Some(x.1)))
-            .ts(t.iter().map(|x| Some(x.2)))
-            .str(t.iter().map(|x| Some(x.3)))
-            .dec(t.iter().map(|x| Some(x.4)))
+            .str("txn_id", t.iter().map(|x| Some(x.0.as_str())))
+            .i64("account_id", t.iter().map(|x| Some(x.1)))
+            .ts("time", t.iter().map(|x| Some(x.2)))
+            .str("kind", t.iter().map(|x| Some(x.3)))
+            .dec("amount", t.iter().map(|x| Some(x.4)))
             .and_then(|b| b.finish()),
     )?;
     let k = &r.packages;
@@ -593,27 +593,27 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
         out,
         &schemas::PACKAGES,
         Cols::new(&schemas::PACKAGES)
-            .str(k.iter().map(|x| Some(x.id.as_str())))
-            .i64(k.iter().map(|x| Some(x.account)))
-            .i64(k.iter().map(|x| x.app))
-            .str(k.iter().map(|x| Some(x.kind)))
-            .str(k.iter().map(|x| Some(x.product)))
-            .str(k.iter().map(|x| Some(x.version)))
-            .i32(k.iter().map(|x| x.quantity))
-            .ts(k.iter().map(|x| Some(x.at)))
-            .dec(k.iter().map(|x| Some(x.paid)))
-            .and_then(|b| b.bool(k.iter().map(|x| x.auto_renew)).finish()),
+            .str("package_id", k.iter().map(|x| Some(x.id.as_str())))
+            .i64("account_id", k.iter().map(|x| Some(x.account)))
+            .i64("app_id", k.iter().map(|x| x.app))
+            .str("kind", k.iter().map(|x| Some(x.kind)))
+            .str("product", k.iter().map(|x| Some(x.product)))
+            .str("version", k.iter().map(|x| Some(x.version)))
+            .i32("quantity", k.iter().map(|x| x.quantity))
+            .ts("purchased_at", k.iter().map(|x| Some(x.at)))
+            .dec("paid_price", k.iter().map(|x| Some(x.paid)))
+            .and_then(|b| b.bool("auto_renew", k.iter().map(|x| x.auto_renew)).finish()),
     )?;
     let e = &r.events;
     write(
         out,
         &schemas::PACKAGE_EVENTS,
         Cols::new(&schemas::PACKAGE_EVENTS)
-            .str(e.iter().map(|x| Some(x.0.as_str())))
-            .str(e.iter().map(|x| Some(x.1.as_str())))
-            .ts(e.iter().map(|x| Some(x.2)))
-            .str(e.iter().map(|x| Some(x.3)))
-            .str(e.iter().map(|x| x.4))
+            .str("event_id", e.iter().map(|x| Some(x.0.as_str())))
+            .str("package_id", e.iter().map(|x| Some(x.1.as_str())))
+            .ts("time", e.iter().map(|x| Some(x.2)))
+            .str("kind", e.iter().map(|x| Some(x.3)))
+            .str("target_version", e.iter().map(|x| x.4))
             .finish(),
     )?;
 

@@ -11,16 +11,16 @@ use crate::clock::{fmt_ts, Ts, Zone, MICROS_PER_DAY, MICROS_PER_HOUR};
 use crate::vocab::StatusEvent;
 
 use super::package::TRTC_PRODUCTS;
-use super::{Account, AccountState, DayCtx, Kind, Step};
+use super::{Account, AccountState, DayCtx, DayRows, Kind};
 
 /// After a bill's debit at `t`: a bill that leaves the balance below 0 starts arrears. With no
 /// grace (`grace_hours = 0`) the deadline is the bill's own instant: suspended at once.
-pub fn bill(acc: &mut Account, t: Ts, bill_id: &str, cat: &Catalog, step: &mut Step) {
+pub fn bill(acc: &mut Account, t: Ts, bill_id: &str, cat: &Catalog, rows: &mut DayRows) {
     if acc.status == AccountState::Current && acc.balance < Decimal::ZERO {
         acc.status = AccountState::InArrears;
         acc.arrears_since = Some(t);
         acc.grace_deadline = Some(t + cat.grace_hours * MICROS_PER_HOUR);
-        step.event(
+        rows.event(
             acc,
             None,
             StatusEvent::ArrearsEntered,
@@ -28,14 +28,14 @@ pub fn bill(acc: &mut Account, t: Ts, bill_id: &str, cat: &Catalog, step: &mut S
             format!("bill {bill_id} left the balance at {}", acc.balance),
         );
         if cat.grace_hours == 0 {
-            deadline(acc, t, cat, step);
+            deadline(acc, t, cat, rows);
         }
     }
 }
 
 /// After a credit at `t`: a balance back at ≥ 0 clears arrears (at or before the deadline,
 /// which is processed after credits of its instant) or restores a suspended account.
-pub fn credit(acc: &mut Account, t: Ts, what: &str, step: &mut Step) {
+pub fn credit(acc: &mut Account, t: Ts, what: &str, rows: &mut DayRows) {
     if acc.balance < Decimal::ZERO {
         return;
     }
@@ -49,19 +49,19 @@ pub fn credit(acc: &mut Account, t: Ts, what: &str, step: &mut Step) {
     acc.grace_deadline = None;
     acc.suspended_at = None;
     acc.reclaim_at = None;
-    step.event(acc, None, event, t, format!("{what} brought the balance to {}", acc.balance));
+    rows.event(acc, None, event, t, format!("{what} brought the balance to {}", acc.balance));
 }
 
 /// The grace deadline: an account still in arrears is suspended. With `reclaim_days = 0` it
 /// is reclaimed at the same instant.
-pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
+pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, rows: &mut DayRows) {
     if acc.status != AccountState::InArrears {
         return;
     }
     acc.status = AccountState::Suspended;
     acc.suspended_at = Some(t);
     acc.reclaim_at = Some(t + cat.reclaim_days * MICROS_PER_DAY);
-    step.event(
+    rows.event(
         acc,
         None,
         StatusEvent::Suspended,
@@ -69,19 +69,19 @@ pub fn deadline(acc: &mut Account, t: Ts, cat: &Catalog, step: &mut Step) {
         format!("still in arrears at the grace deadline, balance {}", acc.balance),
     );
     if cat.reclaim_days == 0 {
-        reclaim(acc, t, &cat.zone, step);
+        reclaim(acc, t, &cat.zone, rows);
     }
 }
 
 /// `reclaim_days` after suspension: the account is reclaimed and loses its usage packages.
-pub fn reclaim(acc: &mut Account, t: Ts, zone: &Zone, step: &mut Step) {
+pub fn reclaim(acc: &mut Account, t: Ts, zone: &Zone, rows: &mut DayRows) {
     if acc.status != AccountState::Suspended {
         return;
     }
     acc.status = AccountState::Reclaimed;
     clear_packages(acc, None, t, zone);
     let since = acc.suspended_at.map(fmt_ts).unwrap_or_default();
-    step.event(
+    rows.event(
         acc,
         None,
         StatusEvent::ReclaimDue,
@@ -97,10 +97,10 @@ pub fn reclaim_app(
     violation_at: Ts,
     t: Ts,
     zone: &Zone,
-    step: &mut Step,
+    rows: &mut DayRows,
 ) {
     clear_packages(acc, Some(app_id), t, zone);
-    step.event(
+    rows.event(
         acc,
         Some(app_id),
         StatusEvent::ReclaimDue,
@@ -144,33 +144,39 @@ pub fn next_due(acc: &Account) -> Option<(Ts, &'static str, Due)> {
 }
 
 /// Runs the deadline `due` at `t`.
-pub fn on_due(acc: &mut Account, due: Due, t: Ts, cat: &Catalog, step: &mut Step) {
+pub fn on_due(acc: &mut Account, due: Due, t: Ts, cat: &Catalog, rows: &mut DayRows) {
     match due {
-        Due::GraceDeadline => deadline(acc, t, cat, step),
-        Due::Reclaim => reclaim(acc, t, &cat.zone, step),
+        Due::GraceDeadline => deadline(acc, t, cat, rows),
+        Due::Reclaim => reclaim(acc, t, &cat.zone, rows),
     }
 }
 
 /// rules.md, App events: an app disabled at `t`.
-pub fn app_disabled(acc: &Account, app_id: i64, t: Ts, step: &mut Step) {
-    step.event(acc, Some(app_id), StatusEvent::AppDisabled, t, "app disabled".into());
+pub fn app_disabled(acc: &Account, app_id: i64, t: Ts, rows: &mut DayRows) {
+    rows.event(acc, Some(app_id), StatusEvent::AppDisabled, t, "app disabled".into());
 }
 
 /// rules.md, App events: an app suspended for a policy violation at `t`.
-pub fn violation(acc: &Account, app_id: i64, t: Ts, step: &mut Step) {
+pub fn violation(acc: &Account, app_id: i64, t: Ts, rows: &mut DayRows) {
     let detail = "suspended for a policy violation".into();
-    step.event(acc, Some(app_id), StatusEvent::Violation, t, detail);
+    rows.event(acc, Some(app_id), StatusEvent::Violation, t, detail);
 }
 
 /// rules.md, Auto-renewal: a renewal refused at `t`; the package ends with its cycle.
-pub fn renewal_failed(acc: &Account, app_id: Option<i64>, t: Ts, detail: String, step: &mut Step) {
-    step.event(acc, app_id, StatusEvent::RenewalFailed, t, detail);
+pub fn renewal_failed(
+    acc: &Account,
+    app_id: Option<i64>,
+    t: Ts,
+    detail: String,
+    rows: &mut DayRows,
+) {
+    rows.event(acc, app_id, StatusEvent::RenewalFailed, t, detail);
 }
 
 /// rules.md, Arrears and suspension `free_quota_exhausted`: at 00:00 of the first day D an app has overage while its
 /// account has no paid TRTC package bought on or before D; again only after a new free cycle
 /// covering the app has started.
-pub fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, step: &mut Step) {
+pub fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, rows: &mut DayRows) {
     let day = ctx.day;
     let paid = acc.packages.iter().any(|p| {
         p.kind != Kind::Free && TRTC_PRODUCTS.contains(&p.product.as_str()) && p.purchase_day <= day
@@ -190,7 +196,7 @@ pub fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, step: &mut Step)
         if raise {
             acc.free_quota_raised.insert(app, day);
             let t = ctx.catalog.zone.start_of(day);
-            step.event(
+            rows.event(
                 acc,
                 Some(app),
                 StatusEvent::FreeQuotaExhausted,

@@ -12,7 +12,7 @@ use crate::rows::{BillLineRow, BillRow};
 use crate::vocab::BillCycle;
 
 use super::deduct::line_amount;
-use super::{arrears, Account, DayCtx, Step};
+use super::{arrears, Account, DayCtx, DayRows};
 
 /// Overage minutes by (app, class, unit price): a bill's lines.
 type Lines = BTreeMap<(i64, usize, Decimal), i64>;
@@ -23,11 +23,11 @@ pub fn round_cents(x: Decimal) -> Decimal {
 }
 
 /// Issues the account's bill due at `at` = as_of(D), if it has at least one line.
-pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
+pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, rows: &mut DayRows) {
     let day = ctx.day;
     let (cycle, start, end, lines): (BillCycle, NaiveDate, NaiveDate, Lines) = match acc.mode {
         BillingMode::Daily => {
-            let lines = step
+            let lines = rows
                 .charges
                 .iter()
                 .filter(|c| c.account_id == acc.id)
@@ -56,7 +56,7 @@ pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
     for (&(app_id, class, price), &minutes) in &lines {
         let amount = line_amount(minutes, price);
         total += amount;
-        step.bill_lines.push(BillLineRow {
+        rows.bill_lines.push(BillLineRow {
             account_id: acc.id,
             bill_id: id.clone(),
             app_id,
@@ -69,7 +69,7 @@ pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
     let amount = round_cents(total);
     let before = acc.balance;
     acc.balance -= amount;
-    step.bills.push(BillRow {
+    rows.bills.push(BillRow {
         account_id: acc.id,
         bill_id: id.clone(),
         cycle,
@@ -81,7 +81,7 @@ pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
         balance_after: acc.balance,
         revision: 1,
     });
-    arrears::bill(acc, at, &id, ctx.catalog, step);
+    arrears::bill(acc, at, &id, ctx.catalog, rows);
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::records::BillingMode;
 use crate::records::UsageDaily;
 use crate::rows::{ChargeRow, DeductionRow};
 
-use super::{arrears, package, Account, DayCtx, Step};
+use super::{arrears, package, Account, DayCtx, DayRows};
 
 /// Amount of `minutes` at `price_per_1000`, exact (rules.md, Bills: Decimal(18,6)).
 pub fn line_amount(minutes: i64, price_per_1000: Decimal) -> Decimal {
@@ -17,29 +17,29 @@ pub fn line_amount(minutes: i64, price_per_1000: Decimal) -> Decimal {
 /// rules.md, Day end: D's usage at D+1 00:00, in named steps: each (app, class) from the
 /// packages, what is left as overage, added to the month of a monthly account; then the
 /// free-quota events and the `package_balances` snapshot.
-pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, step: &mut Step) {
+pub fn day_end(acc: &mut Account, usage: &[UsageDaily], ctx: DayCtx, rows: &mut DayRows) {
     let mut apps_with_overage = Vec::new();
-    // Step 1: apps ascending, classes in catalog order (`usage` is sorted so).
+    // DayRows 1: apps ascending, classes in catalog order (`usage` is sorted so).
     for u in usage {
-        let uncovered = from_packages(acc, u, ctx, step);
+        let uncovered = from_packages(acc, u, ctx, rows);
         if uncovered > 0 {
-            let price = overage(acc, u, uncovered, ctx, step);
+            let price = overage(acc, u, uncovered, ctx, rows);
             add_to_month(acc, u, uncovered, price);
             if apps_with_overage.last() != Some(&u.app_id) {
                 apps_with_overage.push(u.app_id);
             }
         }
     }
-    arrears::free_quota(acc, &apps_with_overage, ctx, step);
-    package::snapshot(acc, ctx.day, step);
+    arrears::free_quota(acc, &apps_with_overage, ctx, rows);
+    package::snapshot(acc, ctx.day, rows);
 }
 
 /// rules.md, Deduction order, steps 2–3: takes the usage `u` from the packages in force on D,
 /// in deduction order, never splitting a usage minute; returns the minutes left uncovered.
-fn from_packages(acc: &mut Account, u: &UsageDaily, ctx: DayCtx, step: &mut Step) -> i64 {
+fn from_packages(acc: &mut Account, u: &UsageDaily, ctx: DayCtx, rows: &mut DayRows) -> i64 {
     let day = ctx.day;
     let ratio = ctx.catalog.classes[u.class].ratio;
-    // Step 2: candidate packages, in deduction order.
+    // DayRows 2: candidate packages, in deduction order.
     let mut cands: Vec<(usize, usize)> = acc
         .packages
         .iter()
@@ -65,14 +65,14 @@ fn from_packages(acc: &mut Account, u: &UsageDaily, ctx: DayCtx, step: &mut Step
         }
         let p = &mut acc.packages[i];
         let cycle = &mut p.cycles[c];
-        // Step 3: a usage minute is never split across packages.
+        // DayRows 3: a usage minute is never split across packages.
         let covered = uncovered.min(cycle.minutes_left / ratio);
         if covered == 0 {
             continue;
         }
         cycle.minutes_left -= covered * ratio;
         uncovered -= covered;
-        step.deductions.push(DeductionRow {
+        rows.deductions.push(DeductionRow {
             account_id: acc.id,
             app_id: u.app_id,
             class: u.class,
@@ -86,12 +86,18 @@ fn from_packages(acc: &mut Account, u: &UsageDaily, ctx: DayCtx, step: &mut Step
     uncovered
 }
 
-/// rules.md, Overage (step 4): the uncovered minutes charged at the pay-as-you-go price in
+/// rules.md, Overage (rows 4): the uncovered minutes charged at the pay-as-you-go price in
 /// force on D; returns that price.
-fn overage(acc: &Account, u: &UsageDaily, minutes: i64, ctx: DayCtx, step: &mut Step) -> Decimal {
+fn overage(
+    acc: &Account,
+    u: &UsageDaily,
+    minutes: i64,
+    ctx: DayCtx,
+    rows: &mut DayRows,
+) -> Decimal {
     let price =
         ctx.catalog.payg(u.class, ctx.day).expect("run checks the catalog prices every run day");
-    step.charges.push(ChargeRow {
+    rows.charges.push(ChargeRow {
         account_id: acc.id,
         app_id: u.app_id,
         class: u.class,

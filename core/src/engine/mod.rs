@@ -254,10 +254,8 @@ pub struct DayCtx<'a> {
     pub epoch: bool,
 }
 
-/// Rows produced while walking a day, before the per-account rows are added.
-pub type Step = DayRows;
-
-impl Step {
+impl DayRows {
+    /// Raises a `status_events` row.
     pub fn event(
         &mut self,
         acc: &Account,
@@ -313,7 +311,7 @@ pub fn run_day(
     let zone = &cat.zone;
     let (w_start, w_end) = zone.window(ctx.day);
     let deduct_at = zone.start_of(add_days(ctx.day, 1));
-    let mut step = Step::default();
+    let mut rows = DayRows::default();
 
     // Static events of the window (the epoch's run: everything up to its window's end).
     let first = if ctx.epoch { 0 } else { events.events.partition_point(|e| e.time <= w_start) };
@@ -344,55 +342,55 @@ pub fn run_day(
         match pick {
             1 => {
                 let e = statics.next().expect("peeked");
-                apply_static(acc, e, ctx, &mut step);
+                apply_static(acc, e, ctx, &mut rows);
             }
             2 => {
                 let (t, r, _) = fixed.next().expect("peeked");
                 if r == rank::DEDUCT {
-                    deduct::day_end(acc, usage, ctx, &mut step);
+                    deduct::day_end(acc, usage, ctx, &mut rows);
                 } else {
-                    bill::issue(acc, ctx, t, &mut step);
+                    bill::issue(acc, ctx, t, &mut rows);
                 }
             }
             _ => {
                 let (t, _, _, d) = dy.expect("picked");
                 match d {
-                    Dynamic::Arrears(due) => arrears::on_due(acc, due, t, cat, &mut step),
-                    Dynamic::Renewal(id) => renew::renew(acc, &id, t, cat, &mut step),
+                    Dynamic::Arrears(due) => arrears::on_due(acc, due, t, cat, &mut rows),
+                    Dynamic::Renewal(id) => renew::renew(acc, &id, t, cat, &mut rows),
                 }
             }
         }
     }
 
-    step.account_status.push(status_row(acc));
-    step
+    rows.account_status.push(status_row(acc));
+    rows
 }
 
-fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
+fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, rows: &mut DayRows) {
     let cat = ctx.catalog;
     match &e.kind {
         EventKind::Txn { amount, kind } => {
             acc.balance += *amount;
             if *amount > Decimal::ZERO {
-                arrears::credit(acc, e.time, &format!("{kind} {}", e.id), step);
+                arrears::credit(acc, e.time, &format!("{kind} {}", e.id), rows);
             }
         }
-        EventKind::Purchase(o) => package::purchase(acc, o, cat, step),
+        EventKind::Purchase(o) => package::purchase(acc, o, cat, rows),
         EventKind::AutoRenew { package_id, on } => {
             if package::set_auto_renew(acc, package_id, *on, e.time, &cat.zone) {
-                step.ignored.push(format!(
+                rows.ignored.push(format!(
                     "account {}: auto-renew event {} of package {package_id}, which has ended",
                     acc.id, e.id
                 ));
             }
         }
         EventKind::Upgrade { package_id, target } => {
-            upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, step)
+            upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, rows)
         }
-        EventKind::AppDisabled { app_id } => arrears::app_disabled(acc, *app_id, e.time, step),
-        EventKind::Violation { app_id } => arrears::violation(acc, *app_id, e.time, step),
+        EventKind::AppDisabled { app_id } => arrears::app_disabled(acc, *app_id, e.time, rows),
+        EventKind::Violation { app_id } => arrears::violation(acc, *app_id, e.time, rows),
         EventKind::AppReclaim { app_id, violation_at } => {
-            arrears::reclaim_app(acc, *app_id, *violation_at, e.time, &cat.zone, step)
+            arrears::reclaim_app(acc, *app_id, *violation_at, e.time, &cat.zone, rows)
         }
     }
 }

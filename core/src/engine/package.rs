@@ -10,7 +10,7 @@ use crate::records::PackageOrder;
 use crate::rows::{OrderRow, PackageBalanceRow};
 use crate::vocab::{OrderKind, OrderReason, PackageStatus};
 
-use super::{Account, Step};
+use super::{Account, DayRows};
 
 /// Products whose packages count as "a TRTC product" (rules.md, Free quota exhausted).
 pub const TRTC_PRODUCTS: [&str; 4] = ["call", "conference", "live", "rtc_engine"];
@@ -108,10 +108,10 @@ fn rejected(o: &PackageOrder, reason: OrderReason) -> OrderRow {
 }
 
 /// rules.md, Purchases: validates the order, charges `paid_price` and adds the package.
-pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut Step) {
+pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, rows: &mut DayRows) {
     let s = cat.zone.day_of(o.purchased_at);
     let Some(kind) = Kind::parse(&o.kind) else {
-        return step.orders.push(rejected(o, OrderReason::UnknownVersion));
+        return rows.orders.push(rejected(o, OrderReason::UnknownVersion));
     };
     let minutes = match kind {
         Kind::Free | Kind::Monthly => cat.version(&o.product, &o.version, s).map(|v| v.minutes),
@@ -119,12 +119,12 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
         Kind::Topup => None,
     };
     let Some(unit_minutes) = minutes else {
-        return step.orders.push(rejected(o, OrderReason::UnknownVersion));
+        return rows.orders.push(rejected(o, OrderReason::UnknownVersion));
     };
     let minutes = match kind {
         Kind::Topup => match o.quantity {
             Some(q) if q >= 1 => unit_minutes * q,
-            _ => return step.orders.push(rejected(o, OrderReason::InvalidQuantity)),
+            _ => return rows.orders.push(rejected(o, OrderReason::InvalidQuantity)),
         },
         _ => unit_minutes,
     };
@@ -136,10 +136,10 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
                 && p.cycle_covering(s).is_some()
         })
     {
-        return step.orders.push(rejected(o, OrderReason::OverlappingMonthly));
+        return rows.orders.push(rejected(o, OrderReason::OverlappingMonthly));
     }
     if let Err(reason) = acc.charge(o.paid_price, o.purchased_at) {
-        return step.orders.push(rejected(o, reason));
+        return rows.orders.push(rejected(o, reason));
     }
     let (start, end) = match kind {
         Kind::Topup => (s, topup_end(s)),
@@ -164,7 +164,7 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
             minutes_left: minutes,
         }],
     });
-    step.orders.push(order(o).accepted(o.paid_price, minutes, (start, end)));
+    rows.orders.push(order(o).accepted(o.paid_price, minutes, (start, end)));
 }
 
 /// rules.md, Auto-renewal flag events: they set the flag of monthly packages only, and of no
@@ -185,11 +185,11 @@ pub fn set_auto_renew(acc: &mut Account, package_id: &str, on: bool, t: Ts, zone
 }
 
 /// `package_balances` of D: every package with a cycle covering D, right after deduction.
-pub fn snapshot(acc: &Account, day: NaiveDate, step: &mut Step) {
+pub fn snapshot(acc: &Account, day: NaiveDate, rows: &mut DayRows) {
     for p in &acc.packages {
         let Some(c) = p.cycle_covering(day) else { continue };
         let cy = &p.cycles[c];
-        step.package_balances.push(PackageBalanceRow {
+        rows.package_balances.push(PackageBalanceRow {
             account_id: acc.id,
             package_id: p.id.clone(),
             app_id: p.app_id,

@@ -6,7 +6,7 @@ use crate::clock::{add_days, Ts, Zone};
 use crate::rows::OrderRow;
 use crate::vocab::{OrderKind, OrderReason};
 
-use super::{arrears, Account, Cycle, Kind, Package, Step};
+use super::{arrears, Account, Cycle, DayRows, Kind, Package};
 
 /// When the package's next renewal is due, if it will renew at all.
 pub fn renewal_time(p: &Package, zone: &Zone) -> Option<Ts> {
@@ -17,7 +17,7 @@ pub fn renewal_time(p: &Package, zone: &Zone) -> Option<Ts> {
     Some(zone.start_of(add_days(last.end, -1)))
 }
 
-pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &mut Step) {
+pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, rows: &mut DayRows) {
     let Some(pi) = acc.packages.iter().position(|p| p.id == package_id) else { return };
     let p = &acc.packages[pi];
     let last = p.cycles.last().expect("a package has a cycle").clone();
@@ -35,7 +35,7 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
     let Some(v) = cat.version(&p.product, &last.version, cat.zone.day_of(t)) else {
         // The version left the catalog: nothing to renew into.
         acc.packages[pi].ended = true;
-        step.orders.push(row.rejected(OrderReason::UnknownVersion, None));
+        rows.orders.push(row.rejected(OrderReason::UnknownVersion, None));
         return;
     };
     let (price, minutes) = (v.list_price, v.minutes);
@@ -45,8 +45,8 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
         p.ended = true;
         let app = p.app_id;
         let detail = format!("renewal of {} needs {price}, balance {}", p.id, acc.balance);
-        step.orders.push(row.rejected(reason, Some(price)));
-        arrears::renewal_failed(acc, app, t, detail, step);
+        rows.orders.push(row.rejected(reason, Some(price)));
+        arrears::renewal_failed(acc, app, t, detail, rows);
         return;
     }
     acc.packages[pi].cycles.push(Cycle {
@@ -57,5 +57,5 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
         minutes_total: minutes,
         minutes_left: minutes,
     });
-    step.orders.push(row.accepted(price, minutes, (start, end)));
+    rows.orders.push(row.accepted(price, minutes, (start, end)));
 }

@@ -10,7 +10,7 @@ use crate::clock::Ts;
 use crate::rows::OrderRow;
 use crate::vocab::{OrderKind, OrderReason};
 
-use super::{Account, Kind, Step};
+use super::{Account, DayRows, Kind};
 
 /// Products whose monthly packages can be upgraded.
 pub const UPGRADABLE: [&str; 5] = ["call", "conference", "live", "rtc_engine", "chat"];
@@ -33,7 +33,7 @@ pub fn upgrade(
     target: Option<&str>,
     t: Ts,
     cat: &Catalog,
-    step: &mut Step,
+    rows: &mut DayRows,
 ) {
     let u = cat.zone.day_of(t);
     let row = OrderRow::new(
@@ -44,7 +44,7 @@ pub fn upgrade(
         package_id.to_string(),
         target.map(str::to_string),
     );
-    let mut reject = |reason, amount| step.orders.push(row.clone().rejected(reason, amount));
+    let mut reject = |reason, amount| rows.orders.push(row.clone().rejected(reason, amount));
     let Some(pi) = acc.packages.iter().position(|p| p.id == package_id) else {
         return reject(OrderReason::UnknownPackage, None);
     };
@@ -77,7 +77,7 @@ pub fn upgrade(
     cycle.minutes_total += added;
     cycle.minutes_left += added;
     let accepted = row.accepted(amount, added, (cycle.start, cycle.end));
-    step.orders.push(accepted);
+    rows.orders.push(accepted);
 }
 
 #[cfg(test)]

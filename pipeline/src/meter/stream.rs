@@ -69,7 +69,7 @@ struct Candidate {
 }
 
 /// BLAKE3 of a slice's columns other than `event_id`, each length- or presence-prefixed.
-fn digest(cols: &Cols, i: usize) -> u128 {
+fn digest(cols: &SliceCols, i: usize) -> u128 {
     let mut h = blake3::Hasher::new();
     let mut text = |s: Option<&str>| match s {
         None => {
@@ -120,8 +120,8 @@ impl<'a> Strs<'a> {
     }
 }
 
-/// The columns of one batch, in canonical form.
-struct Cols<'a> {
+/// The usage columns of one read batch, in canonical form (int64, UTC microseconds).
+struct SliceCols<'a> {
     event_id: Strs<'a>,
     app_id: arrow::array::Int64Array,
     user_id: Strs<'a>,
@@ -137,10 +137,10 @@ fn int64(a: &ArrayRef) -> std::result::Result<arrow::array::Int64Array, String> 
     Ok(x.as_primitive::<Int64Type>().clone())
 }
 
-impl<'a> Cols<'a> {
-    fn new(b: &'a RecordBatch) -> std::result::Result<Cols<'a>, String> {
+impl<'a> SliceCols<'a> {
+    fn new(b: &'a RecordBatch) -> std::result::Result<SliceCols<'a>, String> {
         let col = |n: &str| b.column_by_name(n).expect("projected");
-        Ok(Cols {
+        Ok(SliceCols {
             event_id: Strs::new(col(c::EVENT_ID)),
             app_id: int64(col(c::APP_ID))?,
             user_id: Strs::new(col(c::USER_ID)),
@@ -172,7 +172,7 @@ impl<'a> Cols<'a> {
 
 /// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class, seconds).
 fn classify(
-    cols: &Cols,
+    cols: &SliceCols,
     i: usize,
     ctx: &Ctx,
 ) -> std::result::Result<(u32, usize, i64), RejectReason> {
@@ -225,7 +225,7 @@ fn read_err(f: &UsageFile, e: impl std::fmt::Display) -> Error {
 }
 
 /// Reads one row group in batches, calling `each` on every batch.
-fn scan(task: &Task, mut each: impl FnMut(&Cols) -> Result<()>) -> Result<()> {
+fn scan(task: &Task, mut each: impl FnMut(&SliceCols) -> Result<()>) -> Result<()> {
     let f = File::open(&task.file.path).map_err(|e| Error::io(&task.file.path, e))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_err(task.file, e))?;
     let schema = b.schema().clone();
@@ -243,7 +243,7 @@ fn scan(task: &Task, mut each: impl FnMut(&Cols) -> Result<()>) -> Result<()> {
         .map_err(|e| read_err(task.file, e))?;
     for batch in reader {
         let batch = batch.map_err(|e| read_err(task.file, e))?;
-        let cols = Cols::new(&batch).map_err(|e| read_err(task.file, e))?;
+        let cols = SliceCols::new(&batch).map_err(|e| read_err(task.file, e))?;
         each(&cols)?;
     }
     Ok(())
@@ -480,13 +480,13 @@ mod tests {
         let t = cat.zone.start_of(day) + 3_600_000_000;
         let ids = [a.as_str(), b.as_str(), b.as_str()];
         let (_, batch) = Cols::new(&schemas::USAGE)
-            .str(ids.iter().map(|s| Some(*s)))
-            .i64([Some(7); 3])
-            .str([None::<&str>; 3])
-            .str([None::<&str>; 3])
-            .str([Some("audio"); 3])
-            .ts([Some(t); 3])
-            .i64([Some(90), Some(30), Some(30)])
+            .str("event_id", ids.iter().map(|s| Some(*s)))
+            .i64("app_id", [Some(7); 3])
+            .str("user_id", [None::<&str>; 3])
+            .str("room_id", [None::<&str>; 3])
+            .str("usage_class", [Some("audio"); 3])
+            .ts("start_time", [Some(t); 3])
+            .i64("seconds", [Some(90), Some(30), Some(30)])
             .finish()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
