@@ -1,4 +1,4 @@
-//! rules.md, Outputs outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
+//! rules.md, Outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
 //! sort key, written with zstd, statistics, sorting metadata and `schema_version`. The store
 //! ([`crate::store`]) stages the files of a day and swaps them in.
 
@@ -23,7 +23,10 @@ use crate::catalog::Catalog;
 use crate::clock::{day_number, Ts};
 use crate::error::{Error, Result};
 use crate::meter::{RejectedSlice, UsageDaily};
-use crate::rows::{DayRows, RevisionRow};
+use crate::rows::{
+    AccountStatusRow, BillLineRow, BillRow, ChargeRow, DayRows, DeductionRow, OrderRow,
+    PackageBalanceRow, RevisionRow, StatusEventRow,
+};
 
 pub use crate::partition::{file as partition_file, of as partition_dir, PART_FILE};
 
@@ -160,133 +163,155 @@ pub fn rejected_batch(
         .finish()
 }
 
+/// One dataset's rows as an Arrow batch, or why they do not fit its contract.
+pub type Batch = std::result::Result<(&'static Dataset, RecordBatch), String>;
+
 /// The engine's datasets of (part of) a day as Arrow batches; each dataset's rows are freed
 /// once converted.
 pub fn rows_batches(
     mut rows: DayRows,
     cat: &Catalog,
 ) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
+    // Each statement frees its dataset's rows.
+    let deductions = deductions_batch(&std::mem::take(&mut rows.deductions), cat)?;
+    let charges = charges_batch(&std::mem::take(&mut rows.charges), cat)?;
+    let bills = bills_batch(&std::mem::take(&mut rows.bills), cat)?;
+    let bill_lines = bill_lines_batch(&std::mem::take(&mut rows.bill_lines), cat)?;
+    let orders = orders_batch(&std::mem::take(&mut rows.orders))?;
+    let package_balances = package_balances_batch(&std::mem::take(&mut rows.package_balances))?;
+    let account_status = account_status_batch(&std::mem::take(&mut rows.account_status))?;
+    let status_events = status_events_batch(&std::mem::take(&mut rows.status_events))?;
+    Ok(vec![
+        deductions,
+        charges,
+        bills,
+        bill_lines,
+        orders,
+        package_balances,
+        account_status,
+        status_events,
+    ])
+}
+
+/// `deductions` as an Arrow batch.
+fn deductions_batch(d: &[DeductionRow], cat: &Catalog) -> Batch {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
-    let mut out = Vec::new();
-    let d = std::mem::take(&mut rows.deductions);
-    out.push(
-        Cols::new(&schemas::DEDUCTIONS)
-            .i64("account_id", d.iter().map(|r| Some(r.account_id)))
-            .i64("app_id", d.iter().map(|r| Some(r.app_id)))
-            .str("usage_class", d.iter().map(|r| class(r.class)))
-            .str("package_id", d.iter().map(|r| s(&r.package_id)))
-            .str("package_kind", d.iter().map(|r| s(r.package_kind.as_str())))
-            .i64("usage_minutes", d.iter().map(|r| Some(r.usage_minutes)))
-            .i64("package_minutes", d.iter().map(|r| Some(r.package_minutes)))
-            .i64("remaining_after", d.iter().map(|r| Some(r.remaining_after)))
-            .finish()?,
-    );
-    drop(d);
-    let c = std::mem::take(&mut rows.charges);
-    out.push(
-        Cols::new(&schemas::CHARGES)
-            .i64("account_id", c.iter().map(|r| Some(r.account_id)))
-            .i64("app_id", c.iter().map(|r| Some(r.app_id)))
-            .str("usage_class", c.iter().map(|r| class(r.class)))
-            .i64("minutes", c.iter().map(|r| Some(r.minutes)))
-            .dec("unit_price_per_1000", c.iter().map(|r| Some(r.unit_price_per_1000)))?
-            .dec("amount", c.iter().map(|r| Some(r.amount)))?
-            .finish()?,
-    );
-    drop(c);
-    let b = std::mem::take(&mut rows.bills);
-    out.push(
-        Cols::new(&schemas::BILLS)
-            .str("bill_id", b.iter().map(|r| s(&r.bill_id)))
-            .i64("account_id", b.iter().map(|r| Some(r.account_id)))
-            .str("cycle", b.iter().map(|r| s(r.cycle.as_str())))
-            .date("period_start", b.iter().map(|r| Some(r.period_start)))
-            .date("period_end", b.iter().map(|r| Some(r.period_end)))
-            .ts("issued_at", b.iter().map(|r| Some(r.issued_at)))
-            .str("currency", b.iter().map(|_| s(&cat.currency)))
-            .dec("amount", b.iter().map(|r| Some(r.amount)))?
-            .dec("balance_before", b.iter().map(|r| Some(r.balance_before)))?
-            .dec("balance_after", b.iter().map(|r| Some(r.balance_after)))?
-            .i64("revision", b.iter().map(|r| Some(r.revision)))
-            .finish()?,
-    );
-    drop(b);
-    let l = std::mem::take(&mut rows.bill_lines);
-    out.push(
-        Cols::new(&schemas::BILL_LINES)
-            .str("bill_id", l.iter().map(|r| s(&r.bill_id)))
-            .i64("account_id", l.iter().map(|r| Some(r.account_id)))
-            .i64("app_id", l.iter().map(|r| Some(r.app_id)))
-            .str("usage_class", l.iter().map(|r| class(r.class)))
-            .dec("unit_price_per_1000", l.iter().map(|r| Some(r.unit_price_per_1000)))?
-            .i64("minutes", l.iter().map(|r| Some(r.minutes)))
-            .dec("amount", l.iter().map(|r| Some(r.amount)))?
-            .finish()?,
-    );
-    drop(l);
-    let o = std::mem::take(&mut rows.orders);
-    out.push(
-        Cols::new(&schemas::ORDERS)
-            .str("order_id", o.iter().map(|r| s(&r.order_id)))
-            .i64("account_id", o.iter().map(|r| r.account_id))
-            .str("package_id", o.iter().map(|r| s(&r.package_id)))
-            .str("kind", o.iter().map(|r| s(r.kind.as_str())))
-            .ts("time", o.iter().map(|r| Some(r.time)))
-            .str("status", o.iter().map(|r| s(r.status.as_str())))
-            .str("reason", o.iter().map(|r| r.reason.map(|x| x.as_str())))
-            .dec("amount", o.iter().map(|r| r.amount))?
-            .i64("minutes_added", o.iter().map(|r| r.minutes_added))
-            .date("cycle_start", o.iter().map(|r| r.cycle_start))
-            .date("cycle_end", o.iter().map(|r| r.cycle_end))
-            .str("version", o.iter().map(|r| r.version.as_deref()))
-            .finish()?,
-    );
-    drop(o);
-    let p = std::mem::take(&mut rows.package_balances);
-    out.push(
-        Cols::new(&schemas::PACKAGE_BALANCES)
-            .str("package_id", p.iter().map(|r| s(&r.package_id)))
-            .i64("account_id", p.iter().map(|r| Some(r.account_id)))
-            .i64("app_id", p.iter().map(|r| r.app_id))
-            .str("kind", p.iter().map(|r| s(r.kind.as_str())))
-            .str("product", p.iter().map(|r| s(&r.product)))
-            .str("version", p.iter().map(|r| s(&r.version)))
-            .date("cycle_start", p.iter().map(|r| Some(r.cycle_start)))
-            .date("cycle_end", p.iter().map(|r| Some(r.cycle_end)))
-            .i64("minutes_total", p.iter().map(|r| Some(r.minutes_total)))
-            .i64("minutes_used", p.iter().map(|r| Some(r.minutes_used)))
-            .i64("minutes_left", p.iter().map(|r| Some(r.minutes_left)))
-            .str("status", p.iter().map(|r| s(r.status.as_str())))
-            .bool("auto_renew", p.iter().map(|r| Some(r.auto_renew)))
-            .finish()?,
-    );
-    drop(p);
-    let a = std::mem::take(&mut rows.account_status);
-    out.push(
-        Cols::new(&schemas::ACCOUNT_STATUS)
-            .i64("account_id", a.iter().map(|r| Some(r.account_id)))
-            .dec("balance", a.iter().map(|r| Some(r.balance)))?
-            .str("state", a.iter().map(|r| s(r.state.as_str())))
-            .ts("arrears_since", a.iter().map(|r| r.arrears_since))
-            .ts("grace_deadline", a.iter().map(|r| r.grace_deadline))
-            .ts("suspended_at", a.iter().map(|r| r.suspended_at))
-            .ts("reclaim_at", a.iter().map(|r| r.reclaim_at))
-            .dec("amount_due", a.iter().map(|r| Some(r.amount_due)))?
-            .finish()?,
-    );
-    drop(a);
-    let e = std::mem::take(&mut rows.status_events);
-    out.push(
-        Cols::new(&schemas::STATUS_EVENTS)
-            .i64("account_id", e.iter().map(|r| Some(r.account_id)))
-            .i64("app_id", e.iter().map(|r| r.app_id))
-            .str("event", e.iter().map(|r| s(r.event.as_str())))
-            .ts("time", e.iter().map(|r| Some(r.time)))
-            .str("detail", e.iter().map(|r| s(&r.detail)))
-            .finish()?,
-    );
-    drop(e);
-    Ok(out)
+    Cols::new(&schemas::DEDUCTIONS)
+        .i64("account_id", d.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", d.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", d.iter().map(|r| class(r.class)))
+        .str("package_id", d.iter().map(|r| s(&r.package_id)))
+        .str("package_kind", d.iter().map(|r| s(r.package_kind.as_str())))
+        .i64("usage_minutes", d.iter().map(|r| Some(r.usage_minutes)))
+        .i64("package_minutes", d.iter().map(|r| Some(r.package_minutes)))
+        .i64("remaining_after", d.iter().map(|r| Some(r.remaining_after)))
+        .finish()
+}
+
+/// `charges` as an Arrow batch.
+fn charges_batch(c: &[ChargeRow], cat: &Catalog) -> Batch {
+    let class = |i: usize| Some(cat.classes[i].name.as_str());
+    Cols::new(&schemas::CHARGES)
+        .i64("account_id", c.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", c.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", c.iter().map(|r| class(r.class)))
+        .i64("minutes", c.iter().map(|r| Some(r.minutes)))
+        .dec("unit_price_per_1000", c.iter().map(|r| Some(r.unit_price_per_1000)))?
+        .dec("amount", c.iter().map(|r| Some(r.amount)))?
+        .finish()
+}
+
+/// `bills` as an Arrow batch.
+fn bills_batch(b: &[BillRow], cat: &Catalog) -> Batch {
+    Cols::new(&schemas::BILLS)
+        .str("bill_id", b.iter().map(|r| s(&r.bill_id)))
+        .i64("account_id", b.iter().map(|r| Some(r.account_id)))
+        .str("cycle", b.iter().map(|r| s(r.cycle.as_str())))
+        .date("period_start", b.iter().map(|r| Some(r.period_start)))
+        .date("period_end", b.iter().map(|r| Some(r.period_end)))
+        .ts("issued_at", b.iter().map(|r| Some(r.issued_at)))
+        .str("currency", b.iter().map(|_| s(&cat.currency)))
+        .dec("amount", b.iter().map(|r| Some(r.amount)))?
+        .dec("balance_before", b.iter().map(|r| Some(r.balance_before)))?
+        .dec("balance_after", b.iter().map(|r| Some(r.balance_after)))?
+        .i64("revision", b.iter().map(|r| Some(r.revision)))
+        .finish()
+}
+
+/// `bill_lines` as an Arrow batch.
+fn bill_lines_batch(l: &[BillLineRow], cat: &Catalog) -> Batch {
+    let class = |i: usize| Some(cat.classes[i].name.as_str());
+    Cols::new(&schemas::BILL_LINES)
+        .str("bill_id", l.iter().map(|r| s(&r.bill_id)))
+        .i64("account_id", l.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", l.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", l.iter().map(|r| class(r.class)))
+        .dec("unit_price_per_1000", l.iter().map(|r| Some(r.unit_price_per_1000)))?
+        .i64("minutes", l.iter().map(|r| Some(r.minutes)))
+        .dec("amount", l.iter().map(|r| Some(r.amount)))?
+        .finish()
+}
+
+/// `orders` as an Arrow batch.
+pub fn orders_batch(o: &[OrderRow]) -> Batch {
+    Cols::new(&schemas::ORDERS)
+        .str("order_id", o.iter().map(|r| s(&r.order_id)))
+        .i64("account_id", o.iter().map(|r| r.account_id))
+        .str("package_id", o.iter().map(|r| s(&r.package_id)))
+        .str("kind", o.iter().map(|r| s(r.kind.as_str())))
+        .ts("time", o.iter().map(|r| Some(r.time)))
+        .str("status", o.iter().map(|r| s(r.status.as_str())))
+        .str("reason", o.iter().map(|r| r.reason.map(|x| x.as_str())))
+        .dec("amount", o.iter().map(|r| r.amount))?
+        .i64("minutes_added", o.iter().map(|r| r.minutes_added))
+        .date("cycle_start", o.iter().map(|r| r.cycle_start))
+        .date("cycle_end", o.iter().map(|r| r.cycle_end))
+        .str("version", o.iter().map(|r| r.version.as_deref()))
+        .finish()
+}
+
+/// `package_balances` as an Arrow batch.
+fn package_balances_batch(p: &[PackageBalanceRow]) -> Batch {
+    Cols::new(&schemas::PACKAGE_BALANCES)
+        .str("package_id", p.iter().map(|r| s(&r.package_id)))
+        .i64("account_id", p.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", p.iter().map(|r| r.app_id))
+        .str("kind", p.iter().map(|r| s(r.kind.as_str())))
+        .str("product", p.iter().map(|r| s(&r.product)))
+        .str("version", p.iter().map(|r| s(&r.version)))
+        .date("cycle_start", p.iter().map(|r| Some(r.cycle_start)))
+        .date("cycle_end", p.iter().map(|r| Some(r.cycle_end)))
+        .i64("minutes_total", p.iter().map(|r| Some(r.minutes_total)))
+        .i64("minutes_used", p.iter().map(|r| Some(r.minutes_used)))
+        .i64("minutes_left", p.iter().map(|r| Some(r.minutes_left)))
+        .str("status", p.iter().map(|r| s(r.status.as_str())))
+        .bool("auto_renew", p.iter().map(|r| Some(r.auto_renew)))
+        .finish()
+}
+
+/// `account_status` as an Arrow batch.
+fn account_status_batch(a: &[AccountStatusRow]) -> Batch {
+    Cols::new(&schemas::ACCOUNT_STATUS)
+        .i64("account_id", a.iter().map(|r| Some(r.account_id)))
+        .dec("balance", a.iter().map(|r| Some(r.balance)))?
+        .str("state", a.iter().map(|r| s(r.state.as_str())))
+        .ts("arrears_since", a.iter().map(|r| r.arrears_since))
+        .ts("grace_deadline", a.iter().map(|r| r.grace_deadline))
+        .ts("suspended_at", a.iter().map(|r| r.suspended_at))
+        .ts("reclaim_at", a.iter().map(|r| r.reclaim_at))
+        .dec("amount_due", a.iter().map(|r| Some(r.amount_due)))?
+        .finish()
+}
+
+/// `status_events` as an Arrow batch.
+fn status_events_batch(e: &[StatusEventRow]) -> Batch {
+    Cols::new(&schemas::STATUS_EVENTS)
+        .i64("account_id", e.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", e.iter().map(|r| r.app_id))
+        .str("event", e.iter().map(|r| s(r.event.as_str())))
+        .ts("time", e.iter().map(|r| Some(r.time)))
+        .str("detail", e.iter().map(|r| s(&r.detail)))
+        .finish()
 }
 
 /// The `bill_revisions` batch.

@@ -1,13 +1,13 @@
-//! README, Jobs: the chain of billing days shared by the jobs. Each day is metered (polars), then
-//! every account is run through its window in parallel (rayon), then the day's partitions are
-//! written. Days before `from` are run for their state only.
+//! README, Jobs: the chain of billing days shared by the jobs. Each day is metered
+//! ([`crate::meter`]: arrow-rs streaming by default, polars as the reference, or read from a
+//! metered folder), then every account is run through its window in parallel (rayon), then the
+//! day's partitions are written. Days before `from` are run for their state only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
-use rtcbill_schemas as schemas;
 
 use crate::clock::add_days;
 use crate::engine::{self, Account, AccountEvents, DayCtx};
@@ -472,7 +472,7 @@ fn run_plan(
             window_hash: windows.get(&day).cloned(),
             head,
         };
-        let (s, end_hash) = write_day(&ctx, &mut state, day, metered?, start_hash.take())?;
+        let (s, end_hash) = run_and_write_day(&ctx, &mut state, day, metered?, start_hash.take())?;
         start_hash = Some(end_hash);
         on_day(&s, i + 1, total);
         summaries.push(s);
@@ -553,7 +553,7 @@ struct DayWrite<'a> {
 
 /// Runs day `day` from `state` and writes it into the run's snapshot; returns its summary and
 /// the hash of the state it left (the next day's start).
-fn write_day(
+fn run_and_write_day(
     w: &DayWrite,
     state: &mut [Account],
     day: NaiveDate,
@@ -571,12 +571,8 @@ fn write_day(
     let mut s =
         DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };
     // Orders of no account sort first; then every chunk of accounts in order.
-    let orphans = DayRows { orders: chain.orphan_orders(day), ..DayRows::default() };
-    for (ds, b) in output::rows_batches(orphans, cat).map_err(werr)? {
-        if ds.name == schemas::ORDERS.name {
-            staged.write(ds, &b)?;
-        }
-    }
+    let (ds, b) = output::orders_batch(&chain.orphan_orders(day)).map_err(werr)?;
+    staged.write(ds, &b)?;
     let mut changed = Vec::new();
     let mut issued = BTreeSet::new();
     // The rejects go first, and are freed: a day can reject millions of slices.
