@@ -301,7 +301,8 @@ fn order_rows(
                         "Packages",
                         "Recurring",
                     ),
-                    // rules.md, Packages: the upgrade's price is prorated; it is its own list price.
+                    // rules.md, Packages: the upgrade's price is prorated; it is its own list
+                    // price.
                     OrderKind::Upgrade => (
                         sku,
                         format!("{}/upgrade", e.effective_from),

@@ -1,6 +1,6 @@
-//! A deterministic synthetic data root (rules.md, Inputs): hand-made scenario accounts that exercise
-//! every billing rule, plus random background accounts for volume. The same options give the
-//! same files, byte for byte. `sample-data/` is its output with the default options.
+//! A deterministic synthetic data root (rules.md, Inputs): hand-made scenario accounts that
+//! exercise every billing rule, plus random background accounts for volume. The same options give
+//! the same files, byte for byte. `sample-data/` is its output with the default options.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +17,8 @@ use crate::clock::{
 use crate::error::{Error, Result};
 use crate::output::{write_file, Cols};
 
-/// The catalog written with every generated data root: the default catalog of rules.md, Metering and
-/// the seed's products, with a pay-as-you-go price change on 2026-10-15.
+/// The catalog written with every generated data root: the default catalog of rules.md, Metering
+/// and the seed's products, with a pay-as-you-go price change on 2026-10-15.
 pub const CATALOG: &str = include_str!("../../sample-data/catalog.toml");
 
 #[derive(Debug, Clone)]
@@ -317,6 +317,7 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
         990,
         None,
     );
+    // overlapping_monthly
     pkg(
         r,
         "mon-1008-dup",
@@ -329,10 +330,13 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
         t(9, 10),
         9900,
         None,
-    ); // overlapping_monthly
-    pkg(r, "top-1008-q0", 1008, None, "topup", "rtc_engine", "25k", Some(0), t(2, 10), 0, None); // invalid_quantity
-    pkg(r, "mon-1008-x", 1008, None, "monthly", "rtc_engine", "ultra", None, t(2, 11), 1000, None); // unknown_version
-    pkg(r, "top-1008-1m", 1008, None, "topup", "rtc_engine", "1m", Some(1), t(3, 10), 85600, None); // insufficient_balance
+    );
+    // invalid_quantity
+    pkg(r, "top-1008-q0", 1008, None, "topup", "rtc_engine", "25k", Some(0), t(2, 10), 0, None);
+    // unknown_version
+    pkg(r, "mon-1008-x", 1008, None, "monthly", "rtc_engine", "ultra", None, t(2, 11), 1000, None);
+    // insufficient_balance
+    pkg(r, "top-1008-1m", 1008, None, "topup", "rtc_engine", "1m", Some(1), t(3, 10), 85600, None);
     pkg(
         r,
         "bar-1008",
@@ -359,8 +363,10 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
         1900,
         Some(false),
     );
-    r.events.push(("upg-1008-down".into(), "mon-1008".into(), t(4, 10), "upgrade", Some("free"))); // not_higher_version
-    r.events.push(("upg-1008-bar".into(), "bar-1008".into(), t(4, 11), "upgrade", Some("pro"))); // not_upgradable
+    // not_higher_version
+    r.events.push(("upg-1008-down".into(), "mon-1008".into(), t(4, 10), "upgrade", Some("free")));
+    // not_upgradable
+    r.events.push(("upg-1008-bar".into(), "bar-1008".into(), t(4, 11), "upgrade", Some("pro")));
     r.events.push((
         "upg-1008-old".into(),
         "call-1008-old".into(),

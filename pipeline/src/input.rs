@@ -263,7 +263,8 @@ impl<'a> Table<'a> {
         Ok(out)
     }
 
-    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (rules.md, Inputs and Outputs), at scale 2.
+    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (rules.md, Inputs and
+    /// Outputs), at scale 2.
     pub(crate) fn opt_money(&self, name: &str) -> Result<Vec<Option<Decimal>>> {
         let mut out = self.opt_decimal(name)?;
         for (row, v) in out.iter_mut().enumerate() {

@@ -6,7 +6,8 @@
 //!   (rules.md, Metering); [`metered`]: metering read from a folder (the Spark job's)
 //! - [`run`]: the chain of days shared by the jobs (README, Jobs), over [`store`], the output
 //!   root's snapshots and day records (README, State)
-//! - [`output`]: Parquet writing; [`partition`]: the `key=YYYY-MM-DD` folders; [`revision`]: bill revisions (rules.md, Revisions)
+//! - [`output`]: Parquet writing; [`partition`]: the `key=YYYY-MM-DD` folders; [`revision`]: bill
+//!   revisions (rules.md, Revisions)
 //! - [`verify`]: the audit of a range of outputs against their inputs and the ledger
 //! - [`focus`]: the FOCUS export; [`generate`]: synthetic data roots
 

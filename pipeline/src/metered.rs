@@ -1,8 +1,8 @@
 //! `--metered DIR`: metering done elsewhere (the Spark job in `jobs/spark/`), read instead of
-//! scanning raw usage. `DIR` holds `usage_daily/`, `rejected_usage/` (rules.md, Outputs layout and types)
-//! and `meter_counts/`, each partitioned by `billing_date=D`; a day is present when its
-//! `meter_counts` partition is. Everything is validated like any input: every footer before the
-//! run starts, then each day's values against the catalog, the apps and the counts.
+//! scanning raw usage. `DIR` holds `usage_daily/`, `rejected_usage/` (rules.md, Outputs layout and
+//! types) and `meter_counts/`, each partitioned by `billing_date=D`; a day is present when its
+//! `meter_counts` partition is. Everything is validated like any input: every footer before the run
+//! starts, then each day's values against the catalog, the apps and the counts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

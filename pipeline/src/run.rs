@@ -233,8 +233,8 @@ impl Chain {
         h.finalize().to_hex().to_string()
     }
 
-    /// Hash of the events in each day's window (rules.md, Clock), for every day with events: one pass
-    /// over the events, whatever the number of days.
+    /// Hash of the events in each day's window (rules.md, Clock), for every day with events: one
+    /// pass over the events, whatever the number of days.
     pub fn window_hashes(&self) -> BTreeMap<NaiveDate, String> {
         let zone = self.inputs.catalog.zone;
         let mut hashers: BTreeMap<NaiveDate, blake3::Hasher> = BTreeMap::new();

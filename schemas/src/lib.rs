@@ -48,8 +48,9 @@ impl ColType {
         }
     }
 
-    /// Whether an input column of Arrow type `dt` is accepted for this logical type (rules.md, Inputs:
-    /// integers of any width, any string kind, timestamps of any unit, decimals of scale ≤ 6).
+    /// Whether an input column of Arrow type `dt` is accepted for this logical type (rules.md,
+    /// Inputs: integers of any width, any string kind, timestamps of any unit, decimals of
+    /// scale ≤ 6).
     pub fn accepts(self, dt: &DataType) -> bool {
         match self {
             ColType::Int64 | ColType::Int32 => dt.is_integer(),
@@ -661,7 +662,8 @@ mod tests {
 
     #[test]
     fn output_types_follow_spec_7() {
-        // rules.md, Outputs: money decimal(18,2), line amounts and prices decimal(18,6), instants us UTC.
+        // rules.md, Outputs: money decimal(18,2), line amounts and prices decimal(18,6), instants
+        // us UTC.
         let s = CHARGES.schema();
         assert_eq!(
             s.field(s.index_of("amount").unwrap()).data_type(),

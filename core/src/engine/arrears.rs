@@ -173,9 +173,9 @@ pub fn renewal_failed(
     rows.event(acc, app_id, StatusEvent::RenewalFailed, t, detail);
 }
 
-/// rules.md, Arrears and suspension `free_quota_exhausted`: at 00:00 of the first day D an app has overage while its
-/// account has no paid TRTC package bought on or before D; again only after a new free cycle
-/// covering the app has started.
+/// rules.md, Arrears and suspension `free_quota_exhausted`: at 00:00 of the first day D an app has
+/// overage while its account has no paid TRTC package bought on or before D; again only after a new
+/// free cycle covering the app has started.
 pub fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, rows: &mut DayRows) {
     let day = ctx.day;
     let paid = acc.packages.iter().any(|p| {

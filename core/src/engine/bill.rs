@@ -91,7 +91,8 @@ mod tests {
 
     #[test]
     fn one_rounding_per_bill() {
-        // rules.md, Bills, conformance `metering`: 0.00198 + 0.00798 + 1.42659 + 0.00899 = 1.44554 → 1.45.
+        // rules.md, Bills, conformance `metering`: 0.00198 + 0.00798 + 1.42659 + 0.00899 = 1.44554
+        // → 1.45.
         let sum: Decimal = ["0.00198", "0.00798", "1.42659", "0.00899"]
             .iter()
             .map(|s| Decimal::from_str(s).unwrap())

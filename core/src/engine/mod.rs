@@ -1,9 +1,9 @@
 //! The pure core: per account, `(state, the window's events, the day's metered usage) ->
 //! (state', rows)`. No I/O, no clock: everything it knows comes in as arguments.
 //!
-//! rules.md, Clock: the run for day D processes the events of its window `W(D) = (D 08:00, D+1 08:00]`
-//! in time order, deducts D's usage at D+1 00:00 (before anything else at that instant) and
-//! issues bills at D+1 08:00. Equal instants order by class, then id.
+//! rules.md, Clock: the run for day D processes the events of its window
+//! `W(D) = (D 08:00, D+1 08:00]` in time order, deducts D's usage at D+1 00:00 (before anything
+//! else at that instant) and issues bills at D+1 08:00. Equal instants order by class, then id.
 
 pub mod arrears;
 pub mod bill;

@@ -231,7 +231,8 @@ mod tests {
 
     #[test]
     fn topup_runs_to_month_end_a_year_later() {
-        // rules.md, Packages: bought 2025-12-15 → valid to 2026-12-31 inclusive (conformance `order`).
+        // rules.md, Packages: bought 2025-12-15 → valid to 2026-12-31 inclusive (conformance
+        // `order`).
         assert_eq!(topup_end(d("2025-12-15")), d("2027-01-01"));
         assert_eq!(topup_end(d("2026-02-01")), d("2027-03-01"));
         assert_eq!(topup_end(d("2027-02-28")), d("2028-03-01"));

@@ -1,6 +1,6 @@
-//! Property tests of the pure core over random accounts (rules.md, Outputs invariants): every billable
-//! minute is covered or charged, no package goes below zero, a bill is the rounded sum of its
-//! lines, and the balance is the opening balance plus the ledger of the account's events.
+//! Property tests of the pure core over random accounts (rules.md, Outputs invariants): every
+//! billable minute is covered or charged, no package goes below zero, a bill is the rounded sum of
+//! its lines, and the balance is the opening balance plus the ledger of the account's events.
 
 use crate::vocab::{AccountState, OrderStatus};
 use std::collections::BTreeMap;

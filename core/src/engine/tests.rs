@@ -1,4 +1,5 @@
-//! Hand-computed cases of rules.md, Packages to Arrears and suspension on the pure core: one account walked through days.
+//! Hand-computed cases of rules.md, Packages to Arrears and suspension on the pure core: one
+//! account walked through days.
 
 use crate::vocab::{AccountState, OrderKind, StatusEvent};
 use std::collections::BTreeMap;
@@ -116,7 +117,8 @@ fn all<T: Clone>(days: &[DayRows], f: impl Fn(&DayRows) -> &Vec<T>) -> Vec<T> {
 
 #[test]
 fn deduction_order_kind_scope_end_purchase_time_id() {
-    // rules.md, Deduction order: step 2: free, monthly, top-up; app before account; earlier end; earlier purchase; id.
+    // rules.md, Deduction order: step 2: free, monthly, top-up; app before account; earlier end;
+    // earlier purchase; id.
     let mut c = case(BillingMode::Daily, "1000.00");
     c.orders = vec![
         order("top-b", "topup", "rtc_engine", "25k", None, "2026-02-01T01:00:00Z", "24.00"),
@@ -195,7 +197,8 @@ fn overage_is_priced_in_force_on_the_usage_day() {
 
 #[test]
 fn monthly_bill_has_a_line_per_price_and_one_rounding() {
-    // rules.md, Bills: lines per (app, class, unit price) summed over the month; issued on the 1st 08:00.
+    // rules.md, Bills: lines per (app, class, unit price) summed over the month; issued on the 1st
+    // 08:00.
     let c = case(BillingMode::Monthly, "100.00");
     let (acc, rows) = c.run("2026-03-13", "2026-03-31", |_| vec![use_(11, 0, 1), use_(12, 0, 1)]);
     let bills = all(&rows, |r| &r.bills);
@@ -257,7 +260,8 @@ fn arrears_cleared_one_second_before_and_at_the_deadline() {
         assert_eq!(acc.status, AccountState::Current);
         assert_eq!(rows[0].account_status[0].grace_deadline, Some(t("2026-02-12T00:00:00Z")));
         assert_eq!(rows[0].account_status[0].amount_due, dec("0.49"));
-        // rules.md, Arrears and suspension: overage with no paid package: free_quota_exhausted at 00:00 of the day, once.
+        // rules.md, Arrears and suspension: overage with no paid package: free_quota_exhausted at
+        // 00:00 of the day, once.
         let fq: Vec<_> = all(&rows, |r| &r.status_events)
             .into_iter()
             .filter(|e| e.event == StatusEvent::FreeQuotaExhausted)
@@ -516,8 +520,9 @@ fn a_renewed_cycle_keeps_its_version_when_the_old_cycle_is_upgraded_on_its_last_
 
 #[test]
 fn monthly_account_enters_arrears_at_the_monthly_bill() {
-    // rules.md, Arrears and suspension with a monthly account: the bill on 2026-04-01 08:00 (+08:00), 1000 minutes at
-    // 0.89 (the price from 03-15), leaves −0.39; a recharge after the deadline restores it.
+    // rules.md, Arrears and suspension with a monthly account: the bill on 2026-04-01 08:00
+    // (+08:00), 1000 minutes at 0.89 (the price from 03-15), leaves −0.39; a recharge after the
+    // deadline restores it.
     let mut c = case(BillingMode::Monthly, "0.50");
     c.txns = vec![Txn {
         id: "r".into(),

@@ -4,7 +4,8 @@
 //! and rounded up to minutes once, at the day total. Money never enters this stage.
 //!
 //! Two implementations give the same result: [`stream`] (the default: parallel row groups,
-//! hashed event ids, bounded memory) and [`reference`] (polars lazy frames, the relational reference).
+//! hashed event ids, bounded memory) and [`reference`] (polars lazy frames, the relational
+//! reference).
 
 pub mod reference;
 pub mod stream;

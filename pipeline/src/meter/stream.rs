@@ -170,7 +170,8 @@ impl<'a> SliceCols<'a> {
     }
 }
 
-/// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class, seconds).
+/// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class,
+/// seconds).
 fn classify(
     cols: &SliceCols,
     i: usize,
