@@ -272,20 +272,16 @@ impl Counters {
     }
 }
 
+/// rules.md, Metering of billing day `day` from its files, in three passes over the row groups:
+/// classify and count every slice, keeping a fingerprint of each accepted id; settle the ids
+/// whose fingerprint repeats; read the differing copies in full as rejects.
 pub fn meter_day(
     day: NaiveDate,
     files: &[UsageFile],
     apps: &[App],
     catalog: &Catalog,
 ) -> Result<Metered> {
-    let mut tasks = Vec::new();
-    for f in files {
-        let file = File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(f, e))?;
-        for (rg, md) in b.metadata().row_groups().iter().enumerate() {
-            tasks.push(Task { file: f, row_group: rg, rows: md.num_rows() as usize });
-        }
-    }
+    let tasks = row_groups(files)?;
     let raw: usize = tasks.iter().map(|t| t.rows).sum();
     let ctx = Ctx {
         day_start: catalog.zone.start_of(day),
@@ -297,11 +293,70 @@ pub fn meter_day(
     let counters = Counters::new(apps.len(), catalog.classes.len());
 
     let clock = std::time::Instant::now();
-    // Pass 1: classify, count, hash. Each task fills its own slice of the hash array.
+    let (hashes, mut rejected) = classify_all(&tasks, raw, &ctx, &counters)?;
+    tracing::debug!(
+        %day,
+        secs = clock.elapsed().as_secs_f64(),
+        "metering pass 1 (classify, count, fingerprint) done"
+    );
+    let candidates = repeated(hashes);
+    tracing::debug!(
+        %day,
+        candidates = candidates.len(),
+        secs = clock.elapsed().as_secs_f64(),
+        "fingerprints seen more than once"
+    );
+    if !candidates.is_empty() {
+        let found = candidates_of(&tasks, candidates, &ctx)?;
+        let conflicting = settle(found, &counters);
+        tracing::debug!(
+            %day,
+            secs = clock.elapsed().as_secs_f64(),
+            "metering pass 2 (candidates settled) done"
+        );
+        rejected.extend(conflicting_copies(&tasks, &conflicting)?);
+    }
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering passes done");
+
+    let mut usage = counters.usage(&ctx);
+    usage.sort();
+    rejected.sort();
+    let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
+    let rejected_n = rejected.len() as u64;
+    let counts = MeterCounts {
+        raw: raw as u64,
+        accepted,
+        rejected: rejected_n,
+        collapsed: raw as u64 - accepted - rejected_n,
+    };
+    Ok(Metered { usage, rejected, counts })
+}
+
+/// The row groups of the day's files: the unit of parallel work.
+fn row_groups(files: &[UsageFile]) -> Result<Vec<Task<'_>>> {
+    let mut tasks = Vec::new();
+    for f in files {
+        let file = File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
+        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(f, e))?;
+        for (rg, md) in b.metadata().row_groups().iter().enumerate() {
+            tasks.push(Task { file: f, row_group: rg, rows: md.num_rows() as usize });
+        }
+    }
+    Ok(tasks)
+}
+
+/// Pass 1: classifies every slice, counts the accepted ones and keeps the fingerprint of their
+/// ids, one per raw slice (each task fills its own part); returns those and the rejects.
+fn classify_all(
+    tasks: &[Task],
+    raw: usize,
+    ctx: &Ctx,
+    counters: &Counters,
+) -> Result<(Vec<Fingerprint>, Vec<RejectedSlice>)> {
     let mut hashes = vec![NO_HASH; raw];
     let mut parts: Vec<(&Task, &mut [Fingerprint])> = Vec::with_capacity(tasks.len());
     let mut rest = hashes.as_mut_slice();
-    for t in &tasks {
+    for t in tasks {
         let (mine, more) = rest.split_at_mut(t.rows);
         parts.push((t, mine));
         rest = more;
@@ -313,7 +368,7 @@ pub fn meter_day(
             let mut at = 0;
             scan(task, |cols| {
                 for i in 0..cols.seconds.len() {
-                    match classify(cols, i, &ctx) {
+                    match classify(cols, i, ctx) {
                         Ok((app, class, secs)) => {
                             counters.add(app, class, 1, secs);
                             out[at] = event_hash(cols.event_id.get(i).expect("classified"));
@@ -327,10 +382,11 @@ pub fn meter_day(
             Ok(rejected)
         })
         .collect::<Result<_>>()?;
-    let mut rejected = concat(rejects);
+    Ok((hashes, concat(rejects)))
+}
 
-    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering pass 1 (classify, count, fingerprint) done");
-    // Event ids that may repeat: equal hashes.
+/// The fingerprints seen more than once: the event ids that may repeat.
+fn repeated(mut hashes: Vec<Fingerprint>) -> FxHashSet<Fingerprint> {
     hashes
         .par_sort_unstable_by_key(|f| u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], 0, 0, 0]));
     let mut candidates = FxHashSet::default();
@@ -339,121 +395,123 @@ pub fn meter_day(
             candidates.insert(w[0]);
         }
     }
-    drop(hashes);
-    tracing::debug!(%day, candidates = candidates.len(), secs = clock.elapsed().as_secs_f64(), "fingerprints seen more than once");
+    candidates
+}
 
-    // Pass 2: the candidates' ids and digests; settle each id's copies.
-    if !candidates.is_empty() {
-        let found: Vec<Vec<Candidate>> = tasks
-            .par_iter()
-            .enumerate()
-            .map(|(t, task)| {
-                let mut found = Vec::new();
-                let mut at = 0u32;
-                scan(task, |cols| {
-                    for i in 0..cols.seconds.len() {
-                        let row = at;
-                        at += 1;
-                        let Some(id) = cols.event_id.get(i) else { continue };
-                        if !candidates.contains(&event_hash(id)) {
-                            continue;
-                        }
-                        if let Ok((app, class, seconds)) = classify(cols, i, &ctx) {
-                            let digest = digest(cols, i);
-                            found.push(Candidate {
-                                id: id.into(),
-                                digest,
-                                task: t as u32,
-                                row,
-                                app,
-                                class: class as u32,
-                                seconds,
-                            });
-                        }
+/// Pass 2: the accepted slices whose fingerprint repeats, as id, digest and place.
+fn candidates_of(
+    tasks: &[Task],
+    candidates: FxHashSet<Fingerprint>,
+    ctx: &Ctx,
+) -> Result<Vec<Candidate>> {
+    let found: Vec<Vec<Candidate>> = tasks
+        .par_iter()
+        .enumerate()
+        .map(|(t, task)| {
+            let mut found = Vec::new();
+            let mut at = 0u32;
+            scan(task, |cols| {
+                for i in 0..cols.seconds.len() {
+                    let row = at;
+                    at += 1;
+                    let Some(id) = cols.event_id.get(i) else { continue };
+                    if !candidates.contains(&event_hash(id)) {
+                        continue;
                     }
-                    Ok(())
-                })?;
-                Ok(found)
-            })
-            .collect::<Result<_>>()?;
-        drop(candidates);
-        let mut found = concat(found);
-        found.par_sort_unstable();
-        // Places of the copies to reject, by task.
-        let mut conflicting: FxHashMap<u32, FxHashSet<u32>> = FxHashMap::default();
-        let mut start = 0;
-        while start < found.len() {
-            let end = start + found[start..].partition_point(|f| f.id == found[start].id);
-            let group = &found[start..end];
-            if group.len() > 1 && group.iter().all(|g| g.digest == group[0].digest) {
-                // identical copies count once: the extra ones are collapsed
-                let extra = group.len() as i64 - 1;
-                counters.add(
-                    group[0].app,
-                    group[0].class as usize,
-                    -extra,
-                    -extra * group[0].seconds,
-                );
-            } else if group.len() > 1 {
-                for g in group {
-                    counters.add(g.app, g.class as usize, -1, -g.seconds);
-                    conflicting.entry(g.task).or_default().insert(g.row);
+                    if let Ok((app, class, seconds)) = classify(cols, i, ctx) {
+                        let digest = digest(cols, i);
+                        found.push(Candidate {
+                            id: id.into(),
+                            digest,
+                            task: t as u32,
+                            row,
+                            app,
+                            class: class as u32,
+                            seconds,
+                        });
+                    }
                 }
-            }
-            start = end;
-        }
-        drop(found);
-        tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering pass 2 (candidates settled) done");
-        // Pass 3: the differing copies in full, as rejects.
-        let read: Vec<Vec<RejectedSlice>> = conflicting
-            .par_iter()
-            .map(|(&t, rows)| {
-                let mut out = Vec::with_capacity(rows.len());
-                let mut at = 0u32;
-                scan(&tasks[t as usize], |cols| {
-                    for i in 0..cols.seconds.len() {
-                        if rows.contains(&at) {
-                            out.push(cols.rejected(i, RejectReason::ConflictingDuplicate));
-                        }
-                        at += 1;
-                    }
-                    Ok(())
-                })?;
-                Ok(out)
-            })
-            .collect::<Result<_>>()?;
-        rejected.extend(concat(read));
-    }
+                Ok(())
+            })?;
+            Ok(found)
+        })
+        .collect::<Result<_>>()?;
+    drop(candidates);
+    Ok(concat(found))
+}
 
-    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering passes done");
-    let mut usage = Vec::new();
-    for (k, [n, s]) in counters.cells.iter().enumerate() {
-        let slices = n.load(Ordering::Relaxed);
-        if slices == 0 {
-            continue;
+/// rules.md, Duplicates: identical copies of an id count once (the extra ones are taken off
+/// the counters); differing copies are all taken off. Returns the places of the differing
+/// copies, by task.
+fn settle(mut found: Vec<Candidate>, counters: &Counters) -> FxHashMap<u32, FxHashSet<u32>> {
+    found.par_sort_unstable();
+    let mut conflicting: FxHashMap<u32, FxHashSet<u32>> = FxHashMap::default();
+    let mut start = 0;
+    while start < found.len() {
+        let end = start + found[start..].partition_point(|f| f.id == found[start].id);
+        let group = &found[start..end];
+        if group.len() > 1 && group.iter().all(|g| g.digest == group[0].digest) {
+            // identical copies count once: the extra ones are collapsed
+            let extra = group.len() as i64 - 1;
+            counters.add(group[0].app, group[0].class as usize, -extra, -extra * group[0].seconds);
+        } else if group.len() > 1 {
+            for g in group {
+                counters.add(g.app, g.class as usize, -1, -g.seconds);
+                conflicting.entry(g.task).or_default().insert(g.row);
+            }
         }
-        let (app, class) = (k / counters.classes, k % counters.classes);
-        let seconds = s.load(Ordering::Relaxed);
-        usage.push(UsageDaily::from_total(
-            ctx.apps[app].account_id,
-            ctx.apps[app].id,
-            class,
-            catalog.classes[class].ratio,
-            slices,
-            seconds,
-        ));
+        start = end;
     }
-    usage.sort();
-    rejected.sort();
-    let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
-    let rejected_n = rejected.len() as u64;
-    let counts = MeterCounts {
-        raw: raw as u64,
-        accepted,
-        rejected: rejected_n,
-        collapsed: raw as u64 - accepted - rejected_n,
-    };
-    Ok(Metered { usage, rejected, counts })
+    conflicting
+}
+
+/// Pass 3: the differing copies in full, as `conflicting_duplicate` rejects.
+fn conflicting_copies(
+    tasks: &[Task],
+    conflicting: &FxHashMap<u32, FxHashSet<u32>>,
+) -> Result<Vec<RejectedSlice>> {
+    let read: Vec<Vec<RejectedSlice>> = conflicting
+        .par_iter()
+        .map(|(&t, rows)| {
+            let mut out = Vec::with_capacity(rows.len());
+            let mut at = 0u32;
+            scan(&tasks[t as usize], |cols| {
+                for i in 0..cols.seconds.len() {
+                    if rows.contains(&at) {
+                        out.push(cols.rejected(i, RejectReason::ConflictingDuplicate));
+                    }
+                    at += 1;
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    Ok(concat(read))
+}
+
+impl Counters {
+    /// The day's usage: one row per (app, class) with accepted slices.
+    fn usage(&self, ctx: &Ctx) -> Vec<UsageDaily> {
+        let mut usage = Vec::new();
+        for (k, [n, s]) in self.cells.iter().enumerate() {
+            let slices = n.load(Ordering::Relaxed);
+            if slices == 0 {
+                continue;
+            }
+            let (app, class) = (k / self.classes, k % self.classes);
+            let seconds = s.load(Ordering::Relaxed);
+            usage.push(UsageDaily::from_total(
+                ctx.apps[app].account_id,
+                ctx.apps[app].id,
+                class,
+                ctx.catalog.classes[class].ratio,
+                slices,
+                seconds,
+            ));
+        }
+        usage
+    }
 }
 
 #[cfg(test)]
