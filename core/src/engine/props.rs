@@ -2,7 +2,6 @@
 //! billable minute is covered or charged, no package goes below zero, a bill is the rounded sum of
 //! its lines, and the balance is the opening balance plus the ledger of the account's events.
 
-use crate::vocab::{AccountState, OrderStatus};
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -12,6 +11,7 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::catalog::tests::catalog;
 use crate::records::{self, PackageEvent, Txn};
+use crate::vocab::{AccountState, OrderStatus};
 
 const DAYS: i64 = 45;
 

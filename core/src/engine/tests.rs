@@ -1,7 +1,6 @@
 //! Hand-computed cases of rules.md, Packages to Arrears and suspension on the pure core: one
 //! account walked through days.
 
-use crate::vocab::{AccountState, OrderKind, StatusEvent};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -11,6 +10,7 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::catalog::tests::catalog;
 use crate::records::{self, App, PackageEvent, Txn};
+use crate::vocab::{AccountState, OrderKind, StatusEvent};
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
