@@ -8,7 +8,8 @@ pub type Ts = i64;
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SECOND;
 pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
-/// Bills are issued, and a run's window ends, at 08:00 billing-zone time (rules.md, Clock and Bills).
+/// Bills are issued, and a run's window ends, at 08:00 billing-zone time (rules.md, Clock and
+/// Bills).
 pub const AS_OF_HOUR: i64 = 8;
 
 fn unix_epoch_day() -> NaiveDate {

@@ -15,3 +15,4 @@ pub mod clock;
 pub mod engine;
 pub mod records;
 pub mod rows;
+pub mod vocab;

@@ -80,3 +80,33 @@ pub struct UsageDaily {
     pub billable_minutes: i64,
     pub package_minutes: i64,
 }
+
+/// rules.md, Billable minutes: `ceil(seconds / 60)`, taken once, of a day's total seconds.
+pub fn billable_minutes(seconds: i64) -> i64 {
+    (seconds + 59) / 60
+}
+
+impl UsageDaily {
+    /// The usage of an (app, class) of the day from its accepted slices and their total seconds:
+    /// billable minutes rounded up once, package minutes = billable × the class's ratio
+    /// (rules.md, Billable minutes, Class ratios).
+    pub fn from_total(
+        account_id: i64,
+        app_id: i64,
+        class: usize,
+        ratio: i64,
+        slices: i64,
+        seconds: i64,
+    ) -> UsageDaily {
+        let billable = billable_minutes(seconds);
+        UsageDaily {
+            account_id,
+            app_id,
+            class,
+            slices,
+            seconds,
+            billable_minutes: billable,
+            package_minutes: billable * ratio,
+        }
+    }
+}

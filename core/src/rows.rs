@@ -5,6 +5,10 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::clock::Ts;
+use crate::engine::Kind;
+use crate::vocab::{
+    AccountState, BillCycle, OrderKind, OrderReason, OrderStatus, PackageStatus, StatusEvent,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DeductionRow {
@@ -12,7 +16,7 @@ pub struct DeductionRow {
     pub app_id: i64,
     pub class: usize,
     pub package_id: String,
-    pub package_kind: &'static str,
+    pub package_kind: Kind,
     pub usage_minutes: i64,
     pub package_minutes: i64,
     pub remaining_after: i64,
@@ -32,7 +36,7 @@ pub struct ChargeRow {
 pub struct BillRow {
     pub account_id: i64,
     pub bill_id: String,
-    pub cycle: &'static str,
+    pub cycle: BillCycle,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
     pub issued_at: Ts,
@@ -59,9 +63,9 @@ pub struct OrderRow {
     pub time: Ts,
     pub order_id: String,
     pub package_id: String,
-    pub kind: &'static str,
-    pub status: &'static str,
-    pub reason: Option<&'static str>,
+    pub kind: OrderKind,
+    pub status: OrderStatus,
+    pub reason: Option<OrderReason>,
     pub amount: Option<Decimal>,
     pub minutes_added: Option<i64>,
     pub cycle_start: Option<NaiveDate>,
@@ -70,12 +74,63 @@ pub struct OrderRow {
     pub version: Option<String>,
 }
 
+impl OrderRow {
+    /// An order as it comes in, not yet decided: rejected with no reason, amount, minutes or
+    /// cycle until [`rejected`](OrderRow::rejected) or [`accepted`](OrderRow::accepted) says.
+    pub fn new(
+        kind: OrderKind,
+        account_id: Option<i64>,
+        time: Ts,
+        order_id: String,
+        package_id: String,
+        version: Option<String>,
+    ) -> OrderRow {
+        OrderRow {
+            account_id,
+            time,
+            order_id,
+            package_id,
+            kind,
+            status: OrderStatus::Rejected,
+            reason: None,
+            amount: None,
+            minutes_added: None,
+            cycle_start: None,
+            cycle_end: None,
+            version,
+        }
+    }
+
+    /// The order rejected for `reason`; `amount` is its price, when it is known.
+    pub fn rejected(self, reason: OrderReason, amount: Option<Decimal>) -> OrderRow {
+        OrderRow { status: OrderStatus::Rejected, reason: Some(reason), amount, ..self }
+    }
+
+    /// The order accepted at `amount`, giving `minutes` to the cycle `[start, end)`.
+    pub fn accepted(
+        self,
+        amount: Decimal,
+        minutes: i64,
+        (start, end): (NaiveDate, NaiveDate),
+    ) -> OrderRow {
+        OrderRow {
+            status: OrderStatus::Accepted,
+            reason: None,
+            amount: Some(amount),
+            minutes_added: Some(minutes),
+            cycle_start: Some(start),
+            cycle_end: Some(end),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PackageBalanceRow {
     pub account_id: i64,
     pub package_id: String,
     pub app_id: Option<i64>,
-    pub kind: &'static str,
+    pub kind: Kind,
     pub product: String,
     pub version: String,
     pub cycle_start: NaiveDate,
@@ -83,7 +138,7 @@ pub struct PackageBalanceRow {
     pub minutes_total: i64,
     pub minutes_used: i64,
     pub minutes_left: i64,
-    pub status: &'static str,
+    pub status: PackageStatus,
     pub auto_renew: bool,
 }
 
@@ -91,7 +146,7 @@ pub struct PackageBalanceRow {
 pub struct AccountStatusRow {
     pub account_id: i64,
     pub balance: Decimal,
-    pub state: &'static str,
+    pub state: AccountState,
     pub arrears_since: Option<Ts>,
     pub grace_deadline: Option<Ts>,
     pub suspended_at: Option<Ts>,
@@ -103,7 +158,7 @@ pub struct AccountStatusRow {
 pub struct StatusEventRow {
     pub account_id: i64,
     pub time: Ts,
-    pub event: &'static str,
+    pub event: StatusEvent,
     pub app_id: Option<i64>,
     pub detail: String,
 }

@@ -164,6 +164,9 @@ enum Job {
         /// Folder for the results: one folder per candidate.
         #[arg(long)]
         out: PathBuf,
+        /// Also draw the baseline beside each candidate as one self-contained HTML page.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
     /// Print the data contract: every dataset, or one, as a data dictionary.
     Schema {
@@ -291,8 +294,8 @@ fn main() -> ExitCode {
             report(outputs, data, from, to, &out, !no_verify)
         }
         Job::Verify { outputs, data, from, to, json } => verify(&data, &outputs, from, to, json),
-        Job::Simulate { catalogs, from, to, data, outputs, out } => {
-            simulate(&data, &outputs, &catalogs, from, to, &out)
+        Job::Simulate { catalogs, from, to, data, outputs, out, report } => {
+            simulate(&data, &outputs, &catalogs, from, to, &out, report.as_deref())
         }
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
@@ -455,6 +458,7 @@ fn simulate(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     out: &Path,
+    report: Option<&Path>,
 ) -> anyhow::Result<()> {
     use rtcbill_pipeline::simulate::Candidate;
     let mut candidates = Vec::new();
@@ -468,6 +472,7 @@ fn simulate(
         }
         candidates.push(Candidate { name, catalog: rtcbill_pipeline::catalog_file::load(path)? });
     }
+    let currency = candidates.first().map(|c| c.catalog.currency.clone()).unwrap_or_default();
     let started = std::time::Instant::now();
     let (summaries, (first, last)) =
         rtcbill_pipeline::simulate::simulate(data, outputs, candidates, from, to, out)?;
@@ -498,7 +503,7 @@ fn simulate(
         "newly susp.",
         "no longer s."
     );
-    for s in &summaries {
+    for s in summaries.iter().map(|w| &w.summary) {
         println!(
             "{:<24} {:>14} {:>14} {:>+12} {:>9} {:>14} {:>14} {:>11} {:>11} {:>13} {:>13}",
             s.name,
@@ -519,6 +524,14 @@ fn simulate(
                 "", s.renewals_fail, s.renewals_succeed
             );
         }
+    }
+    if let Some(file) = report {
+        let page = rtcbill_pipeline::report::whatif::page((first, last), &currency, &summaries)
+            .map_err(|msg| anyhow::anyhow!("drawing {}: {msg}", file.display()))?;
+        let tmp = file.with_extension("html.tmp");
+        std::fs::write(&tmp, page)?;
+        std::fs::rename(&tmp, file)?;
+        println!("what-if report: {}", file.display());
     }
     Ok(())
 }

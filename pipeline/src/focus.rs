@@ -22,10 +22,12 @@ use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
+use crate::engine::{charged, Kind};
 use crate::error::{Error, Result};
 use crate::input::{BillingMode, Inputs, PackageOrder, Table};
 use crate::output::{partition_file, write_file, Cols};
 use crate::store::Published;
+use crate::vocab::{BillCycle, OrderKind, OrderStatus};
 
 const SERVICE_NAME: &str = "Real-Time Communication";
 const SERVICE_CATEGORY: &str = "Media";
@@ -100,7 +102,7 @@ fn day_period(zone: &Zone, day: NaiveDate) -> (Ts, Ts) {
 
 /// The period of a bill: its day, or its month for a monthly bill (rules.md, Bills).
 fn bill_period(zone: &Zone, bill_id: &str, day: NaiveDate) -> (Ts, Ts) {
-    if bill_id.starts_with("monthly-") {
+    if BillCycle::of_bill_id(bill_id) == Some(BillCycle::Monthly) {
         let first = month_start(day);
         (zone.start_of(first), zone.start_of(add_months(first, 1)))
     } else {
@@ -184,9 +186,9 @@ fn usage_rows(
     let zone = cat.zone;
     for i in 0..t.rows() {
         let invoice_id = if lk.monthly.contains(&acc[i]) {
-            format!("monthly-{}-{}", acc[i], month_start(day).format("%Y%m%d"))
+            BillCycle::Monthly.bill_id(acc[i], month_start(day))
         } else {
-            format!("daily-{}-{}", acc[i], day.format("%Y%m%d"))
+            BillCycle::Daily.bill_id(acc[i], day)
         };
         let sku = format!("payg/{}", class[i]);
         rows.push(Row {
@@ -250,8 +252,8 @@ fn order_rows(
     for i in 0..t.rows() {
         let Some(account_id) = acc[i] else { continue };
         let on = cat.zone.day_of(time[i]).max(epoch);
-        if status[i] != "accepted"
-            || lk.opening.get(&account_id).is_some_and(|o| time[i] <= *o)
+        if status[i] != OrderStatus::Accepted.as_str()
+            || lk.opening.get(&account_id).is_some_and(|o| !charged(*o, time[i]))
             || on < month.0
             || on >= month.1
         {
@@ -261,7 +263,7 @@ fn order_rows(
             .packages
             .get(pkg[i].as_str())
             .ok_or_else(|| bad(format!("order {} of unknown package {}", ids[i], pkg[i])))?;
-        if p.kind == "free" {
+        if Kind::parse(&p.kind) == Some(Kind::Free) {
             continue;
         }
         let amount =
@@ -270,8 +272,9 @@ fn order_rows(
             .as_deref()
             .ok_or_else(|| bad(format!("accepted order {} has no version", ids[i])))?;
         // (SKU, SkuPriceId suffix, list unit price, quantity, unit, frequency)
-        let (sku, price_from, list, qty, unit, freq) = match (kind[i].as_str(), p.kind.as_str()) {
-            ("purchase", "topup") => {
+        let order_kind = OrderKind::parse(&kind[i]);
+        let (sku, price_from, list, qty, unit, freq) = match (order_kind, Kind::parse(&p.kind)) {
+            (Some(OrderKind::Purchase), Some(Kind::Topup)) => {
                 let e = cat
                     .topup(version, on)
                     .ok_or_else(|| bad(format!("top-up {version} not in the catalog on {on}")))?;
@@ -284,13 +287,13 @@ fn order_rows(
                     "One-Time",
                 )
             }
-            (k @ ("purchase" | "renewal" | "upgrade"), _) => {
+            (Some(k), _) => {
                 let e = cat.version(&p.product, version, on).ok_or_else(|| {
                     bad(format!("{} {version} not in the catalog on {on}", p.product))
                 })?;
                 let sku = format!("monthly/{}/{version}", p.product);
                 match k {
-                    "renewal" => (
+                    OrderKind::Renewal => (
                         sku,
                         e.effective_from.to_string(),
                         e.list_price,
@@ -298,8 +301,9 @@ fn order_rows(
                         "Packages",
                         "Recurring",
                     ),
-                    // rules.md, Packages: the upgrade's price is prorated; it is its own list price.
-                    "upgrade" => (
+                    // rules.md, Packages: the upgrade's price is prorated; it is its own list
+                    // price.
+                    OrderKind::Upgrade => (
                         sku,
                         format!("{}/upgrade", e.effective_from),
                         amount,
@@ -307,12 +311,12 @@ fn order_rows(
                         "Upgrades",
                         "One-Time",
                     ),
-                    _ => {
+                    OrderKind::Purchase => {
                         (sku, e.effective_from.to_string(), e.list_price, 1, "Packages", "One-Time")
                     }
                 }
             }
-            (other, _) => return Err(bad(format!("order {} of unknown kind {other}", ids[i]))),
+            (None, _) => return Err(bad(format!("order {} of unknown kind {}", ids[i], kind[i]))),
         };
         let qty_d = Decimal::from(qty);
         rows.push(Row {
@@ -436,46 +440,46 @@ fn to_batch(
     let same = |v: &str| vec![Some(v.to_string()); n];
     let r = rows;
     Cols::new(&schemas::FOCUS)
-        .dec(r.iter().map(|r| Some(r.billed)))?
-        .str(r.iter().map(|r| Some(r.account_id.to_string())))
-        .str(vec![None::<String>; n])
-        .str(same(&cat.currency))
-        .ts(vec![Some(period.1); n])
-        .ts(vec![Some(period.0); n])
-        .str(r.iter().map(|r| Some(r.charge_category)))
-        .str(r.iter().map(|r| r.correction.then_some("Correction")))
-        .str(r.iter().map(|r| Some(r.description.as_str())))
-        .str(r.iter().map(|r| Some(r.frequency)))
-        .ts(r.iter().map(|r| Some(r.period.1)))
-        .ts(r.iter().map(|r| Some(r.period.0)))
-        .str(vec![None::<String>; n])
-        .dec(r.iter().map(|r| r.consumed_minutes.map(Decimal::from)))?
-        .str(r.iter().map(|r| r.consumed_minutes.map(|_| "Minutes")))
-        .dec(r.iter().map(|r| Some(r.billed)))?
-        .dec(r.iter().map(|r| Some(r.effective)))?
-        .str(r.iter().map(|r| Some(r.invoice_id.as_str())))
-        .str(same(provider))
-        .dec(r.iter().map(|r| Some(r.list_cost)))?
-        .dec(r.iter().map(|r| r.list_unit_price))?
-        .dec(r.iter().map(|r| r.contracted_unit_price))?
-        .dec(r.iter().map(|r| Some(r.effective)))?
-        .dec(r.iter().map(|r| r.list_unit_price))?
-        .dec(r.iter().map(|r| r.pricing_quantity))?
-        .str(r.iter().map(|r| r.pricing_unit))
-        .str(same(provider))
-        .str(same(provider))
-        .str(same(SERVICE_CATEGORY))
-        .str(same(SERVICE_NAME))
-        .str(same(SERVICE_SUBCATEGORY))
-        .str(r.iter().map(|r| r.sku_id.as_deref()))
-        .str(r.iter().map(|r| r.sku_meter.as_deref()))
-        .str(vec![None::<String>; n])
-        .str(r.iter().map(|r| r.sku_price_id.as_deref()))
-        .str(r.iter().map(|r| r.app_id.map(|a| a.to_string())))
-        .str(r.iter().map(|r| r.app_id.map(|a| format!("app {a}"))))
-        .date(r.iter().map(|r| Some(r.billing_date)))
-        .str(r.iter().map(|r| r.order_id.as_deref()))
-        .str(r.iter().map(|r| r.usage_class.as_deref()))
+        .dec("BilledCost", r.iter().map(|r| Some(r.billed)))?
+        .str("BillingAccountId", r.iter().map(|r| Some(r.account_id.to_string())))
+        .str("BillingAccountName", vec![None::<String>; n])
+        .str("BillingCurrency", same(&cat.currency))
+        .ts("BillingPeriodEnd", vec![Some(period.1); n])
+        .ts("BillingPeriodStart", vec![Some(period.0); n])
+        .str("ChargeCategory", r.iter().map(|r| Some(r.charge_category)))
+        .str("ChargeClass", r.iter().map(|r| r.correction.then_some("Correction")))
+        .str("ChargeDescription", r.iter().map(|r| Some(r.description.as_str())))
+        .str("ChargeFrequency", r.iter().map(|r| Some(r.frequency)))
+        .ts("ChargePeriodEnd", r.iter().map(|r| Some(r.period.1)))
+        .ts("ChargePeriodStart", r.iter().map(|r| Some(r.period.0)))
+        .str("CommitmentDiscountStatus", vec![None::<String>; n])
+        .dec("ConsumedQuantity", r.iter().map(|r| r.consumed_minutes.map(Decimal::from)))?
+        .str("ConsumedUnit", r.iter().map(|r| r.consumed_minutes.map(|_| "Minutes")))
+        .dec("ContractedCost", r.iter().map(|r| Some(r.billed)))?
+        .dec("EffectiveCost", r.iter().map(|r| Some(r.effective)))?
+        .str("InvoiceId", r.iter().map(|r| Some(r.invoice_id.as_str())))
+        .str("InvoiceIssuerName", same(provider))
+        .dec("ListCost", r.iter().map(|r| Some(r.list_cost)))?
+        .dec("ListUnitPrice", r.iter().map(|r| r.list_unit_price))?
+        .dec("PricingCurrencyContractedUnitPrice", r.iter().map(|r| r.contracted_unit_price))?
+        .dec("PricingCurrencyEffectiveCost", r.iter().map(|r| Some(r.effective)))?
+        .dec("PricingCurrencyListUnitPrice", r.iter().map(|r| r.list_unit_price))?
+        .dec("PricingQuantity", r.iter().map(|r| r.pricing_quantity))?
+        .str("PricingUnit", r.iter().map(|r| r.pricing_unit))
+        .str("ProviderName", same(provider))
+        .str("PublisherName", same(provider))
+        .str("ServiceCategory", same(SERVICE_CATEGORY))
+        .str("ServiceName", same(SERVICE_NAME))
+        .str("ServiceSubcategory", same(SERVICE_SUBCATEGORY))
+        .str("SkuId", r.iter().map(|r| r.sku_id.as_deref()))
+        .str("SkuMeter", r.iter().map(|r| r.sku_meter.as_deref()))
+        .str("SkuPriceDetails", vec![None::<String>; n])
+        .str("SkuPriceId", r.iter().map(|r| r.sku_price_id.as_deref()))
+        .str("SubAccountId", r.iter().map(|r| r.app_id.map(|a| a.to_string())))
+        .str("SubAccountName", r.iter().map(|r| r.app_id.map(|a| format!("app {a}"))))
+        .date("x_BillingDate", r.iter().map(|r| Some(r.billing_date)))
+        .str("x_OrderId", r.iter().map(|r| r.order_id.as_deref()))
+        .str("x_UsageClass", r.iter().map(|r| r.usage_class.as_deref()))
         .finish()
         .map(|(_, b)| b)
 }

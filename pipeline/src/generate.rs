@@ -1,6 +1,6 @@
-//! A deterministic synthetic data root (rules.md, Inputs): hand-made scenario accounts that exercise
-//! every billing rule, plus random background accounts for volume. The same options give the
-//! same files, byte for byte. `sample-data/` is its output with the default options.
+//! A deterministic synthetic data root (rules.md, Inputs): hand-made scenario accounts that
+//! exercise every billing rule, plus random background accounts for volume. The same options give
+//! the same files, byte for byte. `sample-data/` is its output with the default options.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +17,8 @@ use crate::clock::{
 use crate::error::{Error, Result};
 use crate::output::{write_file, Cols};
 
-/// The catalog written with every generated data root: the default catalog of rules.md, Metering and
-/// the seed's products, with a pay-as-you-go price change on 2026-10-15.
+/// The catalog written with every generated data root: the default catalog of rules.md, Metering
+/// and the seed's products, with a pay-as-you-go price change on 2026-10-15.
 pub const CATALOG: &str = include_str!("../../sample-data/catalog.toml");
 
 #[derive(Debug, Clone)]
@@ -317,6 +317,7 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
         990,
         None,
     );
+    // overlapping_monthly
     pkg(
         r,
         "mon-1008-dup",
@@ -329,10 +330,13 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
         t(9, 10),
         9900,
         None,
-    ); // overlapping_monthly
-    pkg(r, "top-1008-q0", 1008, None, "topup", "rtc_engine", "25k", Some(0), t(2, 10), 0, None); // invalid_quantity
-    pkg(r, "mon-1008-x", 1008, None, "monthly", "rtc_engine", "ultra", None, t(2, 11), 1000, None); // unknown_version
-    pkg(r, "top-1008-1m", 1008, None, "topup", "rtc_engine", "1m", Some(1), t(3, 10), 85600, None); // insufficient_balance
+    );
+    // invalid_quantity
+    pkg(r, "top-1008-q0", 1008, None, "topup", "rtc_engine", "25k", Some(0), t(2, 10), 0, None);
+    // unknown_version
+    pkg(r, "mon-1008-x", 1008, None, "monthly", "rtc_engine", "ultra", None, t(2, 11), 1000, None);
+    // insufficient_balance
+    pkg(r, "top-1008-1m", 1008, None, "topup", "rtc_engine", "1m", Some(1), t(3, 10), 85600, None);
     pkg(
         r,
         "bar-1008",
@@ -359,8 +363,10 @@ fn scenarios(r: &mut Root, c: &Clock, start: NaiveDate) {
         1900,
         Some(false),
     );
-    r.events.push(("upg-1008-down".into(), "mon-1008".into(), t(4, 10), "upgrade", Some("free"))); // not_higher_version
-    r.events.push(("upg-1008-bar".into(), "bar-1008".into(), t(4, 11), "upgrade", Some("pro"))); // not_upgradable
+    // not_higher_version
+    r.events.push(("upg-1008-down".into(), "mon-1008".into(), t(4, 10), "upgrade", Some("free")));
+    // not_upgradable
+    r.events.push(("upg-1008-bar".into(), "bar-1008".into(), t(4, 11), "upgrade", Some("pro")));
     r.events.push((
         "upg-1008-old".into(),
         "call-1008-old".into(),
@@ -489,13 +495,13 @@ type Slice = (
 
 fn write_usage(path: &Path, rows: &[Slice]) -> Result<()> {
     let b = Cols::new(&schemas::USAGE)
-        .str(rows.iter().map(|r| r.0.as_deref()))
-        .i64(rows.iter().map(|r| r.1))
-        .str(rows.iter().map(|r| r.2.as_deref()))
-        .str(rows.iter().map(|r| r.3.as_deref()))
-        .str(rows.iter().map(|r| r.4.as_deref()))
-        .ts(rows.iter().map(|r| r.5))
-        .i64(rows.iter().map(|r| r.6))
+        .str("event_id", rows.iter().map(|r| r.0.as_deref()))
+        .i64("app_id", rows.iter().map(|r| r.1))
+        .str("user_id", rows.iter().map(|r| r.2.as_deref()))
+        .str("room_id", rows.iter().map(|r| r.3.as_deref()))
+        .str("usage_class", rows.iter().map(|r| r.4.as_deref()))
+        .ts("start_time", rows.iter().map(|r| r.5))
+        .i64("seconds", rows.iter().map(|r| r.6))
         .finish();
     let (_, b) = b.map_err(|m| werr(path, m))?;
     write_file(path, &schemas::USAGE, &b)
@@ -559,21 +565,21 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
         out,
         &schemas::ACCOUNTS,
         Cols::new(&schemas::ACCOUNTS)
-            .i64(a.iter().map(|x| Some(x.0)))
-            .str(a.iter().map(|x| Some(x.1)))
-            .dec(a.iter().map(|x| Some(x.2)))
-            .and_then(|b| b.ts(a.iter().map(|x| Some(x.3))).finish()),
+            .i64("account_id", a.iter().map(|x| Some(x.0)))
+            .str("billing_mode", a.iter().map(|x| Some(x.1)))
+            .dec("opening_balance", a.iter().map(|x| Some(x.2)))
+            .and_then(|b| b.ts("opening_time", a.iter().map(|x| Some(x.3))).finish()),
     )?;
     let p = &r.apps;
     write(
         out,
         &schemas::APPS,
         Cols::new(&schemas::APPS)
-            .i64(p.iter().map(|x| Some(x.0)))
-            .i64(p.iter().map(|x| Some(x.1)))
-            .ts(p.iter().map(|x| Some(x.2)))
-            .ts(p.iter().map(|x| x.3))
-            .ts(p.iter().map(|x| x.4))
+            .i64("app_id", p.iter().map(|x| Some(x.0)))
+            .i64("account_id", p.iter().map(|x| Some(x.1)))
+            .ts("created_at", p.iter().map(|x| Some(x.2)))
+            .ts("disabled_at", p.iter().map(|x| x.3))
+            .ts("violation_at", p.iter().map(|x| x.4))
             .finish(),
     )?;
     let t = &r.txns;
@@ -581,11 +587,11 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
         out,
         &schemas::TRANSACTIONS,
         Cols::new(&schemas::TRANSACTIONS)
-            .str(t.iter().map(|x| Some(x.0.as_str())))
-            .i64(t.iter().map(|x| Some(x.1)))
-            .ts(t.iter().map(|x| Some(x.2)))
-            .str(t.iter().map(|x| Some(x.3)))
-            .dec(t.iter().map(|x| Some(x.4)))
+            .str("txn_id", t.iter().map(|x| Some(x.0.as_str())))
+            .i64("account_id", t.iter().map(|x| Some(x.1)))
+            .ts("time", t.iter().map(|x| Some(x.2)))
+            .str("kind", t.iter().map(|x| Some(x.3)))
+            .dec("amount", t.iter().map(|x| Some(x.4)))
             .and_then(|b| b.finish()),
     )?;
     let k = &r.packages;
@@ -593,38 +599,34 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
         out,
         &schemas::PACKAGES,
         Cols::new(&schemas::PACKAGES)
-            .str(k.iter().map(|x| Some(x.id.as_str())))
-            .i64(k.iter().map(|x| Some(x.account)))
-            .i64(k.iter().map(|x| x.app))
-            .str(k.iter().map(|x| Some(x.kind)))
-            .str(k.iter().map(|x| Some(x.product)))
-            .str(k.iter().map(|x| Some(x.version)))
-            .i32(k.iter().map(|x| x.quantity))
-            .ts(k.iter().map(|x| Some(x.at)))
-            .dec(k.iter().map(|x| Some(x.paid)))
-            .and_then(|b| b.bool(k.iter().map(|x| x.auto_renew)).finish()),
+            .str("package_id", k.iter().map(|x| Some(x.id.as_str())))
+            .i64("account_id", k.iter().map(|x| Some(x.account)))
+            .i64("app_id", k.iter().map(|x| x.app))
+            .str("kind", k.iter().map(|x| Some(x.kind)))
+            .str("product", k.iter().map(|x| Some(x.product)))
+            .str("version", k.iter().map(|x| Some(x.version)))
+            .i32("quantity", k.iter().map(|x| x.quantity))
+            .ts("purchased_at", k.iter().map(|x| Some(x.at)))
+            .dec("paid_price", k.iter().map(|x| Some(x.paid)))
+            .and_then(|b| b.bool("auto_renew", k.iter().map(|x| x.auto_renew)).finish()),
     )?;
     let e = &r.events;
     write(
         out,
         &schemas::PACKAGE_EVENTS,
         Cols::new(&schemas::PACKAGE_EVENTS)
-            .str(e.iter().map(|x| Some(x.0.as_str())))
-            .str(e.iter().map(|x| Some(x.1.as_str())))
-            .ts(e.iter().map(|x| Some(x.2)))
-            .str(e.iter().map(|x| Some(x.3)))
-            .str(e.iter().map(|x| x.4))
+            .str("event_id", e.iter().map(|x| Some(x.0.as_str())))
+            .str("package_id", e.iter().map(|x| Some(x.1.as_str())))
+            .ts("time", e.iter().map(|x| Some(x.2)))
+            .str("kind", e.iter().map(|x| Some(x.3)))
+            .str("target_version", e.iter().map(|x| x.4))
             .finish(),
     )?;
 
     let classes: Vec<String> = c.cat.classes.iter().map(|k| k.name.clone()).collect();
     for i in 0..o.days {
         let day = add_days(o.start, i as i64);
-        let dir = out.join("usage").join(format!(
-            "{}={}",
-            schemas::USAGE_PARTITION_KEY,
-            day.format("%Y-%m-%d")
-        ));
+        let dir = crate::partition::dir(&out.join("usage"), schemas::USAGE_PARTITION_KEY, day);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let day0 = c.cat.zone.start_of(day);
         let mut rows: Vec<Slice> = if o.scenarios { bad_rows(i, &c, day) } else { Vec::new() };

@@ -1,6 +1,6 @@
 //! rules.md, Inputs: footer validation of every Parquet file before anything is loaded, then
 //! loading of the small datasets into plain Rust values. Usage is only validated here; the
-//! metering stage scans it with polars.
+//! metering stage ([`crate::meter`]) scans it.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -22,6 +22,7 @@ use rustc_hash::FxHashSet;
 use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::error::{Error, Result};
+use crate::partition;
 
 pub use rtcbill_core::records::{
     AccountRecord, App, BillingMode, PackageEvent, PackageEventKind, PackageOrder, Txn,
@@ -69,26 +70,8 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Lists `usage/usage_date=YYYY-MM-DD/*.parquet`.
 pub fn usage_partitions(data: &Path) -> Result<BTreeMap<NaiveDate, Vec<PathBuf>>> {
-    let dir = data.join("usage");
     let mut out = BTreeMap::new();
-    if !dir.exists() {
-        return Ok(out);
-    }
-    let prefix = format!("{}=", schemas::USAGE_PARTITION_KEY);
-    for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let p = e.map_err(|e| Error::io(&dir, e))?.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        let day = name
-            .strip_prefix(&prefix)
-            .and_then(|d| d.parse::<NaiveDate>().ok())
-            .filter(|_| p.is_dir())
-            .ok_or_else(|| Error::Input {
-                file: p.clone(),
-                msg: format!("not a partition folder {prefix}YYYY-MM-DD"),
-            })?;
+    for (day, p) in partition::list(&data.join("usage"), schemas::USAGE_PARTITION_KEY)? {
         let files = parquet_files(&p)?;
         // An empty folder is no day of usage: it neither sets the epoch nor extends a run.
         if files.is_empty() {
@@ -280,7 +263,8 @@ impl<'a> Table<'a> {
         Ok(out)
     }
 
-    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (rules.md, Inputs and Outputs), at scale 2.
+    /// Money: decimals of scale ≤ 6 whose value has at most 2 decimals (rules.md, Inputs and
+    /// Outputs), at scale 2.
     pub(crate) fn opt_money(&self, name: &str) -> Result<Vec<Option<Decimal>>> {
         let mut out = self.opt_decimal(name)?;
         for (row, v) in out.iter_mut().enumerate() {
@@ -393,202 +377,225 @@ impl Inputs {
         }
         let catalog = crate::catalog_file::load(&data.join("catalog.toml"))?;
 
-        let mut seen = FxHashSet::default();
-        let accounts = load_dataset(data, &schemas::ACCOUNTS, |t| {
-            let ids = t.i64(c::ACCOUNT_ID)?;
-            let modes = t.str(c::BILLING_MODE)?;
-            let bal = t.money(c::OPENING_BALANCE)?;
-            let ot = t.ts(c::OPENING_TIME)?;
-            let mut v = Vec::with_capacity(t.rows());
-            for i in 0..t.rows() {
-                let mode = match modes[i].as_str() {
-                    "daily" => BillingMode::Daily,
-                    "monthly" => BillingMode::Monthly,
-                    m => {
-                        return Err(t.bad_value(
-                            c::BILLING_MODE,
-                            i,
-                            format!("{m:?} is not daily or monthly"),
-                        ))
-                    }
-                };
-                if !seen.insert(ids[i]) {
-                    return Err(zip_err(t.file, "account_id", ids[i]));
-                }
-                v.push(AccountRecord {
-                    id: ids[i],
-                    mode,
-                    opening_balance: bal[i],
-                    opening_time: ot[i],
-                });
-            }
-            Ok(v)
-        })?;
-        let known_accounts = seen;
+        let (accounts, known_accounts) = load_accounts(data)?;
+        let apps = load_apps(data, &known_accounts)?;
+        let txns = load_txns(data, &known_accounts)?;
+        let packages = load_packages(data, &known_accounts)?;
+        let package_events = load_package_events(data)?;
+        let usage = load_usage(data)?;
+        Ok(Inputs { catalog, accounts, apps, txns, packages, package_events, usage })
+    }
+}
 
-        let mut seen = FxHashSet::default();
-        let apps = load_dataset(data, &schemas::APPS, |t| {
-            let ids = t.i64(c::APP_ID)?;
-            let acc = t.i64(c::ACCOUNT_ID)?;
-            let created = t.ts(c::CREATED_AT)?;
-            let dis = t.opt_ts(c::DISABLED_AT)?;
-            let vio = t.opt_ts(c::VIOLATION_AT)?;
-            let mut v = Vec::with_capacity(t.rows());
-            for i in 0..t.rows() {
-                if !known_accounts.contains(&acc[i]) {
+/// `accounts`, with the set of their ids.
+fn load_accounts(data: &Path) -> Result<(Vec<AccountRecord>, FxHashSet<i64>)> {
+    let mut seen = FxHashSet::default();
+    let accounts = load_dataset(data, &schemas::ACCOUNTS, |t| {
+        let ids = t.i64(c::ACCOUNT_ID)?;
+        let modes = t.str(c::BILLING_MODE)?;
+        let bal = t.money(c::OPENING_BALANCE)?;
+        let ot = t.ts(c::OPENING_TIME)?;
+        let mut v = Vec::with_capacity(t.rows());
+        for i in 0..t.rows() {
+            let mode = match modes[i].as_str() {
+                "daily" => BillingMode::Daily,
+                "monthly" => BillingMode::Monthly,
+                m => {
                     return Err(t.bad_value(
-                        c::ACCOUNT_ID,
+                        c::BILLING_MODE,
                         i,
-                        format!("account {} is not in accounts", acc[i]),
-                    ));
+                        format!("{m:?} is not daily or monthly"),
+                    ))
                 }
-                if !seen.insert(ids[i]) {
-                    return Err(zip_err(t.file, "app_id", ids[i]));
-                }
-                v.push(App {
-                    id: ids[i],
-                    account_id: acc[i],
-                    created_at: created[i],
-                    disabled_at: dis[i],
-                    violation_at: vio[i],
-                });
+            };
+            if !seen.insert(ids[i]) {
+                return Err(zip_err(t.file, "account_id", ids[i]));
             }
-            Ok(v)
-        })?;
+            v.push(AccountRecord {
+                id: ids[i],
+                mode,
+                opening_balance: bal[i],
+                opening_time: ot[i],
+            });
+        }
+        Ok(v)
+    })?;
+    Ok((accounts, seen))
+}
 
-        let mut seen = FxHashSet::default();
-        let txns = load_dataset(data, &schemas::TRANSACTIONS, |t| {
-            let ids = t.str(c::TXN_ID)?;
-            let acc = t.i64(c::ACCOUNT_ID)?;
-            let time = t.ts(c::TIME)?;
-            let kind = t.str(c::KIND)?;
-            let amount = t.money(c::AMOUNT)?;
-            let mut v = Vec::with_capacity(t.rows());
-            for i in 0..t.rows() {
-                if !matches!(kind[i].as_str(), "recharge" | "refund" | "adjustment") {
+/// `apps`, each of a known account.
+fn load_apps(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<App>> {
+    let mut seen = FxHashSet::default();
+    load_dataset(data, &schemas::APPS, |t| {
+        let ids = t.i64(c::APP_ID)?;
+        let acc = t.i64(c::ACCOUNT_ID)?;
+        let created = t.ts(c::CREATED_AT)?;
+        let dis = t.opt_ts(c::DISABLED_AT)?;
+        let vio = t.opt_ts(c::VIOLATION_AT)?;
+        let mut v = Vec::with_capacity(t.rows());
+        for i in 0..t.rows() {
+            if !known_accounts.contains(&acc[i]) {
+                return Err(t.bad_value(
+                    c::ACCOUNT_ID,
+                    i,
+                    format!("account {} is not in accounts", acc[i]),
+                ));
+            }
+            if !seen.insert(ids[i]) {
+                return Err(zip_err(t.file, "app_id", ids[i]));
+            }
+            v.push(App {
+                id: ids[i],
+                account_id: acc[i],
+                created_at: created[i],
+                disabled_at: dis[i],
+                violation_at: vio[i],
+            });
+        }
+        Ok(v)
+    })
+}
+
+/// `transactions` of known accounts.
+fn load_txns(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Txn>> {
+    let mut seen = FxHashSet::default();
+    load_dataset(data, &schemas::TRANSACTIONS, |t| {
+        let ids = t.str(c::TXN_ID)?;
+        let acc = t.i64(c::ACCOUNT_ID)?;
+        let time = t.ts(c::TIME)?;
+        let kind = t.str(c::KIND)?;
+        let amount = t.money(c::AMOUNT)?;
+        let mut v = Vec::with_capacity(t.rows());
+        for i in 0..t.rows() {
+            if !matches!(kind[i].as_str(), "recharge" | "refund" | "adjustment") {
+                return Err(t.bad_value(
+                    c::KIND,
+                    i,
+                    format!("{:?} is not recharge, refund or adjustment", kind[i]),
+                ));
+            }
+            if !known_accounts.contains(&acc[i]) {
+                return Err(t.bad_value(
+                    c::ACCOUNT_ID,
+                    i,
+                    format!("account {} is not in accounts", acc[i]),
+                ));
+            }
+            if !seen.insert(ids[i].clone()) {
+                return Err(zip_err(t.file, "txn_id", &ids[i]));
+            }
+            v.push(Txn {
+                id: ids[i].clone(),
+                account_id: acc[i],
+                time: time[i],
+                kind: kind[i].clone(),
+                amount: amount[i],
+            });
+        }
+        Ok(v)
+    })
+}
+
+/// `packages` (orders) of known accounts.
+fn load_packages(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<PackageOrder>> {
+    let mut seen = FxHashSet::default();
+    load_dataset(data, &schemas::PACKAGES, |t| {
+        let ids = t.str(c::PACKAGE_ID)?;
+        let acc = t.i64(c::ACCOUNT_ID)?;
+        let app = t.opt_i64(c::APP_ID)?;
+        let kind = t.str(c::KIND)?;
+        let product = t.str(c::PRODUCT)?;
+        let version = t.str(c::VERSION)?;
+        let qty = t.opt_i64(c::QUANTITY)?;
+        let at = t.ts(c::PURCHASED_AT)?;
+        let price = t.money(c::PAID_PRICE)?;
+        let ar = t.opt_bool(c::AUTO_RENEW)?;
+        let mut v = Vec::with_capacity(t.rows());
+        for i in 0..t.rows() {
+            if !known_accounts.contains(&acc[i]) {
+                return Err(t.bad_value(
+                    c::ACCOUNT_ID,
+                    i,
+                    format!("account {} is not in accounts", acc[i]),
+                ));
+            }
+            if price[i].is_sign_negative() && !price[i].is_zero() {
+                return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
+            }
+            if !seen.insert(ids[i].clone()) {
+                return Err(zip_err(t.file, "package_id", &ids[i]));
+            }
+            v.push(PackageOrder {
+                package_id: ids[i].clone(),
+                account_id: acc[i],
+                app_id: app[i],
+                kind: kind[i].clone(),
+                product: product[i].clone(),
+                version: version[i].clone(),
+                quantity: qty[i],
+                purchased_at: at[i],
+                paid_price: price[i],
+                auto_renew: ar[i],
+            });
+        }
+        Ok(v)
+    })
+}
+
+/// `package_events`.
+fn load_package_events(data: &Path) -> Result<Vec<PackageEvent>> {
+    let mut seen = FxHashSet::default();
+    load_dataset(data, &schemas::PACKAGE_EVENTS, |t| {
+        let ids = t.str(c::EVENT_ID)?;
+        let pkg = t.str(c::PACKAGE_ID)?;
+        let time = t.ts(c::TIME)?;
+        let kind = t.str(c::KIND)?;
+        let target = t.opt_str(c::TARGET_VERSION)?;
+        let mut v = Vec::with_capacity(t.rows());
+        for i in 0..t.rows() {
+            let k = match kind[i].as_str() {
+                "upgrade" => PackageEventKind::Upgrade,
+                "auto_renew_on" => PackageEventKind::AutoRenewOn,
+                "auto_renew_off" => PackageEventKind::AutoRenewOff,
+                k => {
                     return Err(t.bad_value(
                         c::KIND,
                         i,
-                        format!("{:?} is not recharge, refund or adjustment", kind[i]),
-                    ));
+                        format!("{k:?} is not upgrade, auto_renew_on or auto_renew_off"),
+                    ))
                 }
-                if !known_accounts.contains(&acc[i]) {
-                    return Err(t.bad_value(
-                        c::ACCOUNT_ID,
-                        i,
-                        format!("account {} is not in accounts", acc[i]),
-                    ));
-                }
-                if !seen.insert(ids[i].clone()) {
-                    return Err(zip_err(t.file, "txn_id", &ids[i]));
-                }
-                v.push(Txn {
-                    id: ids[i].clone(),
-                    account_id: acc[i],
-                    time: time[i],
-                    kind: kind[i].clone(),
-                    amount: amount[i],
-                });
+            };
+            if !seen.insert(ids[i].clone()) {
+                return Err(zip_err(t.file, "event_id", &ids[i]));
             }
-            Ok(v)
-        })?;
+            v.push(PackageEvent {
+                event_id: ids[i].clone(),
+                package_id: pkg[i].clone(),
+                time: time[i],
+                kind: k,
+                target_version: target[i].clone(),
+            });
+        }
+        Ok(v)
+    })
+}
 
-        let mut seen = FxHashSet::default();
-        let packages = load_dataset(data, &schemas::PACKAGES, |t| {
-            let ids = t.str(c::PACKAGE_ID)?;
-            let acc = t.i64(c::ACCOUNT_ID)?;
-            let app = t.opt_i64(c::APP_ID)?;
-            let kind = t.str(c::KIND)?;
-            let product = t.str(c::PRODUCT)?;
-            let version = t.str(c::VERSION)?;
-            let qty = t.opt_i64(c::QUANTITY)?;
-            let at = t.ts(c::PURCHASED_AT)?;
-            let price = t.money(c::PAID_PRICE)?;
-            let ar = t.opt_bool(c::AUTO_RENEW)?;
-            let mut v = Vec::with_capacity(t.rows());
-            for i in 0..t.rows() {
-                if !known_accounts.contains(&acc[i]) {
-                    return Err(t.bad_value(
-                        c::ACCOUNT_ID,
-                        i,
-                        format!("account {} is not in accounts", acc[i]),
-                    ));
-                }
-                if price[i].is_sign_negative() && !price[i].is_zero() {
-                    return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
-                }
-                if !seen.insert(ids[i].clone()) {
-                    return Err(zip_err(t.file, "package_id", &ids[i]));
-                }
-                v.push(PackageOrder {
-                    package_id: ids[i].clone(),
-                    account_id: acc[i],
-                    app_id: app[i],
-                    kind: kind[i].clone(),
-                    product: product[i].clone(),
-                    version: version[i].clone(),
-                    quantity: qty[i],
-                    purchased_at: at[i],
-                    paid_price: price[i],
-                    auto_renew: ar[i],
-                });
-            }
-            Ok(v)
-        })?;
-
-        let mut seen = FxHashSet::default();
-        let package_events = load_dataset(data, &schemas::PACKAGE_EVENTS, |t| {
-            let ids = t.str(c::EVENT_ID)?;
-            let pkg = t.str(c::PACKAGE_ID)?;
-            let time = t.ts(c::TIME)?;
-            let kind = t.str(c::KIND)?;
-            let target = t.opt_str(c::TARGET_VERSION)?;
-            let mut v = Vec::with_capacity(t.rows());
-            for i in 0..t.rows() {
-                let k = match kind[i].as_str() {
-                    "upgrade" => PackageEventKind::Upgrade,
-                    "auto_renew_on" => PackageEventKind::AutoRenewOn,
-                    "auto_renew_off" => PackageEventKind::AutoRenewOff,
-                    k => {
-                        return Err(t.bad_value(
-                            c::KIND,
-                            i,
-                            format!("{k:?} is not upgrade, auto_renew_on or auto_renew_off"),
-                        ))
-                    }
-                };
-                if !seen.insert(ids[i].clone()) {
-                    return Err(zip_err(t.file, "event_id", &ids[i]));
-                }
-                v.push(PackageEvent {
-                    event_id: ids[i].clone(),
-                    package_id: pkg[i].clone(),
-                    time: time[i],
-                    kind: k,
-                    target_version: target[i].clone(),
-                });
-            }
-            Ok(v)
-        })?;
-
-        let mut usage = BTreeMap::new();
-        for (day, files) in usage_partitions(data)? {
-            let mut checked = Vec::with_capacity(files.len());
-            for path in files {
-                let b = check_footer(&path, &schemas::USAGE)?;
-                let time_unit = match b
-                    .schema()
-                    .field_with_name(c::START_TIME)
-                    .map(|f| f.data_type().clone())
-                {
+/// The usage files by day, each footer checked.
+fn load_usage(data: &Path) -> Result<BTreeMap<NaiveDate, Vec<UsageFile>>> {
+    let mut usage = BTreeMap::new();
+    for (day, files) in usage_partitions(data)? {
+        let mut checked = Vec::with_capacity(files.len());
+        for path in files {
+            let b = check_footer(&path, &schemas::USAGE)?;
+            let time_unit =
+                match b.schema().field_with_name(c::START_TIME).map(|f| f.data_type().clone()) {
                     Ok(DataType::Timestamp(u, _)) => u,
                     _ => unreachable!("check_footer accepted a timestamp"),
                 };
-                check_unsigned(&path, &b)?;
-                checked.push(UsageFile { path, time_unit });
-            }
-            usage.insert(day, checked);
+            check_unsigned(&path, &b)?;
+            checked.push(UsageFile { path, time_unit });
         }
-        Ok(Inputs { catalog, accounts, apps, txns, packages, package_events, usage })
+        usage.insert(day, checked);
     }
+    Ok(usage)
 }

@@ -6,7 +6,8 @@
 //!   (rules.md, Metering); [`metered`]: metering read from a folder (the Spark job's)
 //! - [`run`]: the chain of days shared by the jobs (README, Jobs), over [`store`], the output
 //!   root's snapshots and day records (README, State)
-//! - [`output`]: Parquet writing; [`revision`]: bill revisions (rules.md, Revisions)
+//! - [`output`]: Parquet writing; [`partition`]: the `key=YYYY-MM-DD` folders; [`revision`]: bill
+//!   revisions (rules.md, Revisions)
 //! - [`report`]: the outputs drawn as one self-contained HTML page (README, Report)
 //! - [`simulate`]: what-if re-rating of published days under candidate catalogs
 //! - [`verify`]: the audit of a range of outputs against their inputs and the ledger
@@ -20,6 +21,7 @@ pub mod input;
 pub mod meter;
 pub mod metered;
 pub mod output;
+pub mod partition;
 pub mod report;
 pub mod revision;
 pub mod run;
@@ -28,6 +30,6 @@ pub mod store;
 pub mod verify;
 
 // The core's modules, under the names the pipeline has always used for them.
-pub use rtcbill_core::{catalog, clock, engine, rows};
+pub use rtcbill_core::{catalog, clock, engine, rows, vocab};
 
 pub use error::{Error, Result};

@@ -1,8 +1,8 @@
 //! `--metered DIR`: metering done elsewhere (the Spark job in `jobs/spark/`), read instead of
-//! scanning raw usage. `DIR` holds `usage_daily/`, `rejected_usage/` (rules.md, Outputs layout and types)
-//! and `meter_counts/`, each partitioned by `billing_date=D`; a day is present when its
-//! `meter_counts` partition is. Everything is validated like any input: every footer before the
-//! run starts, then each day's values against the catalog, the apps and the counts.
+//! scanning raw usage. `DIR` holds `usage_daily/`, `rejected_usage/` (rules.md, Outputs layout and
+//! types) and `meter_counts/`, each partitioned by `billing_date=D`; a day is present when its
+//! `meter_counts` partition is. Everything is validated like any input: every footer before the run
+//! starts, then each day's values against the catalog, the apps and the counts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,15 +13,12 @@ use rtcbill_schemas::{self as schemas, c, Dataset, PARTITION_KEY};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{check_footer, parquet_files, App, Table};
-use crate::meter::{reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily};
+use crate::meter::{MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily};
+use crate::partition;
 
 /// The datasets a metered directory holds.
 pub const DATASETS: [&Dataset; 3] =
     [&schemas::METER_COUNTS, &schemas::USAGE_DAILY, &schemas::REJECTED_USAGE];
-
-fn partition(dir: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
-    dir.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
-}
 
 /// The days of a metered directory, every file's footer checked.
 pub fn days(dir: &Path) -> Result<BTreeSet<NaiveDate>> {
@@ -32,22 +29,7 @@ pub fn days(dir: &Path) -> Result<BTreeSet<NaiveDate>> {
             msg: "no meter_counts/ folder: not a metered directory".into(),
         });
     }
-    let mut days = BTreeSet::new();
-    for e in std::fs::read_dir(&root).map_err(|e| Error::io(&root, e))? {
-        let p = e.map_err(|e| Error::io(&root, e))?.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        let day = name
-            .strip_prefix(&format!("{PARTITION_KEY}="))
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| Error::Input {
-                file: p.clone(),
-                msg: format!("not a partition folder {PARTITION_KEY}=YYYY-MM-DD"),
-            })?;
-        days.insert(day);
-    }
+    let days: BTreeSet<NaiveDate> = partition::list(&root, PARTITION_KEY)?.into_keys().collect();
     for &day in &days {
         for f in files(dir, day)? {
             check_footer(&f.1, f.0)?;
@@ -60,7 +42,7 @@ pub fn days(dir: &Path) -> Result<BTreeSet<NaiveDate>> {
 pub fn files(dir: &Path, day: NaiveDate) -> Result<Vec<(&'static Dataset, PathBuf)>> {
     let mut out = Vec::new();
     for ds in DATASETS {
-        for f in parquet_files(&partition(dir, ds, day))? {
+        for f in parquet_files(&partition::of(dir, ds, day))? {
             out.push((ds, f));
         }
     }
@@ -108,11 +90,19 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
                     let k = cat.class_index(&class[i]).ok_or_else(|| {
                         bad(&f, c::USAGE_CLASS, i, format!("{:?} is not a catalog class", class[i]))
                     })?;
-                    // rules.md, Metering: billable = ceil(seconds / 60), package = billable × ratio
+                    let u = UsageDaily::from_total(
+                        acc[i],
+                        app[i],
+                        k,
+                        cat.classes[k].ratio,
+                        slices[i],
+                        secs[i],
+                    );
+                    // rules.md, Metering: the minutes must be those of the seconds.
                     if slices[i] < 1
                         || secs[i] < 0
-                        || billable[i] != (secs[i] + 59) / 60
-                        || pkg[i] != billable[i] * cat.classes[k].ratio
+                        || billable[i] != u.billable_minutes
+                        || pkg[i] != u.package_minutes
                     {
                         return Err(bad(
                             &f,
@@ -121,15 +111,7 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
                             "slices, seconds and minutes do not agree (rules.md, Metering)".into(),
                         ));
                     }
-                    usage.push(UsageDaily {
-                        account_id: acc[i],
-                        app_id: app[i],
-                        class: k,
-                        slices: slices[i],
-                        seconds: secs[i],
-                        billable_minutes: billable[i],
-                        package_minutes: pkg[i],
-                    });
+                    usage.push(u);
                 }
             }
             _ => {
@@ -143,7 +125,7 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
                 let (start, secs, reason) =
                     (t.opt_ts(c::START_TIME)?, t.opt_i64(c::SECONDS)?, t.str(c::REASON)?);
                 for i in 0..t.rows() {
-                    let Some(why) = reject_reason(&reason[i]) else {
+                    let Some(why) = RejectReason::parse(&reason[i]) else {
                         return Err(bad(
                             &f,
                             c::REASON,
@@ -162,7 +144,7 @@ pub fn load(dir: &Path, day: NaiveDate, apps: &[App], cat: &Catalog) -> Result<M
             }
         }
     }
-    let part = partition(dir, &schemas::METER_COUNTS, day);
+    let part = partition::of(dir, &schemas::METER_COUNTS, day);
     let [(_, [raw, accepted, rej, collapsed])] = counts.as_slice() else {
         return Err(Error::Input {
             file: part,

@@ -1,4 +1,4 @@
-//! rules.md, Outputs outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
+//! rules.md, Outputs: rows to Arrow with the contract's exact types, sorted by the dataset's
 //! sort key, written with zstd, statistics, sorting metadata and `schema_version`. The store
 //! ([`crate::store`]) stages the files of a day and swaps them in.
 
@@ -16,24 +16,28 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use rtcbill_schemas::{
-    self as schemas, ColType, Dataset, PARTITION_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
-};
+use rtcbill_schemas::{self as schemas, ColType, Dataset, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
 use crate::clock::{day_number, Ts};
 use crate::error::{Error, Result};
 use crate::meter::{RejectedSlice, UsageDaily};
-use crate::rows::{DayRows, RevisionRow};
+use crate::rows::{
+    AccountStatusRow, BillLineRow, BillRow, ChargeRow, DayRows, DeductionRow, OrderRow,
+    PackageBalanceRow, RevisionRow, StatusEventRow,
+};
 
-/// The file name of the one file in each partition.
-pub const PART_FILE: &str = "part-0.parquet";
+pub use crate::partition::{file as partition_file, of as partition_dir, PART_FILE};
 
-/// Builds the columns of one dataset, in the contract's order.
+/// Builds the columns of one dataset, each pushed with its name: a name that is not the
+/// contract's column at that position (two columns swapped, one missing or extra) makes
+/// [`finish`](Cols::finish) an error naming the dataset and both names.
 pub(crate) struct Cols {
     ds: &'static Dataset,
     cols: Vec<ArrayRef>,
+    /// The first column pushed out of place.
+    misplaced: Option<String>,
 }
 
 fn dec(d: Decimal, scale: u32) -> std::result::Result<i128, String> {
@@ -47,43 +51,61 @@ fn dec(d: Decimal, scale: u32) -> std::result::Result<i128, String> {
 
 impl Cols {
     pub(crate) fn new(ds: &'static Dataset) -> Cols {
-        Cols { ds, cols: Vec::with_capacity(ds.columns.len()) }
+        Cols { ds, cols: Vec::with_capacity(ds.columns.len()), misplaced: None }
     }
-    pub(crate) fn next_ty(&self) -> ColType {
-        self.ds.columns[self.cols.len()].ty
-    }
-    pub(crate) fn i64(mut self, v: impl IntoIterator<Item = Option<i64>>) -> Self {
-        self.cols.push(Arc::new(Int64Array::from_iter(v)));
+    /// Checks that `name` is the next column of the contract, then adds `a` as it.
+    fn push(mut self, name: &str, a: ArrayRef) -> Self {
+        let at = self.cols.len();
+        if self.misplaced.is_none() {
+            match self.ds.columns.get(at) {
+                Some(c) if c.name == name => {}
+                Some(c) => {
+                    self.misplaced = Some(format!(
+                        "{}: column {at} is {}, written as {name}",
+                        self.ds.name, c.name
+                    ))
+                }
+                None => {
+                    self.misplaced =
+                        Some(format!("{}: {name} written past the last column", self.ds.name))
+                }
+            }
+        }
+        self.cols.push(a);
         self
     }
-    pub(crate) fn i32(mut self, v: impl IntoIterator<Item = Option<i32>>) -> Self {
-        self.cols.push(Arc::new(arrow::array::Int32Array::from_iter(v)));
-        self
+    pub(crate) fn i64(self, name: &str, v: impl IntoIterator<Item = Option<i64>>) -> Self {
+        self.push(name, Arc::new(Int64Array::from_iter(v)))
     }
-    pub(crate) fn str<S: AsRef<str>>(mut self, v: impl IntoIterator<Item = Option<S>>) -> Self {
-        self.cols.push(Arc::new(StringArray::from_iter(v)));
-        self
+    pub(crate) fn i32(self, name: &str, v: impl IntoIterator<Item = Option<i32>>) -> Self {
+        self.push(name, Arc::new(arrow::array::Int32Array::from_iter(v)))
     }
-    pub(crate) fn bool(mut self, v: impl IntoIterator<Item = Option<bool>>) -> Self {
-        self.cols.push(Arc::new(BooleanArray::from_iter(v)));
-        self
+    pub(crate) fn str<S: AsRef<str>>(
+        self,
+        name: &str,
+        v: impl IntoIterator<Item = Option<S>>,
+    ) -> Self {
+        self.push(name, Arc::new(StringArray::from_iter(v)))
     }
-    pub(crate) fn ts(mut self, v: impl IntoIterator<Item = Option<Ts>>) -> Self {
-        self.cols.push(Arc::new(TimestampMicrosecondArray::from_iter(v).with_timezone("UTC")));
-        self
+    pub(crate) fn bool(self, name: &str, v: impl IntoIterator<Item = Option<bool>>) -> Self {
+        self.push(name, Arc::new(BooleanArray::from_iter(v)))
     }
-    pub(crate) fn date(mut self, v: impl IntoIterator<Item = Option<NaiveDate>>) -> Self {
-        self.cols.push(Arc::new(Date32Array::from_iter(
-            v.into_iter().map(|d| d.map(|d| day_number(d) as i32)),
-        )));
-        self
+    pub(crate) fn ts(self, name: &str, v: impl IntoIterator<Item = Option<Ts>>) -> Self {
+        self.push(name, Arc::new(TimestampMicrosecondArray::from_iter(v).with_timezone("UTC")))
     }
+    pub(crate) fn date(self, name: &str, v: impl IntoIterator<Item = Option<NaiveDate>>) -> Self {
+        let days = v.into_iter().map(|d| d.map(|d| day_number(d) as i32));
+        self.push(name, Arc::new(Date32Array::from_iter(days)))
+    }
+    /// A decimal column at the contract's scale for `name`.
     pub(crate) fn dec(
-        mut self,
+        self,
+        name: &str,
         v: impl IntoIterator<Item = Option<Decimal>>,
     ) -> std::result::Result<Self, String> {
-        let ColType::Decimal(scale) = self.next_ty() else {
-            panic!("column {} is not a decimal", self.cols.len())
+        let ty = self.ds.columns.iter().find(|c| c.name == name).map(|c| c.ty);
+        let Some(ColType::Decimal(scale)) = ty else {
+            return Err(format!("{}: {name} is not a decimal column", self.ds.name));
         };
         let vals: Vec<Option<i128>> = v
             .into_iter()
@@ -92,10 +114,12 @@ impl Cols {
         let a = Decimal128Array::from_iter(vals)
             .with_precision_and_scale(18, scale)
             .map_err(|e| e.to_string())?;
-        self.cols.push(Arc::new(a));
-        Ok(self)
+        Ok(self.push(name, Arc::new(a)))
     }
     pub(crate) fn finish(self) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+        if let Some(m) = self.misplaced {
+            return Err(m);
+        }
         let b = RecordBatch::try_new(self.ds.schema(), self.cols)
             .map_err(|e| format!("{}: {e}", self.ds.name))?;
         Ok((self.ds, b))
@@ -113,13 +137,13 @@ pub fn usage_daily_batch(
 ) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
     Cols::new(&schemas::USAGE_DAILY)
-        .i64(u.iter().map(|r| Some(r.account_id)))
-        .i64(u.iter().map(|r| Some(r.app_id)))
-        .str(u.iter().map(|r| class(r.class)))
-        .i64(u.iter().map(|r| Some(r.slices)))
-        .i64(u.iter().map(|r| Some(r.seconds)))
-        .i64(u.iter().map(|r| Some(r.billable_minutes)))
-        .i64(u.iter().map(|r| Some(r.package_minutes)))
+        .i64("account_id", u.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", u.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", u.iter().map(|r| class(r.class)))
+        .i64("slices", u.iter().map(|r| Some(r.slices)))
+        .i64("seconds", u.iter().map(|r| Some(r.seconds)))
+        .i64("billable_minutes", u.iter().map(|r| Some(r.billable_minutes)))
+        .i64("package_minutes", u.iter().map(|r| Some(r.package_minutes)))
         .finish()
 }
 
@@ -128,16 +152,19 @@ pub fn rejected_batch(
     r: Vec<RejectedSlice>,
 ) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     Cols::new(&schemas::REJECTED_USAGE)
-        .str(r.iter().map(|r| r.event_id()))
-        .i64(r.iter().map(|r| r.app_id))
-        .str(r.iter().map(|r| r.user_id()))
-        .str(r.iter().map(|r| r.room_id()))
-        .str(r.iter().map(|r| r.usage_class()))
-        .ts(r.iter().map(|r| r.start_time))
-        .i64(r.iter().map(|r| r.seconds))
-        .str(r.iter().map(|r| Some(r.reason)))
+        .str("event_id", r.iter().map(|r| r.event_id()))
+        .i64("app_id", r.iter().map(|r| r.app_id))
+        .str("user_id", r.iter().map(|r| r.user_id()))
+        .str("room_id", r.iter().map(|r| r.room_id()))
+        .str("usage_class", r.iter().map(|r| r.usage_class()))
+        .ts("start_time", r.iter().map(|r| r.start_time))
+        .i64("seconds", r.iter().map(|r| r.seconds))
+        .str("reason", r.iter().map(|r| Some(r.reason.as_str())))
         .finish()
 }
+
+/// One dataset's rows as an Arrow batch, or why they do not fit its contract.
+pub type Batch = std::result::Result<(&'static Dataset, RecordBatch), String>;
 
 /// The engine's datasets of (part of) a day as Arrow batches; each dataset's rows are freed
 /// once converted.
@@ -145,127 +172,146 @@ pub fn rows_batches(
     mut rows: DayRows,
     cat: &Catalog,
 ) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
+    // Each statement frees its dataset's rows.
+    let deductions = deductions_batch(&std::mem::take(&mut rows.deductions), cat)?;
+    let charges = charges_batch(&std::mem::take(&mut rows.charges), cat)?;
+    let bills = bills_batch(&std::mem::take(&mut rows.bills), cat)?;
+    let bill_lines = bill_lines_batch(&std::mem::take(&mut rows.bill_lines), cat)?;
+    let orders = orders_batch(&std::mem::take(&mut rows.orders))?;
+    let package_balances = package_balances_batch(&std::mem::take(&mut rows.package_balances))?;
+    let account_status = account_status_batch(&std::mem::take(&mut rows.account_status))?;
+    let status_events = status_events_batch(&std::mem::take(&mut rows.status_events))?;
+    Ok(vec![
+        deductions,
+        charges,
+        bills,
+        bill_lines,
+        orders,
+        package_balances,
+        account_status,
+        status_events,
+    ])
+}
+
+/// `deductions` as an Arrow batch.
+fn deductions_batch(d: &[DeductionRow], cat: &Catalog) -> Batch {
     let class = |i: usize| Some(cat.classes[i].name.as_str());
-    let mut out = Vec::new();
-    let d = std::mem::take(&mut rows.deductions);
-    out.push(
-        Cols::new(&schemas::DEDUCTIONS)
-            .i64(d.iter().map(|r| Some(r.account_id)))
-            .i64(d.iter().map(|r| Some(r.app_id)))
-            .str(d.iter().map(|r| class(r.class)))
-            .str(d.iter().map(|r| s(&r.package_id)))
-            .str(d.iter().map(|r| s(r.package_kind)))
-            .i64(d.iter().map(|r| Some(r.usage_minutes)))
-            .i64(d.iter().map(|r| Some(r.package_minutes)))
-            .i64(d.iter().map(|r| Some(r.remaining_after)))
-            .finish()?,
-    );
-    drop(d);
-    let c = std::mem::take(&mut rows.charges);
-    out.push(
-        Cols::new(&schemas::CHARGES)
-            .i64(c.iter().map(|r| Some(r.account_id)))
-            .i64(c.iter().map(|r| Some(r.app_id)))
-            .str(c.iter().map(|r| class(r.class)))
-            .i64(c.iter().map(|r| Some(r.minutes)))
-            .dec(c.iter().map(|r| Some(r.unit_price_per_1000)))?
-            .dec(c.iter().map(|r| Some(r.amount)))?
-            .finish()?,
-    );
-    drop(c);
-    let b = std::mem::take(&mut rows.bills);
-    out.push(
-        Cols::new(&schemas::BILLS)
-            .str(b.iter().map(|r| s(&r.bill_id)))
-            .i64(b.iter().map(|r| Some(r.account_id)))
-            .str(b.iter().map(|r| s(r.cycle)))
-            .date(b.iter().map(|r| Some(r.period_start)))
-            .date(b.iter().map(|r| Some(r.period_end)))
-            .ts(b.iter().map(|r| Some(r.issued_at)))
-            .str(b.iter().map(|_| s(&cat.currency)))
-            .dec(b.iter().map(|r| Some(r.amount)))?
-            .dec(b.iter().map(|r| Some(r.balance_before)))?
-            .dec(b.iter().map(|r| Some(r.balance_after)))?
-            .i64(b.iter().map(|r| Some(r.revision)))
-            .finish()?,
-    );
-    drop(b);
-    let l = std::mem::take(&mut rows.bill_lines);
-    out.push(
-        Cols::new(&schemas::BILL_LINES)
-            .str(l.iter().map(|r| s(&r.bill_id)))
-            .i64(l.iter().map(|r| Some(r.account_id)))
-            .i64(l.iter().map(|r| Some(r.app_id)))
-            .str(l.iter().map(|r| class(r.class)))
-            .dec(l.iter().map(|r| Some(r.unit_price_per_1000)))?
-            .i64(l.iter().map(|r| Some(r.minutes)))
-            .dec(l.iter().map(|r| Some(r.amount)))?
-            .finish()?,
-    );
-    drop(l);
-    let o = std::mem::take(&mut rows.orders);
-    out.push(
-        Cols::new(&schemas::ORDERS)
-            .str(o.iter().map(|r| s(&r.order_id)))
-            .i64(o.iter().map(|r| r.account_id))
-            .str(o.iter().map(|r| s(&r.package_id)))
-            .str(o.iter().map(|r| s(r.kind)))
-            .ts(o.iter().map(|r| Some(r.time)))
-            .str(o.iter().map(|r| s(r.status)))
-            .str(o.iter().map(|r| r.reason))
-            .dec(o.iter().map(|r| r.amount))?
-            .i64(o.iter().map(|r| r.minutes_added))
-            .date(o.iter().map(|r| r.cycle_start))
-            .date(o.iter().map(|r| r.cycle_end))
-            .str(o.iter().map(|r| r.version.as_deref()))
-            .finish()?,
-    );
-    drop(o);
-    let p = std::mem::take(&mut rows.package_balances);
-    out.push(
-        Cols::new(&schemas::PACKAGE_BALANCES)
-            .str(p.iter().map(|r| s(&r.package_id)))
-            .i64(p.iter().map(|r| Some(r.account_id)))
-            .i64(p.iter().map(|r| r.app_id))
-            .str(p.iter().map(|r| s(r.kind)))
-            .str(p.iter().map(|r| s(&r.product)))
-            .str(p.iter().map(|r| s(&r.version)))
-            .date(p.iter().map(|r| Some(r.cycle_start)))
-            .date(p.iter().map(|r| Some(r.cycle_end)))
-            .i64(p.iter().map(|r| Some(r.minutes_total)))
-            .i64(p.iter().map(|r| Some(r.minutes_used)))
-            .i64(p.iter().map(|r| Some(r.minutes_left)))
-            .str(p.iter().map(|r| s(r.status)))
-            .bool(p.iter().map(|r| Some(r.auto_renew)))
-            .finish()?,
-    );
-    drop(p);
-    let a = std::mem::take(&mut rows.account_status);
-    out.push(
-        Cols::new(&schemas::ACCOUNT_STATUS)
-            .i64(a.iter().map(|r| Some(r.account_id)))
-            .dec(a.iter().map(|r| Some(r.balance)))?
-            .str(a.iter().map(|r| s(r.state)))
-            .ts(a.iter().map(|r| r.arrears_since))
-            .ts(a.iter().map(|r| r.grace_deadline))
-            .ts(a.iter().map(|r| r.suspended_at))
-            .ts(a.iter().map(|r| r.reclaim_at))
-            .dec(a.iter().map(|r| Some(r.amount_due)))?
-            .finish()?,
-    );
-    drop(a);
-    let e = std::mem::take(&mut rows.status_events);
-    out.push(
-        Cols::new(&schemas::STATUS_EVENTS)
-            .i64(e.iter().map(|r| Some(r.account_id)))
-            .i64(e.iter().map(|r| r.app_id))
-            .str(e.iter().map(|r| s(r.event)))
-            .ts(e.iter().map(|r| Some(r.time)))
-            .str(e.iter().map(|r| s(&r.detail)))
-            .finish()?,
-    );
-    drop(e);
-    Ok(out)
+    Cols::new(&schemas::DEDUCTIONS)
+        .i64("account_id", d.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", d.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", d.iter().map(|r| class(r.class)))
+        .str("package_id", d.iter().map(|r| s(&r.package_id)))
+        .str("package_kind", d.iter().map(|r| s(r.package_kind.as_str())))
+        .i64("usage_minutes", d.iter().map(|r| Some(r.usage_minutes)))
+        .i64("package_minutes", d.iter().map(|r| Some(r.package_minutes)))
+        .i64("remaining_after", d.iter().map(|r| Some(r.remaining_after)))
+        .finish()
+}
+
+/// `charges` as an Arrow batch.
+fn charges_batch(c: &[ChargeRow], cat: &Catalog) -> Batch {
+    let class = |i: usize| Some(cat.classes[i].name.as_str());
+    Cols::new(&schemas::CHARGES)
+        .i64("account_id", c.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", c.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", c.iter().map(|r| class(r.class)))
+        .i64("minutes", c.iter().map(|r| Some(r.minutes)))
+        .dec("unit_price_per_1000", c.iter().map(|r| Some(r.unit_price_per_1000)))?
+        .dec("amount", c.iter().map(|r| Some(r.amount)))?
+        .finish()
+}
+
+/// `bills` as an Arrow batch.
+fn bills_batch(b: &[BillRow], cat: &Catalog) -> Batch {
+    Cols::new(&schemas::BILLS)
+        .str("bill_id", b.iter().map(|r| s(&r.bill_id)))
+        .i64("account_id", b.iter().map(|r| Some(r.account_id)))
+        .str("cycle", b.iter().map(|r| s(r.cycle.as_str())))
+        .date("period_start", b.iter().map(|r| Some(r.period_start)))
+        .date("period_end", b.iter().map(|r| Some(r.period_end)))
+        .ts("issued_at", b.iter().map(|r| Some(r.issued_at)))
+        .str("currency", b.iter().map(|_| s(&cat.currency)))
+        .dec("amount", b.iter().map(|r| Some(r.amount)))?
+        .dec("balance_before", b.iter().map(|r| Some(r.balance_before)))?
+        .dec("balance_after", b.iter().map(|r| Some(r.balance_after)))?
+        .i64("revision", b.iter().map(|r| Some(r.revision)))
+        .finish()
+}
+
+/// `bill_lines` as an Arrow batch.
+fn bill_lines_batch(l: &[BillLineRow], cat: &Catalog) -> Batch {
+    let class = |i: usize| Some(cat.classes[i].name.as_str());
+    Cols::new(&schemas::BILL_LINES)
+        .str("bill_id", l.iter().map(|r| s(&r.bill_id)))
+        .i64("account_id", l.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", l.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", l.iter().map(|r| class(r.class)))
+        .dec("unit_price_per_1000", l.iter().map(|r| Some(r.unit_price_per_1000)))?
+        .i64("minutes", l.iter().map(|r| Some(r.minutes)))
+        .dec("amount", l.iter().map(|r| Some(r.amount)))?
+        .finish()
+}
+
+/// `orders` as an Arrow batch.
+pub fn orders_batch(o: &[OrderRow]) -> Batch {
+    Cols::new(&schemas::ORDERS)
+        .str("order_id", o.iter().map(|r| s(&r.order_id)))
+        .i64("account_id", o.iter().map(|r| r.account_id))
+        .str("package_id", o.iter().map(|r| s(&r.package_id)))
+        .str("kind", o.iter().map(|r| s(r.kind.as_str())))
+        .ts("time", o.iter().map(|r| Some(r.time)))
+        .str("status", o.iter().map(|r| s(r.status.as_str())))
+        .str("reason", o.iter().map(|r| r.reason.map(|x| x.as_str())))
+        .dec("amount", o.iter().map(|r| r.amount))?
+        .i64("minutes_added", o.iter().map(|r| r.minutes_added))
+        .date("cycle_start", o.iter().map(|r| r.cycle_start))
+        .date("cycle_end", o.iter().map(|r| r.cycle_end))
+        .str("version", o.iter().map(|r| r.version.as_deref()))
+        .finish()
+}
+
+/// `package_balances` as an Arrow batch.
+fn package_balances_batch(p: &[PackageBalanceRow]) -> Batch {
+    Cols::new(&schemas::PACKAGE_BALANCES)
+        .str("package_id", p.iter().map(|r| s(&r.package_id)))
+        .i64("account_id", p.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", p.iter().map(|r| r.app_id))
+        .str("kind", p.iter().map(|r| s(r.kind.as_str())))
+        .str("product", p.iter().map(|r| s(&r.product)))
+        .str("version", p.iter().map(|r| s(&r.version)))
+        .date("cycle_start", p.iter().map(|r| Some(r.cycle_start)))
+        .date("cycle_end", p.iter().map(|r| Some(r.cycle_end)))
+        .i64("minutes_total", p.iter().map(|r| Some(r.minutes_total)))
+        .i64("minutes_used", p.iter().map(|r| Some(r.minutes_used)))
+        .i64("minutes_left", p.iter().map(|r| Some(r.minutes_left)))
+        .str("status", p.iter().map(|r| s(r.status.as_str())))
+        .bool("auto_renew", p.iter().map(|r| Some(r.auto_renew)))
+        .finish()
+}
+
+/// `account_status` as an Arrow batch.
+fn account_status_batch(a: &[AccountStatusRow]) -> Batch {
+    Cols::new(&schemas::ACCOUNT_STATUS)
+        .i64("account_id", a.iter().map(|r| Some(r.account_id)))
+        .dec("balance", a.iter().map(|r| Some(r.balance)))?
+        .str("state", a.iter().map(|r| s(r.state.as_str())))
+        .ts("arrears_since", a.iter().map(|r| r.arrears_since))
+        .ts("grace_deadline", a.iter().map(|r| r.grace_deadline))
+        .ts("suspended_at", a.iter().map(|r| r.suspended_at))
+        .ts("reclaim_at", a.iter().map(|r| r.reclaim_at))
+        .dec("amount_due", a.iter().map(|r| Some(r.amount_due)))?
+        .finish()
+}
+
+/// `status_events` as an Arrow batch.
+fn status_events_batch(e: &[StatusEventRow]) -> Batch {
+    Cols::new(&schemas::STATUS_EVENTS)
+        .i64("account_id", e.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", e.iter().map(|r| r.app_id))
+        .str("event", e.iter().map(|r| s(r.event.as_str())))
+        .ts("time", e.iter().map(|r| Some(r.time)))
+        .str("detail", e.iter().map(|r| s(&r.detail)))
+        .finish()
 }
 
 /// The `bill_revisions` batch.
@@ -273,17 +319,17 @@ pub fn revisions_batch(
     r: &[RevisionRow],
 ) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
     Cols::new(&schemas::BILL_REVISIONS)
-        .str(r.iter().map(|r| s(&r.bill_id)))
-        .i64(r.iter().map(|r| Some(r.account_id)))
-        .i64(r.iter().map(|r| Some(r.revision)))
-        .ts(r.iter().map(|r| Some(r.issued_at)))
-        .dec(r.iter().map(|r| Some(r.amount)))?
-        .dec(r.iter().map(|r| Some(r.balance_before)))?
-        .dec(r.iter().map(|r| Some(r.balance_after)))?
-        .i64(r.iter().map(|r| r.replaced_by_revision))
-        .dec(r.iter().map(|r| r.new_amount))?
-        .dec(r.iter().map(|r| Some(r.change)))?
-        .date(r.iter().map(|r| Some(r.restated_on)))
+        .str("bill_id", r.iter().map(|r| s(&r.bill_id)))
+        .i64("account_id", r.iter().map(|r| Some(r.account_id)))
+        .i64("revision", r.iter().map(|r| Some(r.revision)))
+        .ts("issued_at", r.iter().map(|r| Some(r.issued_at)))
+        .dec("amount", r.iter().map(|r| Some(r.amount)))?
+        .dec("balance_before", r.iter().map(|r| Some(r.balance_before)))?
+        .dec("balance_after", r.iter().map(|r| Some(r.balance_after)))?
+        .i64("replaced_by_revision", r.iter().map(|r| r.replaced_by_revision))
+        .dec("new_amount", r.iter().map(|r| r.new_amount))?
+        .dec("change", r.iter().map(|r| Some(r.change)))?
+        .date("restated_on", r.iter().map(|r| Some(r.restated_on)))
         .finish()
 }
 
@@ -317,17 +363,6 @@ fn writer_props(ds: &Dataset) -> WriterProperties {
             SCHEMA_VERSION.to_string(),
         )]))
         .build()
-}
-
-/// `out/<dataset>/billing_date=D/`.
-pub fn partition_dir(out: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
-    out.join(ds.name).join(format!("{PARTITION_KEY}={}", day.format("%Y-%m-%d")))
-}
-
-/// The file of a partition of `ds` for `day`, if a run wrote it.
-pub fn partition_file(out: &Path, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
-    let f = partition_dir(out, ds, day).join(PART_FILE);
-    f.exists().then_some(f)
 }
 
 fn werr(path: &Path, msg: impl ToString) -> Error {
@@ -368,4 +403,86 @@ pub fn write_file(path: &Path, ds: &'static Dataset, batch: &RecordBatch) -> Res
     let mut w = PartWriter::create(path, ds)?;
     w.write(batch)?;
     w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use rtcbill_core::engine::Kind;
+    use rtcbill_core::vocab::{
+        AccountState, BillCycle, OrderKind, OrderReason, OrderStatus, PackageStatus, RejectReason,
+        StatusEvent,
+    };
+
+    use super::*;
+
+    /// A column written under another name than the contract's at its place is an error.
+    #[test]
+    fn columns_are_written_by_name() {
+        let ok = Cols::new(&schemas::METER_COUNTS)
+            .i64("slices_read", [Some(3)])
+            .i64("accepted", [Some(2)])
+            .i64("rejected", [Some(1)])
+            .i64("collapsed", [Some(0)])
+            .finish();
+        assert!(ok.is_ok());
+        let swapped = Cols::new(&schemas::METER_COUNTS)
+            .i64("slices_read", [Some(3)])
+            .i64("rejected", [Some(1)])
+            .i64("accepted", [Some(2)])
+            .i64("collapsed", [Some(0)])
+            .finish();
+        assert_eq!(swapped.unwrap_err(), "meter_counts: column 1 is accepted, written as rejected");
+        let extra = Cols::new(&schemas::METER_COUNTS)
+            .i64("slices_read", [Some(3)])
+            .i64("accepted", [Some(2)])
+            .i64("rejected", [Some(1)])
+            .i64("collapsed", [Some(0)])
+            .i64("late", [Some(0)])
+            .finish();
+        assert_eq!(extra.unwrap_err(), "meter_counts: late written past the last column");
+        let missing = Cols::new(&schemas::METER_COUNTS).i64("slices_read", [Some(3)]).finish();
+        assert!(missing.is_err());
+    }
+
+    /// The schema docs list every value of each vocabulary the writer writes.
+    #[test]
+    fn schema_docs_list_the_vocabularies() {
+        let checks: [(&Dataset, &str, Vec<&str>); 9] = [
+            (&schemas::ORDERS, "kind", OrderKind::ALL.iter().map(|v| v.as_str()).collect()),
+            (&schemas::ORDERS, "status", OrderStatus::ALL.iter().map(|v| v.as_str()).collect()),
+            (&schemas::ORDERS, "reason", OrderReason::ALL.iter().map(|v| v.as_str()).collect()),
+            (
+                &schemas::STATUS_EVENTS,
+                "event",
+                StatusEvent::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (&schemas::BILLS, "cycle", BillCycle::ALL.iter().map(|v| v.as_str()).collect()),
+            (
+                &schemas::ACCOUNT_STATUS,
+                "state",
+                AccountState::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                &schemas::PACKAGE_BALANCES,
+                "status",
+                PackageStatus::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                &schemas::REJECTED_USAGE,
+                "reason",
+                RejectReason::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                &schemas::DEDUCTIONS,
+                "package_kind",
+                [Kind::Free, Kind::Monthly, Kind::Topup].iter().map(|k| k.as_str()).collect(),
+            ),
+        ];
+        for (ds, col, values) in checks {
+            let doc = ds.columns[ds.index(col)].doc;
+            for v in values {
+                assert!(doc.contains(v), "{}.{col}: the doc does not list {v}", ds.name);
+            }
+        }
+    }
 }

@@ -1,13 +1,13 @@
-//! README, Jobs: the chain of billing days shared by the jobs. Each day is metered (polars), then
-//! every account is run through its window in parallel (rayon), then the day's partitions are
-//! written. Days before `from` are run for their state only.
+//! README, Jobs: the chain of billing days shared by the jobs. Each day is metered
+//! ([`crate::meter`]: arrow-rs streaming by default, polars as the reference, or read from a
+//! metered folder), then every account is run through its window in parallel (rayon), then the
+//! day's partitions are written. Days before `from` are run for their state only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
-use rtcbill_schemas as schemas;
 
 use crate::clock::add_days;
 use crate::engine::{self, Account, AccountEvents, DayCtx};
@@ -19,6 +19,7 @@ use crate::output;
 use crate::revision::{self, revise, Previous};
 use crate::rows::DayRows;
 use crate::store::{self, FileSeen, Manifest, Record, RunRecord, Store};
+use crate::vocab::StatusEvent;
 
 /// What one written day did, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,8 +281,8 @@ impl Chain {
         h.finalize().to_hex().to_string()
     }
 
-    /// Hash of the events in each day's window (rules.md, Clock), for every day with events: one pass
-    /// over the events, whatever the number of days.
+    /// Hash of the events in each day's window (rules.md, Clock), for every day with events: one
+    /// pass over the events, whatever the number of days.
     pub fn window_hashes(&self) -> BTreeMap<NaiveDate, String> {
         let zone = self.inputs.catalog.zone;
         let mut hashers: BTreeMap<NaiveDate, blake3::Hasher> = BTreeMap::new();
@@ -519,7 +520,7 @@ fn run_plan(
             window_hash: windows.get(&day).cloned(),
             head,
         };
-        let (s, end_hash) = write_day(&ctx, &mut state, day, metered?, start_hash.take())?;
+        let (s, end_hash) = run_and_write_day(&ctx, &mut state, day, metered?, start_hash.take())?;
         start_hash = Some(end_hash);
         on_day(&s, i + 1, total);
         summaries.push(s);
@@ -600,7 +601,7 @@ struct DayWrite<'a> {
 
 /// Runs day `day` from `state` and writes it into the run's snapshot; returns its summary and
 /// the hash of the state it left (the next day's start).
-fn write_day(
+fn run_and_write_day(
     w: &DayWrite,
     state: &mut [Account],
     day: NaiveDate,
@@ -618,12 +619,8 @@ fn write_day(
     let mut s =
         DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };
     // Orders of no account sort first; then every chunk of accounts in order.
-    let orphans = DayRows { orders: chain.orphan_orders(day), ..DayRows::default() };
-    for (ds, b) in output::rows_batches(orphans, cat).map_err(werr)? {
-        if ds.name == schemas::ORDERS.name {
-            staged.write(ds, &b)?;
-        }
-    }
+    let (ds, b) = output::orders_batch(&chain.orphan_orders(day)).map_err(werr)?;
+    staged.write(ds, &b)?;
     let mut changed = Vec::new();
     let mut issued = BTreeSet::new();
     // The rejects go first, and are freed: a day can reject millions of slices.
@@ -637,7 +634,7 @@ fn write_day(
         s.bills += rows.bills.len();
         s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
         s.arrears_entered +=
-            rows.status_events.iter().filter(|e| e.event == "arrears_entered").count();
+            rows.status_events.iter().filter(|e| e.event == StatusEvent::ArrearsEntered).count();
         for why in std::mem::take(&mut rows.ignored) {
             tracing::info!(day = %day, "ignored: {why}");
         }

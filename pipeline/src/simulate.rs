@@ -22,6 +22,7 @@ use crate::output::{partition_file, write_file, Cols};
 use crate::rows::DayRows;
 use crate::run::{Chain, Source};
 use crate::store::{read_state, Published, Record};
+use rtcbill_core::vocab::StatusEvent;
 
 /// A candidate catalog: its name (the file's stem) and its contents.
 pub struct Candidate {
@@ -61,6 +62,19 @@ pub struct Summary {
     pub no_longer_suspended: usize,
     pub renewals_fail: usize,
     pub renewals_succeed: usize,
+}
+
+/// What `simulate --report` draws of one candidate (and the summary table's line).
+#[derive(Debug, Clone)]
+pub struct WhatIf {
+    pub summary: Summary,
+    /// (month of the bill's period, baseline, simulated), one per bill.
+    pub months: Vec<(NaiveDate, Decimal, Decimal)>,
+    /// `revenue_diff`: (month, usage | package, item, baseline, simulated).
+    pub revenue: Vec<(NaiveDate, &'static str, String, Decimal, Decimal)>,
+    /// The accounts billed most differently: (account, baseline, simulated), largest change
+    /// first, at most ten.
+    pub top_accounts: Vec<(i64, Decimal, Decimal)>,
 }
 
 /// The facts a day's rows add to a ledger (the same for the outputs read back and the rows
@@ -112,7 +126,7 @@ fn add_rows(f: &Facts, l: &mut Ledger, day: NaiveDate, cat: &Catalog, rows: DayR
                 package_id: o.package_id,
                 kind: o.kind.to_string(),
                 status: o.status.to_string(),
-                reason: o.reason.map(str::to_string),
+                reason: o.reason.map(|r| r.as_str().to_string()),
                 amount: o.amount,
                 time: o.time,
                 version: o.version,
@@ -126,7 +140,11 @@ fn add_rows(f: &Facts, l: &mut Ledger, day: NaiveDate, cat: &Catalog, rows: DayR
     for s in rows.account_status {
         l.states.insert(s.account_id, s.state.to_string());
     }
-    for e in rows.status_events.iter().filter(|e| e.event == "suspended" && e.app_id.is_none()) {
+    for e in rows
+        .status_events
+        .iter()
+        .filter(|e| e.event == StatusEvent::Suspended && e.app_id.is_none())
+    {
         l.suspended.entry(e.account_id).or_insert(e.time);
     }
 }
@@ -246,7 +264,7 @@ pub fn simulate(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     out: &Path,
-) -> Result<(Vec<Summary>, (NaiveDate, NaiveDate))> {
+) -> Result<(Vec<WhatIf>, (NaiveDate, NaiveDate))> {
     let published = Published::open(outputs)?;
     let root = published.root.clone();
     let done = published.done_days()?;
@@ -325,7 +343,7 @@ fn werr(dir: &Path) -> impl Fn(String) -> Error + '_ {
 
 /// Writes the four datasets of one candidate (into a folder renamed into place at the end)
 /// and sums them up.
-fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Summary> {
+fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<WhatIf> {
     let tmp = dir.with_file_name(format!(".{name}.tmp"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -357,15 +375,15 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Su
         })
         .collect();
     let (ds, batch) = Cols::new(&schemas::BILL_DIFF)
-        .str(rows.iter().map(|r| Some(r.0)))
-        .i64(rows.iter().map(|r| Some(r.1)))
-        .str(rows.iter().map(|r| Some(r.2)))
-        .date(rows.iter().map(|r| Some(r.3)))
-        .dec(rows.iter().map(|r| r.4))
+        .str("bill_id", rows.iter().map(|r| Some(r.0)))
+        .i64("account_id", rows.iter().map(|r| Some(r.1)))
+        .str("cycle", rows.iter().map(|r| Some(r.2)))
+        .date("period_start", rows.iter().map(|r| Some(r.3)))
+        .dec("baseline_amount", rows.iter().map(|r| r.4))
         .map_err(werr(dir))?
-        .dec(rows.iter().map(|r| r.5))
+        .dec("simulated_amount", rows.iter().map(|r| r.5))
         .map_err(werr(dir))?
-        .dec(rows.iter().map(|r| Some(r.6)))
+        .dec("delta", rows.iter().map(|r| Some(r.6)))
         .map_err(werr(dir))?
         .finish()
         .map_err(werr(dir))?;
@@ -409,6 +427,7 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Su
             (a, b.0, m.0, b.1, m.1, b.2, m.2)
         })
         .collect();
+    let mut top: Vec<(i64, Decimal, Decimal)> = rows.iter().map(|r| (r.0, r.1, r.2)).collect();
     for r in &rows {
         if r.2 > r.1 {
             s.billed_more += 1;
@@ -425,21 +444,21 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Su
     }
     let state = |l: &Ledger, a: i64| l.states.get(&a).cloned().unwrap_or_default();
     let (ds, batch) = Cols::new(&schemas::ACCOUNT_DIFF)
-        .i64(rows.iter().map(|r| Some(r.0)))
-        .dec(rows.iter().map(|r| Some(r.1)))
+        .i64("account_id", rows.iter().map(|r| Some(r.0)))
+        .dec("billed_baseline", rows.iter().map(|r| Some(r.1)))
         .map_err(werr(dir))?
-        .dec(rows.iter().map(|r| Some(r.2)))
+        .dec("billed_simulated", rows.iter().map(|r| Some(r.2)))
         .map_err(werr(dir))?
-        .dec(rows.iter().map(|r| Some(r.2 - r.1)))
+        .dec("billed_delta", rows.iter().map(|r| Some(r.2 - r.1)))
         .map_err(werr(dir))?
-        .i64(rows.iter().map(|r| Some(r.3)))
-        .i64(rows.iter().map(|r| Some(r.4)))
-        .i64(rows.iter().map(|r| Some(r.5)))
-        .i64(rows.iter().map(|r| Some(r.6)))
-        .str(rows.iter().map(|r| Some(state(base, r.0))))
-        .str(rows.iter().map(|r| Some(state(sim, r.0))))
-        .ts(rows.iter().map(|r| base.suspended.get(&r.0).copied()))
-        .ts(rows.iter().map(|r| sim.suspended.get(&r.0).copied()))
+        .i64("purchases_baseline", rows.iter().map(|r| Some(r.3)))
+        .i64("purchases_simulated", rows.iter().map(|r| Some(r.4)))
+        .i64("renewals_baseline", rows.iter().map(|r| Some(r.5)))
+        .i64("renewals_simulated", rows.iter().map(|r| Some(r.6)))
+        .str("final_state_baseline", rows.iter().map(|r| Some(state(base, r.0))))
+        .str("final_state_simulated", rows.iter().map(|r| Some(state(sim, r.0))))
+        .ts("first_suspension_baseline", rows.iter().map(|r| base.suspended.get(&r.0).copied()))
+        .ts("first_suspension_simulated", rows.iter().map(|r| sim.suspended.get(&r.0).copied()))
         .finish()
         .map_err(werr(dir))?;
     write_file(&file(ds)?, ds, &batch)?;
@@ -459,14 +478,14 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Su
     s.packages_baseline = rows.iter().filter(|r| r.1 == "package").map(|r| r.3).sum();
     s.packages_simulated = rows.iter().filter(|r| r.1 == "package").map(|r| r.4).sum();
     let (ds, batch) = Cols::new(&schemas::REVENUE_DIFF)
-        .date(rows.iter().map(|r| Some(r.0)))
-        .str(rows.iter().map(|r| Some(r.1)))
-        .str(rows.iter().map(|r| Some(r.2)))
-        .dec(rows.iter().map(|r| Some(r.3)))
+        .date("month", rows.iter().map(|r| Some(r.0)))
+        .str("category", rows.iter().map(|r| Some(r.1)))
+        .str("item", rows.iter().map(|r| Some(r.2)))
+        .dec("baseline", rows.iter().map(|r| Some(r.3)))
         .map_err(werr(dir))?
-        .dec(rows.iter().map(|r| Some(r.4)))
+        .dec("simulated", rows.iter().map(|r| Some(r.4)))
         .map_err(werr(dir))?
-        .dec(rows.iter().map(|r| Some(r.4 - r.3)))
+        .dec("delta", rows.iter().map(|r| Some(r.4 - r.3)))
         .map_err(werr(dir))?
         .finish()
         .map_err(werr(dir))?;
@@ -495,16 +514,16 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Su
         }
     }
     let (ds, batch) = Cols::new(&schemas::ORDER_DIFF)
-        .str(rows.iter().map(|r| Some(r.0)))
-        .i64(rows.iter().map(|r| r.1))
-        .str(rows.iter().map(|r| Some(r.2)))
-        .str(rows.iter().map(|r| r.3.map(|o| o.2.as_str())))
-        .str(rows.iter().map(|r| r.4.map(|o| o.2.as_str())))
-        .str(rows.iter().map(|r| r.3.and_then(|o| o.3.as_deref())))
-        .str(rows.iter().map(|r| r.4.and_then(|o| o.3.as_deref())))
-        .dec(rows.iter().map(|r| r.3.and_then(|o| o.4)))
+        .str("order_id", rows.iter().map(|r| Some(r.0)))
+        .i64("account_id", rows.iter().map(|r| r.1))
+        .str("kind", rows.iter().map(|r| Some(r.2)))
+        .str("baseline_status", rows.iter().map(|r| r.3.map(|o| o.2.as_str())))
+        .str("simulated_status", rows.iter().map(|r| r.4.map(|o| o.2.as_str())))
+        .str("baseline_reason", rows.iter().map(|r| r.3.and_then(|o| o.3.as_deref())))
+        .str("simulated_reason", rows.iter().map(|r| r.4.and_then(|o| o.3.as_deref())))
+        .dec("baseline_amount", rows.iter().map(|r| r.3.and_then(|o| o.4)))
         .map_err(werr(dir))?
-        .dec(rows.iter().map(|r| r.4.and_then(|o| o.4)))
+        .dec("simulated_amount", rows.iter().map(|r| r.4.and_then(|o| o.4)))
         .map_err(werr(dir))?
         .finish()
         .map_err(werr(dir))?;
@@ -514,5 +533,24 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Su
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
-    Ok(s)
+    let ids: BTreeSet<&String> = base.bills.keys().chain(sim.bills.keys()).collect();
+    let months = ids
+        .into_iter()
+        .map(|id| {
+            let (b, m) = (base.bills.get(id), sim.bills.get(id));
+            let start = b.or(m).expect("on one side").2;
+            (month_start(start), b.map_or(Decimal::ZERO, |x| x.3), m.map_or(Decimal::ZERO, |x| x.3))
+        })
+        .collect();
+    let keys: BTreeSet<_> = base.revenue.keys().chain(sim.revenue.keys()).collect();
+    let revenue = keys
+        .into_iter()
+        .map(|k| {
+            let b = base.revenue.get(k).copied().unwrap_or_default();
+            (k.0, k.1, k.2.clone(), b, sim.revenue.get(k).copied().unwrap_or_default())
+        })
+        .collect();
+    top.sort_by_key(|(a, b, m)| (std::cmp::Reverse((*m - *b).abs()), *a));
+    top.truncate(10);
+    Ok(WhatIf { summary: s, months, revenue, top_accounts: top })
 }

@@ -16,12 +16,14 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
 use crate::clock::{add_days, Ts, MICROS_PER_DAY, MICROS_PER_HOUR};
+use crate::engine::charged;
 use crate::error::{Error, Result};
 use crate::input::{Inputs, Table};
 use crate::meter::MeterEngine;
 use crate::output::partition_file;
 use crate::run::{Chain, Source};
 use crate::store::{Manifest, Published, Record};
+use crate::vocab::{OrderStatus, StatusEvent};
 
 /// The checks, in the order the README lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -622,8 +624,8 @@ fn day_balances(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     for i in 0..t.rows() {
         let (Some(a), Some(amount)) = (acc[i], amount[i]) else { continue };
         // Charged when accepted and after the account's opening_time (rules.md, Clock).
-        let charged =
-            status[i] == "accepted" && ctx.opening.get(&a).is_some_and(|(_, ot)| time[i] > *ot);
+        let charged = status[i] == OrderStatus::Accepted.as_str()
+            && ctx.opening.get(&a).is_some_and(|(_, ot)| charged(*ot, time[i]));
         if charged {
             *d.debits.entry(a).or_default() += amount;
         }
@@ -753,11 +755,11 @@ impl Carry {
                 app_id: *app,
                 ..v(Check::ArrearsTimeline, day, msg)
             };
-            match (event.as_str(), app) {
-                ("arrears_entered", None) => {
+            match (StatusEvent::parse(event), app) {
+                (Some(StatusEvent::ArrearsEntered), None) => {
                     self.arrears.insert(*acc, *t);
                 }
-                ("suspended", None) => {
+                (Some(StatusEvent::Suspended), None) => {
                     match self.arrears.get(acc) {
                         Some(a) if a + grace == *t => {}
                         Some(a) => out.push(bad(format!(
@@ -774,10 +776,10 @@ impl Carry {
                     }
                     self.suspended.insert(*acc, *t);
                 }
-                ("violation", Some(app)) => {
+                (Some(StatusEvent::Violation), Some(app)) => {
                     self.violations_at.insert(*app, *t);
                 }
-                ("reclaim_due", _) => {
+                (Some(StatusEvent::ReclaimDue), _) => {
                     let since = match app {
                         None => self.suspended.get(acc),
                         Some(app) => self.violations_at.get(app),
@@ -797,7 +799,7 @@ impl Carry {
                         None => {}
                     }
                 }
-                ("restored" | "arrears_cleared", None) => {
+                (Some(StatusEvent::Restored | StatusEvent::ArrearsCleared), None) => {
                     let credit = ctx
                         .txns
                         .get(acc)

@@ -48,8 +48,9 @@ impl ColType {
         }
     }
 
-    /// Whether an input column of Arrow type `dt` is accepted for this logical type (rules.md, Inputs:
-    /// integers of any width, any string kind, timestamps of any unit, decimals of scale ≤ 6).
+    /// Whether an input column of Arrow type `dt` is accepted for this logical type (rules.md,
+    /// Inputs: integers of any width, any string kind, timestamps of any unit, decimals of
+    /// scale ≤ 6).
     pub fn accepts(self, dt: &DataType) -> bool {
         match self {
             ColType::Int64 | ColType::Int32 => dt.is_integer(),
@@ -430,7 +431,13 @@ pub static ORDERS: Dataset = Dataset {
         col(c::KIND, Utf8, "purchase, upgrade or renewal"),
         col(c::TIME, Timestamp, "instant"),
         col("status", Utf8, "accepted or rejected"),
-        opt(c::REASON, Utf8, "reject reason"),
+        opt(
+            c::REASON,
+            Utf8,
+            "reject reason: unknown_version, invalid_quantity, overlapping_monthly, \
+             insufficient_balance, unknown_package, not_upgradable, not_in_force, \
+             not_higher_version",
+        ),
         opt(c::AMOUNT, MONEY, "price (what would have been charged when insufficient_balance)"),
         opt("minutes_added", Int64, "minutes the order gave"),
         opt("cycle_start", Date, "first day of the cycle made or changed"),
@@ -733,7 +740,8 @@ mod tests {
 
     #[test]
     fn output_types_follow_spec_7() {
-        // rules.md, Outputs: money decimal(18,2), line amounts and prices decimal(18,6), instants us UTC.
+        // rules.md, Outputs: money decimal(18,2), line amounts and prices decimal(18,6), instants
+        // us UTC.
         let s = CHARGES.schema();
         assert_eq!(
             s.field(s.index_of("amount").unwrap()).data_type(),

@@ -93,7 +93,8 @@ fn a_month_exports_as_focus_that_reconciles_with_bills_and_passes_the_official_v
     }
 
     // Every October bill: the BilledCost on its InvoiceId (usage + rounding) is its amount
-    // (rules.md, Bills: amount = round_half_up(sum of lines, 2), so a rounding row is at most half a cent).
+    // (rules.md, Bills: amount = round_half_up(sum of lines, 2), so a rounding row is at most half
+    // a cent).
     let bills = read_dataset(out.path(), "bills");
     let bills = in_month(&bills, "2026-10");
     let mut on_invoice: BTreeMap<&str, Decimal> = BTreeMap::new();

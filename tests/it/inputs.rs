@@ -1,5 +1,5 @@
-//! rules.md, Inputs: a bad input stops the run before anything is written, exit 65 (EX_DATAERR), with
-//! one line on stderr naming the file, the column and, for a null, the row.
+//! rules.md, Inputs: a bad input stops the run before anything is written, exit 65 (EX_DATAERR),
+//! with one line on stderr naming the file, the column and, for a null, the row.
 
 use std::sync::Arc;
 

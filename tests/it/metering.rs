@@ -153,7 +153,8 @@ fn every_reject_reason_in_order_and_the_accounting_identity() {
 
 #[test]
 fn any_integer_width_string_kind_and_timestamp_unit_is_accepted() {
-    // rules.md, Inputs: a second file of the same day with int32 app ids, large strings, ns timestamps.
+    // rules.md, Inputs: a second file of the same day with int32 app ids, large strings, ns
+    // timestamps.
     let root = DataRoot::new();
     root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
     let ns = ts_us("2026-02-10T02:00:00Z") * 1000 + 999;

@@ -221,8 +221,9 @@ fn schema_command_prints_the_data_dictionary() {
 
 #[test]
 fn the_streaming_and_the_polars_metering_give_the_same_bytes() {
-    // rules.md, Metering two ways: the default streaming path and the polars reference, on the sample
-    // (every reject reason, identical and differing duplicates) and on both conformance cases.
+    // rules.md, Metering two ways: the default streaming path and the polars reference, on the
+    // sample (every reject reason, identical and differing duplicates) and on both conformance
+    // cases.
     let mut roots = vec![repo().join("sample-data")];
     roots.extend(["metering", "order"].map(|c| repo().join("tests/cases").join(c).join("data")));
     for data in roots {

@@ -133,6 +133,38 @@ fn a_price_change_gives_its_hand_computed_bill_delta() {
     let audio = rev.iter().find(|r| text(r, "item") == "audio").unwrap();
     assert_eq!((text(audio, "month"), dec(audio, "delta")), ("2026-02-01", d("0.2")));
     assert!(stdout.contains("+20.20%"), "{stdout}");
+    // --report: the same figures as one self-contained page, the report's charts per candidate
+    let page = sim.path().join("what-if.html");
+    let args = [
+        "simulate",
+        "--data",
+        root.path().to_str().unwrap(),
+        "--outputs",
+        out.path().to_str().unwrap(),
+    ];
+    let more = [
+        "--out",
+        sim.path().to_str().unwrap(),
+        "--catalog",
+        cand.to_str().unwrap(),
+        "--report",
+        page.to_str().unwrap(),
+    ];
+    ok(rtcbill(&[&args[..], &more[..]].concat()));
+    let html = std::fs::read_to_string(&page).unwrap();
+    // months and usage classes drawn; no package was sold on either side: said, not drawn
+    assert_eq!(html.matches("<svg").count(), 2, "{html}");
+    assert!(html.contains("Package sales by product/version (USD): none on either side."));
+    assert!(!html.contains("http") && !html.contains("<script"), "self-contained");
+    for want in [
+        "Billed per month (USD)",
+        "baseline (as billed)",
+        "audio-119",
+        "<td class=\"num\">0.99</td>",
+        "<td class=\"num\">1.19</td>",
+    ] {
+        assert!(html.contains(want), "{want} not in the page");
+    }
 }
 
 #[test]

@@ -9,53 +9,54 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::clock::{add_days, add_months, month_start, Ts};
 use crate::records::BillingMode;
 use crate::rows::{BillLineRow, BillRow};
+use crate::vocab::BillCycle;
 
 use super::deduct::line_amount;
-use super::{arrears, Account, DayCtx, Step};
+use super::{arrears, Account, DayCtx, DayRows};
 
-/// `round_half_up(x, 2)`.
 /// Overage minutes by (app, class, unit price): a bill's lines.
 type Lines = BTreeMap<(i64, usize, Decimal), i64>;
 
+/// `round_half_up(x, 2)`.
 pub fn round_cents(x: Decimal) -> Decimal {
     x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// `{cycle}-{account_id}-{period_start YYYYMMDD}`.
-pub fn bill_id(cycle: &str, account_id: i64, period_start: NaiveDate) -> String {
-    format!("{cycle}-{account_id}-{}", period_start.format("%Y%m%d"))
-}
-
 /// Issues the account's bill due at `at` = as_of(D), if it has at least one line.
-pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
+pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, rows: &mut DayRows) {
     let day = ctx.day;
-    let (cycle, start, end, lines): (&'static str, NaiveDate, NaiveDate, Lines) = match acc.mode {
+    let (cycle, start, end, lines): (BillCycle, NaiveDate, NaiveDate, Lines) = match acc.mode {
         BillingMode::Daily => {
-            let lines = step
+            let lines = rows
                 .charges
                 .iter()
                 .filter(|c| c.account_id == acc.id)
                 .map(|c| ((c.app_id, c.class, c.unit_price_per_1000), c.minutes))
                 .collect();
-            ("daily", day, add_days(day, 1), lines)
+            (BillCycle::Daily, day, add_days(day, 1), lines)
         }
         BillingMode::Monthly => {
             if add_days(day, 1).day() != 1 {
                 return;
             }
             let start = month_start(day);
-            ("monthly", start, add_months(start, 1), std::mem::take(&mut acc.month_overage))
+            (
+                BillCycle::Monthly,
+                start,
+                add_months(start, 1),
+                std::mem::take(&mut acc.month_overage),
+            )
         }
     };
     if lines.is_empty() {
         return;
     }
-    let id = bill_id(cycle, acc.id, start);
+    let id = cycle.bill_id(acc.id, start);
     let mut total = Decimal::ZERO;
     for (&(app_id, class, price), &minutes) in &lines {
         let amount = line_amount(minutes, price);
         total += amount;
-        step.bill_lines.push(BillLineRow {
+        rows.bill_lines.push(BillLineRow {
             account_id: acc.id,
             bill_id: id.clone(),
             app_id,
@@ -68,7 +69,7 @@ pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
     let amount = round_cents(total);
     let before = acc.balance;
     acc.balance -= amount;
-    step.bills.push(BillRow {
+    rows.bills.push(BillRow {
         account_id: acc.id,
         bill_id: id.clone(),
         cycle,
@@ -80,7 +81,7 @@ pub fn issue(acc: &mut Account, ctx: DayCtx, at: Ts, step: &mut Step) {
         balance_after: acc.balance,
         revision: 1,
     });
-    arrears::bill(acc, at, &id, ctx.catalog, step);
+    arrears::bill(acc, at, &id, ctx.catalog, rows);
 }
 
 #[cfg(test)]
@@ -90,7 +91,8 @@ mod tests {
 
     #[test]
     fn one_rounding_per_bill() {
-        // rules.md, Bills, conformance `metering`: 0.00198 + 0.00798 + 1.42659 + 0.00899 = 1.44554 → 1.45.
+        // rules.md, Bills, conformance `metering`: 0.00198 + 0.00798 + 1.42659 + 0.00899 = 1.44554
+        // → 1.45.
         let sum: Decimal = ["0.00198", "0.00798", "1.42659", "0.00899"]
             .iter()
             .map(|s| Decimal::from_str(s).unwrap())
@@ -109,10 +111,6 @@ mod tests {
         assert_eq!(
             line_amount(1441, Decimal::from_str("0.99").unwrap()),
             Decimal::from_str("1.42659").unwrap()
-        );
-        assert_eq!(
-            bill_id("monthly", 1001, "2026-11-01".parse().unwrap()),
-            "monthly-1001-20261101"
         );
     }
 }

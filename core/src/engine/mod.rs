@@ -1,9 +1,9 @@
 //! The pure core: per account, `(state, the window's events, the day's metered usage) ->
 //! (state', rows)`. No I/O, no clock: everything it knows comes in as arguments.
 //!
-//! rules.md, Clock: the run for day D processes the events of its window `W(D) = (D 08:00, D+1 08:00]`
-//! in time order, deducts D's usage at D+1 00:00 (before anything else at that instant) and
-//! issues bills at D+1 08:00. Equal instants order by class, then id.
+//! rules.md, Clock: the run for day D processes the events of its window
+//! `W(D) = (D 08:00, D+1 08:00]` in time order, deducts D's usage at D+1 00:00 (before anything
+//! else at that instant) and issues bills at D+1 08:00. Equal instants order by class, then id.
 
 pub mod arrears;
 pub mod bill;
@@ -23,6 +23,8 @@ use crate::clock::{add_days, Ts, MICROS_PER_DAY};
 use crate::records::UsageDaily;
 use crate::records::{self, BillingMode, PackageEventKind, PackageOrder};
 use crate::rows::{AccountStatusRow, DayRows, OrderRow, StatusEventRow};
+pub use crate::vocab::AccountState;
+use crate::vocab::{OrderKind, OrderReason, StatusEvent};
 
 pub use package::{Cycle, Kind, Package};
 
@@ -39,26 +41,6 @@ pub mod rank {
     pub const BILL: u8 = 8;
 }
 
-/// Account states of rules.md, Arrears and suspension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Status {
-    Current,
-    InArrears,
-    Suspended,
-    Reclaimed,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Current => "current",
-            Status::InArrears => "in_arrears",
-            Status::Suspended => "suspended",
-            Status::Reclaimed => "reclaimed",
-        }
-    }
-}
-
 /// What one account carries from day to day (persisted after each day, README, Jobs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -66,7 +48,7 @@ pub struct Account {
     pub mode: BillingMode,
     pub opening_time: Ts,
     pub balance: Decimal,
-    pub status: Status,
+    pub status: AccountState,
     pub arrears_since: Option<Ts>,
     pub grace_deadline: Option<Ts>,
     pub suspended_at: Option<Ts>,
@@ -87,7 +69,7 @@ impl Account {
             mode: a.mode,
             opening_time: a.opening_time,
             balance: a.opening_balance,
-            status: Status::Current,
+            status: AccountState::Current,
             arrears_since: None,
             grace_deadline: None,
             suspended_at: None,
@@ -98,11 +80,32 @@ impl Account {
         }
     }
 
-    /// rules.md, Packages: an order is rejected `insufficient_balance` when the balance is below a
-    /// positive price.
+    /// rules.md, Purchases: an order is rejected `insufficient_balance` when the balance is
+    /// below a positive price.
     pub fn cannot_pay(&self, price: Decimal) -> bool {
         price > Decimal::ZERO && self.balance < price
     }
+
+    /// Pays `price` for an order (purchase, upgrade, renewal) at `at`. rules.md, Epoch and
+    /// opening_time: an order at or before `opening_time` takes effect without touching the
+    /// balance and skips the balance check; any other is refused `insufficient_balance` when
+    /// the account [`cannot_pay`](Account::cannot_pay), and charged otherwise.
+    pub fn charge(&mut self, price: Decimal, at: Ts) -> Result<(), OrderReason> {
+        if !charged(self.opening_time, at) {
+            return Ok(());
+        }
+        if self.cannot_pay(price) {
+            return Err(OrderReason::InsufficientBalance);
+        }
+        self.balance -= price;
+        Ok(())
+    }
+}
+
+/// rules.md, Epoch and opening_time: whether an order at `at` of an account opened at
+/// `opening_time` is charged (after it), or already in the opening balance (at or before it).
+pub fn charged(opening_time: Ts, at: Ts) -> bool {
+    at > opening_time
 }
 
 /// A map with tuple keys, persisted as a list of pairs (JSON keys must be strings).
@@ -251,15 +254,13 @@ pub struct DayCtx<'a> {
     pub epoch: bool,
 }
 
-/// Rows produced while walking a day, before the per-account rows are added.
-pub type Step = DayRows;
-
-impl Step {
+impl DayRows {
+    /// Raises a `status_events` row.
     pub fn event(
         &mut self,
         acc: &Account,
         app_id: Option<i64>,
-        event: &'static str,
+        event: StatusEvent,
         time: Ts,
         detail: String,
     ) {
@@ -270,8 +271,7 @@ impl Step {
 /// A dynamic event: one that the state schedules (renewals, grace deadlines, reclaims).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Dynamic {
-    GraceDeadline,
-    Reclaim,
+    Arrears(arrears::Due),
     Renewal(String),
 }
 
@@ -288,20 +288,8 @@ fn next_dynamic(
             best = Some((t, r, id, d));
         }
     };
-    match acc.status {
-        Status::InArrears => consider(
-            acc.grace_deadline.expect("set in arrears"),
-            rank::TIMED,
-            "grace_deadline".into(),
-            Dynamic::GraceDeadline,
-        ),
-        Status::Suspended => consider(
-            acc.reclaim_at.expect("set when suspended"),
-            rank::TIMED,
-            "reclaim_due".into(),
-            Dynamic::Reclaim,
-        ),
-        _ => {}
+    if let Some((t, id, due)) = arrears::next_due(acc) {
+        consider(t, rank::TIMED, id.to_string(), Dynamic::Arrears(due));
     }
     for p in &acc.packages {
         if let Some(t) = renew::renewal_time(p, zone) {
@@ -323,7 +311,7 @@ pub fn run_day(
     let zone = &cat.zone;
     let (w_start, w_end) = zone.window(ctx.day);
     let deduct_at = zone.start_of(add_days(ctx.day, 1));
-    let mut step = Step::default();
+    let mut rows = DayRows::default();
 
     // Static events of the window (the epoch's run: everything up to its window's end).
     let first = if ctx.epoch { 0 } else { events.events.partition_point(|e| e.time <= w_start) };
@@ -354,64 +342,55 @@ pub fn run_day(
         match pick {
             1 => {
                 let e = statics.next().expect("peeked");
-                apply_static(acc, e, ctx, &mut step);
+                apply_static(acc, e, ctx, &mut rows);
             }
             2 => {
                 let (t, r, _) = fixed.next().expect("peeked");
                 if r == rank::DEDUCT {
-                    deduct::day_end(acc, usage, ctx, &mut step);
+                    deduct::day_end(acc, usage, ctx, &mut rows);
                 } else {
-                    bill::issue(acc, ctx, t, &mut step);
+                    bill::issue(acc, ctx, t, &mut rows);
                 }
             }
             _ => {
                 let (t, _, _, d) = dy.expect("picked");
                 match d {
-                    Dynamic::GraceDeadline => arrears::deadline(acc, t, cat, &mut step),
-                    Dynamic::Reclaim => arrears::reclaim(acc, t, zone, &mut step),
-                    Dynamic::Renewal(id) => renew::renew(acc, &id, t, cat, &mut step),
+                    Dynamic::Arrears(due) => arrears::on_due(acc, due, t, cat, &mut rows),
+                    Dynamic::Renewal(id) => renew::renew(acc, &id, t, cat, &mut rows),
                 }
             }
         }
     }
 
-    step.account_status.push(status_row(acc));
-    step
+    rows.account_status.push(status_row(acc));
+    rows
 }
 
-fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, step: &mut Step) {
+fn apply_static(acc: &mut Account, e: &Event, ctx: DayCtx, rows: &mut DayRows) {
     let cat = ctx.catalog;
     match &e.kind {
         EventKind::Txn { amount, kind } => {
             acc.balance += *amount;
             if *amount > Decimal::ZERO {
-                arrears::credit(acc, e.time, &format!("{kind} {}", e.id), step);
+                arrears::credit(acc, e.time, &format!("{kind} {}", e.id), rows);
             }
         }
-        EventKind::Purchase(o) => package::purchase(acc, o, cat, step),
+        EventKind::Purchase(o) => package::purchase(acc, o, cat, rows),
         EventKind::AutoRenew { package_id, on } => {
             if package::set_auto_renew(acc, package_id, *on, e.time, &cat.zone) {
-                step.ignored.push(format!(
+                rows.ignored.push(format!(
                     "account {}: auto-renew event {} of package {package_id}, which has ended",
                     acc.id, e.id
                 ));
             }
         }
         EventKind::Upgrade { package_id, target } => {
-            upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, step)
+            upgrade::upgrade(acc, &e.id, package_id, target.as_deref(), e.time, cat, rows)
         }
-        EventKind::AppDisabled { app_id } => {
-            step.event(acc, Some(*app_id), "app_disabled", e.time, "app disabled".into())
-        }
-        EventKind::Violation { app_id } => step.event(
-            acc,
-            Some(*app_id),
-            "violation",
-            e.time,
-            "suspended for a policy violation".into(),
-        ),
+        EventKind::AppDisabled { app_id } => arrears::app_disabled(acc, *app_id, e.time, rows),
+        EventKind::Violation { app_id } => arrears::violation(acc, *app_id, e.time, rows),
         EventKind::AppReclaim { app_id, violation_at } => {
-            arrears::reclaim_app(acc, *app_id, *violation_at, e.time, &cat.zone, step)
+            arrears::reclaim_app(acc, *app_id, *violation_at, e.time, &cat.zone, rows)
         }
     }
 }
@@ -420,7 +399,7 @@ fn status_row(acc: &Account) -> AccountStatusRow {
     AccountStatusRow {
         account_id: acc.id,
         balance: acc.balance,
-        state: acc.status.name(),
+        state: acc.status,
         arrears_since: acc.arrears_since,
         grace_deadline: acc.grace_deadline,
         suspended_at: acc.suspended_at,
@@ -432,20 +411,9 @@ fn status_row(acc: &Account) -> AccountStatusRow {
 /// An upgrade of a package that `packages` does not hold: rejected `unknown_package` with no
 /// account (rules.md, Upgrades), by the run whose window holds its time.
 pub fn orphan_upgrade(e: &records::PackageEvent) -> OrderRow {
-    OrderRow {
-        account_id: None,
-        time: e.time,
-        order_id: e.event_id.clone(),
-        package_id: e.package_id.clone(),
-        kind: "upgrade",
-        status: "rejected",
-        reason: Some("unknown_package"),
-        amount: None,
-        minutes_added: None,
-        cycle_start: None,
-        cycle_end: None,
-        version: e.target_version.clone(),
-    }
+    let (id, package) = (e.event_id.clone(), e.package_id.clone());
+    OrderRow::new(OrderKind::Upgrade, None, e.time, id, package, e.target_version.clone())
+        .rejected(OrderReason::UnknownPackage, None)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Catalog;
 use crate::clock::{add_days, add_months, month_start, Ts, Zone};
 use crate::records::PackageOrder;
-use crate::rows::OrderRow;
+use crate::rows::{OrderRow, PackageBalanceRow};
+use crate::vocab::{OrderKind, OrderReason, PackageStatus};
 
-use super::{Account, Step};
+use super::{Account, DayRows};
 
 /// Products whose packages count as "a TRTC product" (rules.md, Free quota exhausted).
 pub const TRTC_PRODUCTS: [&str; 4] = ["call", "conference", "live", "rtc_engine"];
@@ -30,7 +31,7 @@ impl Kind {
             _ => None,
         }
     }
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Free => "free",
             Kind::Monthly => "monthly",
@@ -95,28 +96,22 @@ pub fn topup_end(s: NaiveDate) -> NaiveDate {
     add_months(month_start(s), 13)
 }
 
-fn rejected(o: &PackageOrder, reason: &'static str) -> OrderRow {
-    OrderRow {
-        account_id: Some(o.account_id),
-        time: o.purchased_at,
-        order_id: o.package_id.clone(),
-        package_id: o.package_id.clone(),
-        kind: "purchase",
-        status: "rejected",
-        reason: Some(reason),
-        amount: Some(o.paid_price),
-        minutes_added: None,
-        cycle_start: None,
-        cycle_end: None,
-        version: Some(o.version.clone()),
-    }
+/// The purchase order `o`, not yet decided.
+fn order(o: &PackageOrder) -> OrderRow {
+    let id = o.package_id.clone();
+    let version = Some(o.version.clone());
+    OrderRow::new(OrderKind::Purchase, Some(o.account_id), o.purchased_at, id.clone(), id, version)
+}
+
+fn rejected(o: &PackageOrder, reason: OrderReason) -> OrderRow {
+    order(o).rejected(reason, Some(o.paid_price))
 }
 
 /// rules.md, Purchases: validates the order, charges `paid_price` and adds the package.
-pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut Step) {
+pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, rows: &mut DayRows) {
     let s = cat.zone.day_of(o.purchased_at);
     let Some(kind) = Kind::parse(&o.kind) else {
-        return step.orders.push(rejected(o, "unknown_version"));
+        return rows.orders.push(rejected(o, OrderReason::UnknownVersion));
     };
     let minutes = match kind {
         Kind::Free | Kind::Monthly => cat.version(&o.product, &o.version, s).map(|v| v.minutes),
@@ -124,12 +119,12 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
         Kind::Topup => None,
     };
     let Some(unit_minutes) = minutes else {
-        return step.orders.push(rejected(o, "unknown_version"));
+        return rows.orders.push(rejected(o, OrderReason::UnknownVersion));
     };
     let minutes = match kind {
         Kind::Topup => match o.quantity {
             Some(q) if q >= 1 => unit_minutes * q,
-            _ => return step.orders.push(rejected(o, "invalid_quantity")),
+            _ => return rows.orders.push(rejected(o, OrderReason::InvalidQuantity)),
         },
         _ => unit_minutes,
     };
@@ -141,14 +136,10 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
                 && p.cycle_covering(s).is_some()
         })
     {
-        return step.orders.push(rejected(o, "overlapping_monthly"));
+        return rows.orders.push(rejected(o, OrderReason::OverlappingMonthly));
     }
-    let charged = o.purchased_at > acc.opening_time;
-    if charged && acc.cannot_pay(o.paid_price) {
-        return step.orders.push(rejected(o, "insufficient_balance"));
-    }
-    if charged {
-        acc.balance -= o.paid_price;
+    if let Err(reason) = acc.charge(o.paid_price, o.purchased_at) {
+        return rows.orders.push(rejected(o, reason));
     }
     let (start, end) = match kind {
         Kind::Topup => (s, topup_end(s)),
@@ -173,20 +164,7 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, step: &mut S
             minutes_left: minutes,
         }],
     });
-    step.orders.push(OrderRow {
-        account_id: Some(o.account_id),
-        time: o.purchased_at,
-        order_id: o.package_id.clone(),
-        package_id: o.package_id.clone(),
-        kind: "purchase",
-        status: "accepted",
-        reason: None,
-        amount: Some(o.paid_price),
-        minutes_added: Some(minutes),
-        cycle_start: Some(start),
-        cycle_end: Some(end),
-        version: Some(o.version.clone()),
-    });
+    rows.orders.push(order(o).accepted(o.paid_price, minutes, (start, end)));
 }
 
 /// rules.md, Auto-renewal flag events: they set the flag of monthly packages only, and of no
@@ -204,6 +182,33 @@ pub fn set_auto_renew(acc: &mut Account, package_id: &str, on: bool, t: Ts, zone
     }
     p.auto_renew = on;
     false
+}
+
+/// `package_balances` of D: every package with a cycle covering D, right after deduction.
+pub fn snapshot(acc: &Account, day: NaiveDate, rows: &mut DayRows) {
+    for p in &acc.packages {
+        let Some(c) = p.cycle_covering(day) else { continue };
+        let cy = &p.cycles[c];
+        rows.package_balances.push(PackageBalanceRow {
+            account_id: acc.id,
+            package_id: p.id.clone(),
+            app_id: p.app_id,
+            kind: p.kind,
+            product: p.product.clone(),
+            version: cy.version.clone(),
+            cycle_start: cy.start,
+            cycle_end: cy.end,
+            minutes_total: cy.minutes_total,
+            minutes_used: cy.minutes_total - cy.minutes_left,
+            minutes_left: cy.minutes_left,
+            status: if cy.minutes_left > 0 {
+                PackageStatus::Active
+            } else {
+                PackageStatus::Exhausted
+            },
+            auto_renew: p.auto_renew,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -226,7 +231,8 @@ mod tests {
 
     #[test]
     fn topup_runs_to_month_end_a_year_later() {
-        // rules.md, Packages: bought 2025-12-15 → valid to 2026-12-31 inclusive (conformance `order`).
+        // rules.md, Packages: bought 2025-12-15 → valid to 2026-12-31 inclusive (conformance
+        // `order`).
         assert_eq!(topup_end(d("2025-12-15")), d("2027-01-01"));
         assert_eq!(topup_end(d("2026-02-01")), d("2027-03-01"));
         assert_eq!(topup_end(d("2027-02-28")), d("2028-03-01"));

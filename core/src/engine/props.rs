@@ -1,6 +1,6 @@
-//! Property tests of the pure core over random accounts (rules.md, Outputs invariants): every billable
-//! minute is covered or charged, no package goes below zero, a bill is the rounded sum of its
-//! lines, and the balance is the opening balance plus the ledger of the account's events.
+//! Property tests of the pure core over random accounts (rules.md, Outputs invariants): every
+//! billable minute is covered or charged, no package goes below zero, a bill is the rounded sum of
+//! its lines, and the balance is the opening balance plus the ledger of the account's events.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::catalog::tests::catalog;
 use crate::records::{self, PackageEvent, Txn};
+use crate::vocab::{AccountState, OrderStatus};
 
 const DAYS: i64 = 45;
 
@@ -177,7 +178,10 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
     // The ledger: opening + transactions after opening − charged orders − bills.
     let mut ledger = account.opening_balance + txns.iter().map(|t| t.amount).sum::<Decimal>();
     for r in &days {
-        for o in r.orders.iter().filter(|o| o.status == "accepted" && o.time > account.opening_time)
+        for o in r
+            .orders
+            .iter()
+            .filter(|o| o.status == OrderStatus::Accepted && o.time > account.opening_time)
         {
             ledger -= o.amount.unwrap();
         }
@@ -212,7 +216,7 @@ proptest! {
             }
             let s = &r.account_status[0];
             prop_assert_eq!(s.amount_due, (-s.balance).max(Decimal::ZERO));
-            prop_assert_eq!(s.arrears_since.is_some(), s.state != "current");
+            prop_assert_eq!(s.arrears_since.is_some(), s.state != AccountState::Current);
         }
         // the core is pure: the same inputs give the same rows
         let (_, again, _) = run(&s);

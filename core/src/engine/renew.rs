@@ -4,8 +4,9 @@
 use crate::catalog::Catalog;
 use crate::clock::{add_days, Ts, Zone};
 use crate::rows::OrderRow;
+use crate::vocab::{OrderKind, OrderReason};
 
-use super::{Account, Cycle, Kind, Package, Step};
+use super::{arrears, Account, Cycle, DayRows, Kind, Package};
 
 /// When the package's next renewal is due, if it will renew at all.
 pub fn renewal_time(p: &Package, zone: &Zone) -> Option<Ts> {
@@ -16,50 +17,39 @@ pub fn renewal_time(p: &Package, zone: &Zone) -> Option<Ts> {
     Some(zone.start_of(add_days(last.end, -1)))
 }
 
-pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &mut Step) {
-    let opening = acc.opening_time;
-    let balance = acc.balance;
-    let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) else { return };
+pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, rows: &mut DayRows) {
+    let Some(pi) = acc.packages.iter().position(|p| p.id == package_id) else { return };
+    let p = &acc.packages[pi];
     let last = p.cycles.last().expect("a package has a cycle").clone();
     let n = p.cycles.len() as u32;
     let (start, end) = Package::monthly_cycle(p.purchase_day, n);
     let order_id = format!("{}@{}", p.id, start.format("%Y-%m-%d"));
-    let day = cat.zone.day_of(t);
-    let mut row = OrderRow {
-        account_id: Some(acc.id),
-        time: t,
+    let row = OrderRow::new(
+        OrderKind::Renewal,
+        Some(acc.id),
+        t,
         order_id,
-        package_id: p.id.clone(),
-        kind: "renewal",
-        status: "rejected",
-        reason: None,
-        amount: None,
-        minutes_added: None,
-        cycle_start: None,
-        cycle_end: None,
-        version: Some(last.version.clone()),
-    };
-    let Some(v) = cat.version(&p.product, &last.version, day) else {
+        p.id.clone(),
+        Some(last.version.clone()),
+    );
+    let Some(v) = cat.version(&p.product, &last.version, cat.zone.day_of(t)) else {
         // The version left the catalog: nothing to renew into.
-        p.ended = true;
-        row.reason = Some("unknown_version");
-        step.orders.push(row);
+        acc.packages[pi].ended = true;
+        rows.orders.push(row.rejected(OrderReason::UnknownVersion, None));
         return;
     };
     let (price, minutes) = (v.list_price, v.minutes);
-    row.amount = Some(price);
-    let charged = t > opening;
-    if charged && price > rust_decimal::Decimal::ZERO && balance < price {
+    if let Err(reason) = acc.charge(price, t) {
         // rules.md, Packages: rejected, `renewal_failed` raised, the package ends with its cycle.
+        let p = &mut acc.packages[pi];
         p.ended = true;
-        row.reason = Some("insufficient_balance");
         let app = p.app_id;
-        let detail = format!("renewal of {} needs {price}, balance {balance}", p.id);
-        step.orders.push(row);
-        step.event(acc, app, "renewal_failed", t, detail);
+        let detail = format!("renewal of {} needs {price}, balance {}", p.id, acc.balance);
+        rows.orders.push(row.rejected(reason, Some(price)));
+        arrears::renewal_failed(acc, app, t, detail, rows);
         return;
     }
-    p.cycles.push(Cycle {
+    acc.packages[pi].cycles.push(Cycle {
         start,
         end,
         version: last.version,
@@ -67,12 +57,5 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, step: &m
         minutes_total: minutes,
         minutes_left: minutes,
     });
-    if charged {
-        acc.balance -= price;
-    }
-    row.status = "accepted";
-    row.minutes_added = Some(minutes);
-    row.cycle_start = Some(start);
-    row.cycle_end = Some(end);
-    step.orders.push(row);
+    rows.orders.push(row.accepted(price, minutes, (start, end)));
 }

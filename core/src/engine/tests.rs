@@ -1,4 +1,5 @@
-//! Hand-computed cases of rules.md, Packages to Arrears and suspension on the pure core: one account walked through days.
+//! Hand-computed cases of rules.md, Packages to Arrears and suspension on the pure core: one
+//! account walked through days.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -9,6 +10,7 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::catalog::tests::catalog;
 use crate::records::{self, App, PackageEvent, Txn};
+use crate::vocab::{AccountState, OrderKind, StatusEvent};
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -115,7 +117,8 @@ fn all<T: Clone>(days: &[DayRows], f: impl Fn(&DayRows) -> &Vec<T>) -> Vec<T> {
 
 #[test]
 fn deduction_order_kind_scope_end_purchase_time_id() {
-    // rules.md, Deduction order: step 2: free, monthly, top-up; app before account; earlier end; earlier purchase; id.
+    // rules.md, Deduction order: step 2: free, monthly, top-up; app before account; earlier end;
+    // earlier purchase; id.
     let mut c = case(BillingMode::Daily, "1000.00");
     c.orders = vec![
         order("top-b", "topup", "rtc_engine", "25k", None, "2026-02-01T01:00:00Z", "24.00"),
@@ -194,7 +197,8 @@ fn overage_is_priced_in_force_on_the_usage_day() {
 
 #[test]
 fn monthly_bill_has_a_line_per_price_and_one_rounding() {
-    // rules.md, Bills: lines per (app, class, unit price) summed over the month; issued on the 1st 08:00.
+    // rules.md, Bills: lines per (app, class, unit price) summed over the month; issued on the 1st
+    // 08:00.
     let c = case(BillingMode::Monthly, "100.00");
     let (acc, rows) = c.run("2026-03-13", "2026-03-31", |_| vec![use_(11, 0, 1), use_(12, 0, 1)]);
     let bills = all(&rows, |r| &r.bills);
@@ -238,8 +242,8 @@ fn arrears_case(recharge_at: &str) -> (Account, Vec<DayRows>) {
 fn events(rows: &[DayRows]) -> Vec<(&'static str, Ts)> {
     all(rows, |r| &r.status_events)
         .iter()
-        .filter(|e| e.event != "free_quota_exhausted")
-        .map(|e| (e.event, e.time))
+        .filter(|e| e.event != StatusEvent::FreeQuotaExhausted)
+        .map(|e| (e.event.as_str(), e.time))
         .collect()
 }
 
@@ -253,13 +257,14 @@ fn arrears_cleared_one_second_before_and_at_the_deadline() {
             vec![("arrears_entered", t("2026-02-11T00:00:00Z")), ("arrears_cleared", t(at))],
             "{at}"
         );
-        assert_eq!(acc.status, Status::Current);
+        assert_eq!(acc.status, AccountState::Current);
         assert_eq!(rows[0].account_status[0].grace_deadline, Some(t("2026-02-12T00:00:00Z")));
         assert_eq!(rows[0].account_status[0].amount_due, dec("0.49"));
-        // rules.md, Arrears and suspension: overage with no paid package: free_quota_exhausted at 00:00 of the day, once.
+        // rules.md, Arrears and suspension: overage with no paid package: free_quota_exhausted at
+        // 00:00 of the day, once.
         let fq: Vec<_> = all(&rows, |r| &r.status_events)
             .into_iter()
-            .filter(|e| e.event == "free_quota_exhausted")
+            .filter(|e| e.event == StatusEvent::FreeQuotaExhausted)
             .collect();
         assert_eq!((fq.len(), fq[0].time, fq[0].app_id), (1, t("2026-02-09T16:00:00Z"), Some(11)));
     }
@@ -276,11 +281,11 @@ fn arrears_one_second_late_is_suspended_then_restored() {
             ("restored", t("2026-02-12T00:00:01Z")),
         ]
     );
-    assert_eq!(acc.status, Status::Current);
+    assert_eq!(acc.status, AccountState::Current);
     // run of 2026-02-11 (window ending 2026-02-12T00:00Z) shows the suspension
     let s = &rows[1].account_status[0];
     assert_eq!(
-        (s.state, s.suspended_at, s.reclaim_at),
+        (s.state.as_str(), s.suspended_at, s.reclaim_at),
         ("suspended", Some(t("2026-02-12T00:00:00Z")), Some(t("2026-04-13T00:00:00Z")))
     );
     assert_eq!(rows[2].account_status[0].arrears_since, None);
@@ -301,8 +306,8 @@ fn reclaimed_sixty_days_to_the_microsecond_and_packages_cleared() {
     });
     let ev = events(&rows);
     assert_eq!(ev.last(), Some(&("reclaim_due", t("2026-04-13T00:00:00Z"))));
-    assert_eq!(rows[rows.len() - 2].account_status[0].state, "suspended");
-    assert_eq!(rows.last().unwrap().account_status[0].state, "reclaimed");
+    assert_eq!(rows[rows.len() - 2].account_status[0].state.as_str(), "suspended");
+    assert_eq!(rows.last().unwrap().account_status[0].state.as_str(), "reclaimed");
     assert_eq!(acc.packages[0].cycles[0].minutes_left, 0);
 }
 
@@ -322,10 +327,10 @@ fn renewal_at_list_price_then_failure_on_low_balance() {
     )];
     let (acc, rows) = c.run("2026-02-10", "2026-04-10", |_| vec![]);
     let orders = all(&rows, |r| &r.orders);
-    let renewals: Vec<_> = orders.iter().filter(|o| o.kind == "renewal").collect();
+    let renewals: Vec<_> = orders.iter().filter(|o| o.kind == OrderKind::Renewal).collect();
     assert_eq!(renewals.len(), 2);
     assert_eq!(
-        (renewals[0].order_id.as_str(), renewals[0].status, renewals[0].amount),
+        (renewals[0].order_id.as_str(), renewals[0].status.as_str(), renewals[0].amount),
         ("mon@2026-03-10", "accepted", Some(dec("9.90")))
     );
     assert_eq!(renewals[0].time, t("2026-03-08T16:00:00Z"));
@@ -334,7 +339,7 @@ fn renewal_at_list_price_then_failure_on_low_balance() {
         (Some(d("2026-03-10")), Some(d("2026-04-10")))
     );
     assert_eq!(
-        (renewals[1].status, renewals[1].reason),
+        (renewals[1].status.as_str(), renewals[1].reason.map(|r| r.as_str())),
         ("rejected", Some("insufficient_balance"))
     );
     assert_eq!(events(&rows), vec![("renewal_failed", t("2026-04-08T16:00:00Z"))]);
@@ -364,10 +369,10 @@ fn upgrade_prorates_price_from_the_discounted_base_and_minutes() {
         target_version: Some("standard".into()),
     }];
     let (acc, rows) = c.run("2026-03-01", "2026-03-16", |_| vec![use_(11, 0, 1000)]);
-    let up = all(&rows, |r| &r.orders).into_iter().find(|o| o.kind == "upgrade").unwrap();
+    let up = all(&rows, |r| &r.orders).into_iter().find(|o| o.kind == OrderKind::Upgrade).unwrap();
     // (99.00 − 5.00) × 16/31 = 48.516 → 48.52; (250000 − 50000) × 16/31 = 103225.8 → 103225
     assert_eq!(
-        (up.status, up.amount, up.minutes_added),
+        (up.status.as_str(), up.amount, up.minutes_added),
         ("accepted", Some(dec("48.52")), Some(103_225))
     );
     let p = &acc.packages[0];
@@ -400,7 +405,7 @@ fn purchase_rejections_in_order() {
     let (_, rows) = c.run("2026-03-01", "2026-03-05", |_| vec![]);
     let got: Vec<(String, &str, Option<&str>)> = all(&rows, |r| &r.orders)
         .iter()
-        .map(|o| (o.order_id.clone(), o.status, o.reason))
+        .map(|o| (o.order_id.clone(), o.status.as_str(), o.reason.map(|r| r.as_str())))
         .collect();
     let want = |id: &str| got.iter().find(|g| g.0 == id).map(|g| (g.1, g.2)).unwrap();
     assert_eq!(want("m1"), ("accepted", None));
@@ -445,7 +450,7 @@ fn upgrade_on_the_first_and_last_day_of_a_cycle_and_to_each_higher_rank() {
     ];
     let (acc, rows) = c.run("2026-03-01", "2026-03-31", |_| vec![]);
     let ups: Vec<_> =
-        all(&rows, |r| &r.orders).into_iter().filter(|o| o.kind == "upgrade").collect();
+        all(&rows, |r| &r.orders).into_iter().filter(|o| o.kind == OrderKind::Upgrade).collect();
     assert_eq!(
         ups.iter().map(|u| (u.amount, u.minutes_added)).collect::<Vec<_>>(),
         vec![(Some(dec("89.10")), Some(200_000)), (Some(dec("8.39")), Some(24_193))]
@@ -478,8 +483,8 @@ fn upgrade_rejections_in_order() {
     let (acc, rows) = c.run("2026-03-01", "2026-03-02", |_| vec![]);
     let got: BTreeMap<String, (Option<&str>, Option<Decimal>)> = all(&rows, |r| &r.orders)
         .iter()
-        .filter(|o| o.kind == "upgrade")
-        .map(|o| (o.order_id.clone(), (o.reason, o.amount)))
+        .filter(|o| o.kind == OrderKind::Upgrade)
+        .map(|o| (o.order_id.clone(), (o.reason.map(|r| r.as_str()), o.amount)))
         .collect();
     assert_eq!(got["e1"], (Some("unknown_package"), None));
     assert_eq!(got["e2"].0, Some("not_upgradable"));
@@ -515,8 +520,9 @@ fn a_renewed_cycle_keeps_its_version_when_the_old_cycle_is_upgraded_on_its_last_
 
 #[test]
 fn monthly_account_enters_arrears_at_the_monthly_bill() {
-    // rules.md, Arrears and suspension with a monthly account: the bill on 2026-04-01 08:00 (+08:00), 1000 minutes at
-    // 0.89 (the price from 03-15), leaves −0.39; a recharge after the deadline restores it.
+    // rules.md, Arrears and suspension with a monthly account: the bill on 2026-04-01 08:00
+    // (+08:00), 1000 minutes at 0.89 (the price from 03-15), leaves −0.39; a recharge after the
+    // deadline restores it.
     let mut c = case(BillingMode::Monthly, "0.50");
     c.txns = vec![Txn {
         id: "r".into(),
@@ -557,7 +563,7 @@ fn further_bills_in_arrears_and_other_debits_change_nothing() {
     }];
     let (acc, rows) = c.run("2026-02-10", "2026-02-10", |_| vec![]);
     assert!(events(&rows).is_empty());
-    assert_eq!((acc.status, acc.balance), (Status::Current, dec("-0.50")));
+    assert_eq!((acc.status, acc.balance), (AccountState::Current, dec("-0.50")));
     // with usage, the 0.00 bill (1 minute = 0.00099) is still a bill: arrears
     let (_, rows) = c.run("2026-02-10", "2026-02-11", |_| vec![use_(11, 0, 1)]);
     assert_eq!(
@@ -599,10 +605,10 @@ fn with_no_grace_the_bill_suspends_at_its_own_instant() {
     assert_eq!(events(&rows), vec![("arrears_entered", bill), ("suspended", bill)]);
     let s = &rows[0].account_status[0];
     assert_eq!(
-        (s.state, s.grace_deadline, s.suspended_at, s.reclaim_at),
+        (s.state.as_str(), s.grace_deadline, s.suspended_at, s.reclaim_at),
         ("suspended", Some(bill), Some(bill), Some(t("2026-04-12T00:00:00Z")))
     );
-    assert_eq!(acc.status, Status::Suspended);
+    assert_eq!(acc.status, AccountState::Suspended);
 }
 
 #[test]
@@ -619,7 +625,7 @@ fn with_no_grace_and_one_reclaim_day_the_account_is_reclaimed_a_day_after_the_bi
         ]
     );
     assert_eq!(
-        (rows[0].account_status[0].state, rows[1].account_status[0].state),
+        (rows[0].account_status[0].state.as_str(), rows[1].account_status[0].state.as_str()),
         ("suspended", "reclaimed")
     );
     assert_eq!(acc.packages[0].cycles[0].minutes_left, 0);
@@ -634,7 +640,7 @@ fn with_no_reclaim_period_the_account_is_reclaimed_at_its_suspension() {
         assert_eq!(ev[1..], [("suspended", deadline), ("reclaim_due", deadline)], "grace {grace}");
         assert_eq!(
             (acc.status, acc.packages[0].cycles[0].minutes_left, acc.packages[0].auto_renew),
-            (Status::Reclaimed, 0, false)
+            (AccountState::Reclaimed, 0, false)
         );
     }
 }
@@ -670,7 +676,7 @@ fn an_auto_renew_event_on_a_package_that_has_ended_is_ignored() {
             vec![]
         }
     });
-    assert_eq!(acc.status, Status::Reclaimed);
+    assert_eq!(acc.status, AccountState::Reclaimed);
     assert!(!acc.packages[0].auto_renew);
     // on before the reclaim (02-10, 02-11); off on 02-12, after the event, and 02-13
     let flags: Vec<bool> = rows.iter().map(|r| r.package_balances[0].auto_renew).collect();
@@ -696,6 +702,6 @@ fn an_auto_renew_event_on_a_package_that_has_ended_is_ignored() {
         target_version: None,
     }];
     let (acc, rows) = c.run("2026-02-10", "2026-03-10", |_| vec![]);
-    assert!(all(&rows, |r| &r.orders).iter().all(|o| o.kind != "renewal"));
+    assert!(all(&rows, |r| &r.orders).iter().all(|o| o.kind != OrderKind::Renewal));
     assert!(!acc.packages[0].auto_renew);
 }

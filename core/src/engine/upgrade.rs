@@ -8,8 +8,9 @@ use rust_decimal::Decimal;
 use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::rows::OrderRow;
+use crate::vocab::{OrderKind, OrderReason};
 
-use super::{Account, Kind, Step};
+use super::{Account, DayRows, Kind};
 
 /// Products whose monthly packages can be upgraded.
 pub const UPGRADABLE: [&str; 5] = ["call", "conference", "live", "rtc_engine", "chat"];
@@ -32,68 +33,51 @@ pub fn upgrade(
     target: Option<&str>,
     t: Ts,
     cat: &Catalog,
-    step: &mut Step,
+    rows: &mut DayRows,
 ) {
     let u = cat.zone.day_of(t);
-    let mut row = OrderRow {
-        account_id: Some(acc.id),
-        time: t,
-        order_id: event_id.to_string(),
-        package_id: package_id.to_string(),
-        kind: "upgrade",
-        status: "rejected",
-        reason: None,
-        amount: None,
-        minutes_added: None,
-        cycle_start: None,
-        cycle_end: None,
-        version: target.map(str::to_string),
+    let row = OrderRow::new(
+        OrderKind::Upgrade,
+        Some(acc.id),
+        t,
+        event_id.to_string(),
+        package_id.to_string(),
+        target.map(str::to_string),
+    );
+    let mut reject = |reason, amount| rows.orders.push(row.clone().rejected(reason, amount));
+    let Some(pi) = acc.packages.iter().position(|p| p.id == package_id) else {
+        return reject(OrderReason::UnknownPackage, None);
     };
-    let reject = |mut row: OrderRow, reason: &'static str, step: &mut Step| {
-        row.reason = Some(reason);
-        step.orders.push(row);
-    };
-    let (opening, balance) = (acc.opening_time, acc.balance);
-    let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) else {
-        return reject(row, "unknown_package", step);
-    };
+    let p = &acc.packages[pi];
     if p.kind != Kind::Monthly || !UPGRADABLE.contains(&p.product.as_str()) {
-        return reject(row, "not_upgradable", step);
+        return reject(OrderReason::NotUpgradable, None);
     }
     let Some(ci) = p.cycle_covering(u) else {
-        return reject(row, "not_in_force", step);
+        return reject(OrderReason::NotInForce, None);
     };
     let cycle = &p.cycles[ci];
     let current = cat.version(&p.product, &cycle.version, u);
     let tgt = target.and_then(|v| cat.version(&p.product, v, u));
     let (Some(current), Some(tgt)) = (current, tgt) else {
-        return reject(row, "not_higher_version", step);
+        return reject(OrderReason::NotHigherVersion, None);
     };
     if tgt.rank <= current.rank {
-        return reject(row, "not_higher_version", step);
+        return reject(OrderReason::NotHigherVersion, None);
     }
     let total = cycle.days();
     let remaining = (cycle.end - u).num_days();
     let amount = price(tgt.list_price, cycle.base, remaining, total);
     let added = added_minutes(tgt.minutes, current.minutes, remaining, total);
-    row.amount = Some(amount);
-    let charged = t > opening;
-    if charged && amount > Decimal::ZERO && balance < amount {
-        return reject(row, "insufficient_balance", step);
+    if let Err(reason) = acc.charge(amount, t) {
+        return reject(reason, Some(amount));
     }
-    let cycle = &mut p.cycles[ci];
+    let cycle = &mut acc.packages[pi].cycles[ci];
     cycle.version = tgt.version.clone();
     cycle.base = tgt.list_price;
     cycle.minutes_total += added;
     cycle.minutes_left += added;
-    row.status = "accepted";
-    row.minutes_added = Some(added);
-    row.cycle_start = Some(cycle.start);
-    row.cycle_end = Some(cycle.end);
-    if charged {
-        acc.balance -= amount;
-    }
-    step.orders.push(row);
+    let accepted = row.accepted(amount, added, (cycle.start, cycle.end));
+    rows.orders.push(accepted);
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! and rounded up to minutes once, at the day total. Money never enters this stage.
 //!
 //! Two implementations give the same result: [`stream`] (the default: parallel row groups,
-//! hashed event ids, bounded memory) and [`reference`] (polars lazy frames, the relational reference).
+//! hashed event ids, bounded memory) and [`reference`] (polars lazy frames, the relational
+//! reference).
 
 pub mod reference;
 pub mod stream;
@@ -43,27 +44,14 @@ pub const MAX_SECONDS: i64 = 86_400;
 
 pub use rtcbill_core::records::UsageDaily;
 
-/// rules.md, Reject reasons, in the order they apply.
-pub const REJECT_REASONS: [&str; 7] = [
-    "missing_event_id",
-    "missing_start_time",
-    "wrong_partition",
-    "unknown_app",
-    "unknown_usage_class",
-    "invalid_seconds",
-    "conflicting_duplicate",
-];
-
-/// A reject reason as the static string of [`REJECT_REASONS`], if it is one.
-pub fn reject_reason(s: &str) -> Option<&'static str> {
-    REJECT_REASONS.iter().find(|r| **r == s).copied()
-}
+/// rules.md, Reject reasons, in the order they apply (`RejectReason::ALL`).
+pub use rtcbill_core::vocab::RejectReason;
 
 /// A rejected slice, every column as read, with its reason. A day can reject millions of
 /// slices, so the four text columns share one allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RejectedSlice {
-    pub reason: &'static str,
+    pub reason: RejectReason,
     pub app_id: Option<i64>,
     pub start_time: Option<Ts>,
     pub seconds: Option<i64>,
@@ -84,7 +72,7 @@ pub struct RejectedText<'a> {
 
 impl RejectedSlice {
     pub fn new(
-        reason: &'static str,
+        reason: RejectReason,
         t: RejectedText,
         app_id: Option<i64>,
         start_time: Option<Ts>,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::input::{App, UsageFile};
 
 use super::{
-    reject_reason, MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
+    MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
 };
 
 const ACCOUNT: &str = "__account_id";
@@ -93,17 +93,17 @@ pub fn meter_day(
         (catalog.zone.start_of(day), catalog.zone.start_of(crate::clock::add_days(day, 1)));
     let s = || col(c::SECONDS);
     let reason = when(col(c::EVENT_ID).is_null().or(col(c::EVENT_ID).eq(lit(""))))
-        .then(lit("missing_event_id"))
+        .then(lit(RejectReason::MissingEventId.as_str()))
         .when(col(c::START_TIME).is_null())
-        .then(lit("missing_start_time"))
+        .then(lit(RejectReason::MissingStartTime.as_str()))
         .when(col(c::START_TIME).lt(lit(lo)).or(col(c::START_TIME).gt_eq(lit(hi))))
-        .then(lit("wrong_partition"))
+        .then(lit(RejectReason::WrongPartition.as_str()))
         .when(col(ACCOUNT).is_null())
-        .then(lit("unknown_app"))
+        .then(lit(RejectReason::UnknownApp.as_str()))
         .when(col(CLASS).is_null())
-        .then(lit("unknown_usage_class"))
+        .then(lit(RejectReason::UnknownUsageClass.as_str()))
         .when(s().is_null().or(s().lt(lit(0i64))).or(s().gt(lit(MAX_SECONDS))))
-        .then(lit("invalid_seconds"))
+        .then(lit(RejectReason::InvalidSeconds.as_str()))
         .otherwise(lit(NULL).cast(DataType::String));
 
     let left = JoinArgs::new(JoinType::Left);
@@ -127,7 +127,7 @@ pub fn meter_day(
         .select([col(c::EVENT_ID)]);
     let conflicting = valid
         .semi_join(conflicts.clone(), col(c::EVENT_ID), col(c::EVENT_ID))
-        .with_column(lit("conflicting_duplicate").alias(REASON))
+        .with_column(lit(RejectReason::ConflictingDuplicate.as_str()).alias(REASON))
         .collect()
         .map_err(&e)?;
     let accepted = distinct.anti_join(conflicts, col(c::EVENT_ID), col(c::EVENT_ID));
@@ -147,17 +147,14 @@ pub fn meter_day(
         for i in 0..agg.height() {
             let class = cls.get(i).expect("joined") as usize;
             let seconds = secs.get(i).unwrap_or(0);
-            // rules.md, Metering: billable minutes = ceil(sum(seconds) / 60), at the day total.
-            let billable = (seconds + 59) / 60;
-            usage.push(UsageDaily {
-                account_id: acc.get(i).expect("joined"),
-                app_id: app.get(i).expect("not null"),
+            usage.push(UsageDaily::from_total(
+                acc.get(i).expect("joined"),
+                app.get(i).expect("not null"),
                 class,
-                slices: n.get(i).unwrap_or(0),
+                catalog.classes[class].ratio,
+                n.get(i).unwrap_or(0),
                 seconds,
-                billable_minutes: billable,
-                package_minutes: billable * catalog.classes[class].ratio,
-            });
+            ));
         }
     }
     usage.sort();
@@ -191,7 +188,7 @@ fn rejected_rows(df: &DataFrame) -> PolarsResult<Vec<RejectedSlice>> {
         .map(|i| {
             let why = reason
                 .get(i)
-                .and_then(reject_reason)
+                .and_then(RejectReason::parse)
                 .expect("the reference query names rules.md, Reject reasons");
             let text = RejectedText {
                 event_id: ev.get(i),

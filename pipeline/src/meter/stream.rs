@@ -27,7 +27,9 @@ use crate::clock::{add_days, Ts};
 use crate::error::{Error, Result};
 use crate::input::{timestamps_us, App, UsageFile};
 
-use super::{MeterCounts, Metered, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS};
+use super::{
+    MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
+};
 
 const BATCH_ROWS: usize = 64 * 1024;
 /// A 40-bit fingerprint of an event id.
@@ -67,7 +69,7 @@ struct Candidate {
 }
 
 /// BLAKE3 of a slice's columns other than `event_id`, each length- or presence-prefixed.
-fn digest(cols: &Cols, i: usize) -> u128 {
+fn digest(cols: &SliceCols, i: usize) -> u128 {
     let mut h = blake3::Hasher::new();
     let mut text = |s: Option<&str>| match s {
         None => {
@@ -118,8 +120,8 @@ impl<'a> Strs<'a> {
     }
 }
 
-/// The columns of one batch, in canonical form.
-struct Cols<'a> {
+/// The usage columns of one read batch, in canonical form (int64, UTC microseconds).
+struct SliceCols<'a> {
     event_id: Strs<'a>,
     app_id: arrow::array::Int64Array,
     user_id: Strs<'a>,
@@ -135,10 +137,10 @@ fn int64(a: &ArrayRef) -> std::result::Result<arrow::array::Int64Array, String> 
     Ok(x.as_primitive::<Int64Type>().clone())
 }
 
-impl<'a> Cols<'a> {
-    fn new(b: &'a RecordBatch) -> std::result::Result<Cols<'a>, String> {
+impl<'a> SliceCols<'a> {
+    fn new(b: &'a RecordBatch) -> std::result::Result<SliceCols<'a>, String> {
         let col = |n: &str| b.column_by_name(n).expect("projected");
-        Ok(Cols {
+        Ok(SliceCols {
             event_id: Strs::new(col(c::EVENT_ID)),
             app_id: int64(col(c::APP_ID))?,
             user_id: Strs::new(col(c::USER_ID)),
@@ -150,7 +152,7 @@ impl<'a> Cols<'a> {
     }
 
     /// Row `i` as a reject, every column as read.
-    fn rejected(&self, i: usize, reason: &'static str) -> RejectedSlice {
+    fn rejected(&self, i: usize, reason: RejectReason) -> RejectedSlice {
         let text = RejectedText {
             event_id: self.event_id.get(i),
             user_id: self.user_id.get(i),
@@ -168,32 +170,33 @@ impl<'a> Cols<'a> {
     }
 }
 
-/// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class, seconds).
+/// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class,
+/// seconds).
 fn classify(
-    cols: &Cols,
+    cols: &SliceCols,
     i: usize,
     ctx: &Ctx,
-) -> std::result::Result<(u32, usize, i64), &'static str> {
+) -> std::result::Result<(u32, usize, i64), RejectReason> {
     match cols.event_id.get(i) {
-        None | Some("") => return Err("missing_event_id"),
+        None | Some("") => return Err(RejectReason::MissingEventId),
         _ => {}
     }
-    let Some(t) = cols.start_time[i] else { return Err("missing_start_time") };
+    let Some(t) = cols.start_time[i] else { return Err(RejectReason::MissingStartTime) };
     if t < ctx.day_start || t >= ctx.day_end {
-        return Err("wrong_partition");
+        return Err(RejectReason::WrongPartition);
     }
     let app = cols
         .app_id
         .is_valid(i)
         .then(|| cols.app_id.value(i))
         .and_then(|a| ctx.app_index.get(&a).copied());
-    let Some(app) = app else { return Err("unknown_app") };
+    let Some(app) = app else { return Err(RejectReason::UnknownApp) };
     let class =
         cols.usage_class.get(i).and_then(|s| ctx.catalog.classes.iter().position(|k| k.name == s));
-    let Some(class) = class else { return Err("unknown_usage_class") };
+    let Some(class) = class else { return Err(RejectReason::UnknownUsageClass) };
     match cols.seconds.is_valid(i).then(|| cols.seconds.value(i)) {
         Some(s) if (0..=MAX_SECONDS).contains(&s) => Ok((app, class, s)),
-        _ => Err("invalid_seconds"),
+        _ => Err(RejectReason::InvalidSeconds),
     }
 }
 
@@ -223,7 +226,7 @@ fn read_err(f: &UsageFile, e: impl std::fmt::Display) -> Error {
 }
 
 /// Reads one row group in batches, calling `each` on every batch.
-fn scan(task: &Task, mut each: impl FnMut(&Cols) -> Result<()>) -> Result<()> {
+fn scan(task: &Task, mut each: impl FnMut(&SliceCols) -> Result<()>) -> Result<()> {
     let f = File::open(&task.file.path).map_err(|e| Error::io(&task.file.path, e))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_err(task.file, e))?;
     let schema = b.schema().clone();
@@ -241,7 +244,7 @@ fn scan(task: &Task, mut each: impl FnMut(&Cols) -> Result<()>) -> Result<()> {
         .map_err(|e| read_err(task.file, e))?;
     for batch in reader {
         let batch = batch.map_err(|e| read_err(task.file, e))?;
-        let cols = Cols::new(&batch).map_err(|e| read_err(task.file, e))?;
+        let cols = SliceCols::new(&batch).map_err(|e| read_err(task.file, e))?;
         each(&cols)?;
     }
     Ok(())
@@ -269,20 +272,16 @@ impl Counters {
     }
 }
 
+/// rules.md, Metering of billing day `day` from its files, in three passes over the row groups:
+/// classify and count every slice, keeping a fingerprint of each accepted id; settle the ids
+/// whose fingerprint repeats; read the differing copies in full as rejects.
 pub fn meter_day(
     day: NaiveDate,
     files: &[UsageFile],
     apps: &[App],
     catalog: &Catalog,
 ) -> Result<Metered> {
-    let mut tasks = Vec::new();
-    for f in files {
-        let file = File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(f, e))?;
-        for (rg, md) in b.metadata().row_groups().iter().enumerate() {
-            tasks.push(Task { file: f, row_group: rg, rows: md.num_rows() as usize });
-        }
-    }
+    let tasks = row_groups(files)?;
     let raw: usize = tasks.iter().map(|t| t.rows).sum();
     let ctx = Ctx {
         day_start: catalog.zone.start_of(day),
@@ -294,11 +293,70 @@ pub fn meter_day(
     let counters = Counters::new(apps.len(), catalog.classes.len());
 
     let clock = std::time::Instant::now();
-    // Pass 1: classify, count, hash. Each task fills its own slice of the hash array.
+    let (hashes, mut rejected) = classify_all(&tasks, raw, &ctx, &counters)?;
+    tracing::debug!(
+        %day,
+        secs = clock.elapsed().as_secs_f64(),
+        "metering pass 1 (classify, count, fingerprint) done"
+    );
+    let candidates = repeated(hashes);
+    tracing::debug!(
+        %day,
+        candidates = candidates.len(),
+        secs = clock.elapsed().as_secs_f64(),
+        "fingerprints seen more than once"
+    );
+    if !candidates.is_empty() {
+        let found = candidates_of(&tasks, candidates, &ctx)?;
+        let conflicting = settle(found, &counters);
+        tracing::debug!(
+            %day,
+            secs = clock.elapsed().as_secs_f64(),
+            "metering pass 2 (candidates settled) done"
+        );
+        rejected.extend(conflicting_copies(&tasks, &conflicting)?);
+    }
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering passes done");
+
+    let mut usage = counters.usage(&ctx);
+    usage.sort();
+    rejected.sort();
+    let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
+    let rejected_n = rejected.len() as u64;
+    let counts = MeterCounts {
+        raw: raw as u64,
+        accepted,
+        rejected: rejected_n,
+        collapsed: raw as u64 - accepted - rejected_n,
+    };
+    Ok(Metered { usage, rejected, counts })
+}
+
+/// The row groups of the day's files: the unit of parallel work.
+fn row_groups(files: &[UsageFile]) -> Result<Vec<Task<'_>>> {
+    let mut tasks = Vec::new();
+    for f in files {
+        let file = File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
+        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(f, e))?;
+        for (rg, md) in b.metadata().row_groups().iter().enumerate() {
+            tasks.push(Task { file: f, row_group: rg, rows: md.num_rows() as usize });
+        }
+    }
+    Ok(tasks)
+}
+
+/// Pass 1: classifies every slice, counts the accepted ones and keeps the fingerprint of their
+/// ids, one per raw slice (each task fills its own part); returns those and the rejects.
+fn classify_all(
+    tasks: &[Task],
+    raw: usize,
+    ctx: &Ctx,
+    counters: &Counters,
+) -> Result<(Vec<Fingerprint>, Vec<RejectedSlice>)> {
     let mut hashes = vec![NO_HASH; raw];
     let mut parts: Vec<(&Task, &mut [Fingerprint])> = Vec::with_capacity(tasks.len());
     let mut rest = hashes.as_mut_slice();
-    for t in &tasks {
+    for t in tasks {
         let (mine, more) = rest.split_at_mut(t.rows);
         parts.push((t, mine));
         rest = more;
@@ -310,7 +368,7 @@ pub fn meter_day(
             let mut at = 0;
             scan(task, |cols| {
                 for i in 0..cols.seconds.len() {
-                    match classify(cols, i, &ctx) {
+                    match classify(cols, i, ctx) {
                         Ok((app, class, secs)) => {
                             counters.add(app, class, 1, secs);
                             out[at] = event_hash(cols.event_id.get(i).expect("classified"));
@@ -324,10 +382,11 @@ pub fn meter_day(
             Ok(rejected)
         })
         .collect::<Result<_>>()?;
-    let mut rejected = concat(rejects);
+    Ok((hashes, concat(rejects)))
+}
 
-    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering pass 1 (classify, count, fingerprint) done");
-    // Event ids that may repeat: equal hashes.
+/// The fingerprints seen more than once: the event ids that may repeat.
+fn repeated(mut hashes: Vec<Fingerprint>) -> FxHashSet<Fingerprint> {
     hashes
         .par_sort_unstable_by_key(|f| u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], 0, 0, 0]));
     let mut candidates = FxHashSet::default();
@@ -336,124 +395,123 @@ pub fn meter_day(
             candidates.insert(w[0]);
         }
     }
-    drop(hashes);
-    tracing::debug!(%day, candidates = candidates.len(), secs = clock.elapsed().as_secs_f64(), "fingerprints seen more than once");
+    candidates
+}
 
-    // Pass 2: the candidates' ids and digests; settle each id's copies.
-    if !candidates.is_empty() {
-        let found: Vec<Vec<Candidate>> = tasks
-            .par_iter()
-            .enumerate()
-            .map(|(t, task)| {
-                let mut found = Vec::new();
-                let mut at = 0u32;
-                scan(task, |cols| {
-                    for i in 0..cols.seconds.len() {
-                        let row = at;
-                        at += 1;
-                        let Some(id) = cols.event_id.get(i) else { continue };
-                        if !candidates.contains(&event_hash(id)) {
-                            continue;
-                        }
-                        if let Ok((app, class, seconds)) = classify(cols, i, &ctx) {
-                            let digest = digest(cols, i);
-                            found.push(Candidate {
-                                id: id.into(),
-                                digest,
-                                task: t as u32,
-                                row,
-                                app,
-                                class: class as u32,
-                                seconds,
-                            });
-                        }
+/// Pass 2: the accepted slices whose fingerprint repeats, as id, digest and place.
+fn candidates_of(
+    tasks: &[Task],
+    candidates: FxHashSet<Fingerprint>,
+    ctx: &Ctx,
+) -> Result<Vec<Candidate>> {
+    let found: Vec<Vec<Candidate>> = tasks
+        .par_iter()
+        .enumerate()
+        .map(|(t, task)| {
+            let mut found = Vec::new();
+            let mut at = 0u32;
+            scan(task, |cols| {
+                for i in 0..cols.seconds.len() {
+                    let row = at;
+                    at += 1;
+                    let Some(id) = cols.event_id.get(i) else { continue };
+                    if !candidates.contains(&event_hash(id)) {
+                        continue;
                     }
-                    Ok(())
-                })?;
-                Ok(found)
-            })
-            .collect::<Result<_>>()?;
-        drop(candidates);
-        let mut found = concat(found);
-        found.par_sort_unstable();
-        // Places of the copies to reject, by task.
-        let mut conflicting: FxHashMap<u32, FxHashSet<u32>> = FxHashMap::default();
-        let mut start = 0;
-        while start < found.len() {
-            let end = start + found[start..].partition_point(|f| f.id == found[start].id);
-            let group = &found[start..end];
-            if group.len() > 1 && group.iter().all(|g| g.digest == group[0].digest) {
-                // identical copies count once: the extra ones are collapsed
-                let extra = group.len() as i64 - 1;
-                counters.add(
-                    group[0].app,
-                    group[0].class as usize,
-                    -extra,
-                    -extra * group[0].seconds,
-                );
-            } else if group.len() > 1 {
-                for g in group {
-                    counters.add(g.app, g.class as usize, -1, -g.seconds);
-                    conflicting.entry(g.task).or_default().insert(g.row);
+                    if let Ok((app, class, seconds)) = classify(cols, i, ctx) {
+                        let digest = digest(cols, i);
+                        found.push(Candidate {
+                            id: id.into(),
+                            digest,
+                            task: t as u32,
+                            row,
+                            app,
+                            class: class as u32,
+                            seconds,
+                        });
+                    }
                 }
-            }
-            start = end;
-        }
-        drop(found);
-        tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering pass 2 (candidates settled) done");
-        // Pass 3: the differing copies in full, as rejects.
-        let read: Vec<Vec<RejectedSlice>> = conflicting
-            .par_iter()
-            .map(|(&t, rows)| {
-                let mut out = Vec::with_capacity(rows.len());
-                let mut at = 0u32;
-                scan(&tasks[t as usize], |cols| {
-                    for i in 0..cols.seconds.len() {
-                        if rows.contains(&at) {
-                            out.push(cols.rejected(i, "conflicting_duplicate"));
-                        }
-                        at += 1;
-                    }
-                    Ok(())
-                })?;
-                Ok(out)
-            })
-            .collect::<Result<_>>()?;
-        rejected.extend(concat(read));
-    }
+                Ok(())
+            })?;
+            Ok(found)
+        })
+        .collect::<Result<_>>()?;
+    drop(candidates);
+    Ok(concat(found))
+}
 
-    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering passes done");
-    let mut usage = Vec::new();
-    for (k, [n, s]) in counters.cells.iter().enumerate() {
-        let slices = n.load(Ordering::Relaxed);
-        if slices == 0 {
-            continue;
+/// rules.md, Duplicates: identical copies of an id count once (the extra ones are taken off
+/// the counters); differing copies are all taken off. Returns the places of the differing
+/// copies, by task.
+fn settle(mut found: Vec<Candidate>, counters: &Counters) -> FxHashMap<u32, FxHashSet<u32>> {
+    found.par_sort_unstable();
+    let mut conflicting: FxHashMap<u32, FxHashSet<u32>> = FxHashMap::default();
+    let mut start = 0;
+    while start < found.len() {
+        let end = start + found[start..].partition_point(|f| f.id == found[start].id);
+        let group = &found[start..end];
+        if group.len() > 1 && group.iter().all(|g| g.digest == group[0].digest) {
+            // identical copies count once: the extra ones are collapsed
+            let extra = group.len() as i64 - 1;
+            counters.add(group[0].app, group[0].class as usize, -extra, -extra * group[0].seconds);
+        } else if group.len() > 1 {
+            for g in group {
+                counters.add(g.app, g.class as usize, -1, -g.seconds);
+                conflicting.entry(g.task).or_default().insert(g.row);
+            }
         }
-        let (app, class) = (k / counters.classes, k % counters.classes);
-        let seconds = s.load(Ordering::Relaxed);
-        // rules.md, Metering: billable minutes = ceil(sum(seconds) / 60), at the day total.
-        let billable = (seconds + 59) / 60;
-        usage.push(UsageDaily {
-            account_id: ctx.apps[app].account_id,
-            app_id: ctx.apps[app].id,
-            class,
-            slices,
-            seconds,
-            billable_minutes: billable,
-            package_minutes: billable * catalog.classes[class].ratio,
-        });
+        start = end;
     }
-    usage.sort();
-    rejected.sort();
-    let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
-    let rejected_n = rejected.len() as u64;
-    let counts = MeterCounts {
-        raw: raw as u64,
-        accepted,
-        rejected: rejected_n,
-        collapsed: raw as u64 - accepted - rejected_n,
-    };
-    Ok(Metered { usage, rejected, counts })
+    conflicting
+}
+
+/// Pass 3: the differing copies in full, as `conflicting_duplicate` rejects.
+fn conflicting_copies(
+    tasks: &[Task],
+    conflicting: &FxHashMap<u32, FxHashSet<u32>>,
+) -> Result<Vec<RejectedSlice>> {
+    let read: Vec<Vec<RejectedSlice>> = conflicting
+        .par_iter()
+        .map(|(&t, rows)| {
+            let mut out = Vec::with_capacity(rows.len());
+            let mut at = 0u32;
+            scan(&tasks[t as usize], |cols| {
+                for i in 0..cols.seconds.len() {
+                    if rows.contains(&at) {
+                        out.push(cols.rejected(i, RejectReason::ConflictingDuplicate));
+                    }
+                    at += 1;
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    Ok(concat(read))
+}
+
+impl Counters {
+    /// The day's usage: one row per (app, class) with accepted slices.
+    fn usage(&self, ctx: &Ctx) -> Vec<UsageDaily> {
+        let mut usage = Vec::new();
+        for (k, [n, s]) in self.cells.iter().enumerate() {
+            let slices = n.load(Ordering::Relaxed);
+            if slices == 0 {
+                continue;
+            }
+            let (app, class) = (k / self.classes, k % self.classes);
+            let seconds = s.load(Ordering::Relaxed);
+            usage.push(UsageDaily::from_total(
+                ctx.apps[app].account_id,
+                ctx.apps[app].id,
+                class,
+                ctx.catalog.classes[class].ratio,
+                slices,
+                seconds,
+            ));
+        }
+        usage
+    }
 }
 
 #[cfg(test)]
@@ -481,13 +539,13 @@ mod tests {
         let t = cat.zone.start_of(day) + 3_600_000_000;
         let ids = [a.as_str(), b.as_str(), b.as_str()];
         let (_, batch) = Cols::new(&schemas::USAGE)
-            .str(ids.iter().map(|s| Some(*s)))
-            .i64([Some(7); 3])
-            .str([None::<&str>; 3])
-            .str([None::<&str>; 3])
-            .str([Some("audio"); 3])
-            .ts([Some(t); 3])
-            .i64([Some(90), Some(30), Some(30)])
+            .str("event_id", ids.iter().map(|s| Some(*s)))
+            .i64("app_id", [Some(7); 3])
+            .str("user_id", [None::<&str>; 3])
+            .str("room_id", [None::<&str>; 3])
+            .str("usage_class", [Some("audio"); 3])
+            .ts("start_time", [Some(t); 3])
+            .i64("seconds", [Some(90), Some(30), Some(30)])
             .finish()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -27,7 +27,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { --ink: #1d2530; --muted: #5b6573; --line: #d9dee5; --bg: #f5f7fa; --accent: #0072b2; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); background: var(--bg); }
@@ -66,7 +66,7 @@ fn f(d: Decimal) -> f64 {
 
 /// A chart in its figure; the SVG without its namespace attribute (HTML gives inline `<svg>`
 /// its namespace), so the page holds no URL at all.
-fn figure(id: &str, svg: &str, caption: &str) -> String {
+pub(crate) fn figure(id: &str, svg: &str, caption: &str) -> String {
     let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
     format!(
         "<figure class=\"chart\" id=\"{}\">{svg}<figcaption>{}</figcaption></figure>\n",
@@ -77,7 +77,7 @@ fn figure(id: &str, svg: &str, caption: &str) -> String {
 
 /// A table: header cells (a leading `#` marks a numeric column) and rows of cells (already
 /// escaped HTML).
-fn table(id: &str, head: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(id: &str, head: &[&str], rows: &[Vec<String>]) -> String {
     let num: Vec<bool> = head.iter().map(|h| h.starts_with('#')).collect();
     let mut s = format!("<table id=\"{}\"><thead><tr>", escape(id));
     for h in head {

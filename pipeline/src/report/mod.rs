@@ -12,6 +12,7 @@
 
 pub mod charts;
 pub mod html;
+pub mod whatif;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,57 @@
+//! Hive partition folders, `<key>=YYYY-MM-DD`: the one place their paths are made, parsed and
+//! listed (usage inputs under `usage_date=`, outputs and metered folders under
+//! `billing_date=`, README, Layout of a data root).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use rtcbill_schemas::{Dataset, PARTITION_KEY};
+
+use crate::error::{Error, Result};
+
+/// The file name of the one file in each output partition.
+pub const PART_FILE: &str = "part-0.parquet";
+
+/// `parent/<key>=D`.
+pub fn dir(parent: &Path, key: &str, day: NaiveDate) -> PathBuf {
+    parent.join(format!("{key}={}", day.format("%Y-%m-%d")))
+}
+
+/// `root/<dataset>/billing_date=D/`: a partition of an output or metered dataset.
+pub fn of(root: &Path, ds: &Dataset, day: NaiveDate) -> PathBuf {
+    dir(&root.join(ds.name), PARTITION_KEY, day)
+}
+
+/// The file of a partition of `ds` for `day`, if a run wrote it.
+pub fn file(root: &Path, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
+    let f = of(root, ds, day).join(PART_FILE);
+    f.exists().then_some(f)
+}
+
+/// The partition folders `parent/<key>=D` by day. Names starting with `.` or `_` are skipped;
+/// any other entry that is not such a folder is an input error. A missing `parent` has none.
+pub fn list(parent: &Path, key: &str) -> Result<BTreeMap<NaiveDate, PathBuf>> {
+    let mut out = BTreeMap::new();
+    if !parent.exists() {
+        return Ok(out);
+    }
+    let prefix = format!("{key}=");
+    for e in std::fs::read_dir(parent).map_err(|e| Error::io(parent, e))? {
+        let p = e.map_err(|e| Error::io(parent, e))?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let day = name
+            .strip_prefix(&prefix)
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+            .filter(|_| p.is_dir())
+            .ok_or_else(|| Error::Input {
+                file: p.clone(),
+                msg: format!("not a partition folder {prefix}YYYY-MM-DD"),
+            })?;
+        out.insert(day, p);
+    }
+    Ok(out)
+}
