@@ -104,18 +104,8 @@ enum Job {
     /// Draw the outputs as one self-contained HTML page: headline numbers, revenue, minutes,
     /// packages, arrears, data quality and restatements (README, Report).
     Report {
-        /// Output root of the runs (its published snapshot is read; no lock needed).
-        #[arg(long, default_value = "out")]
-        outputs: PathBuf,
-        /// Data root the outputs were run from (only its catalog and accounts are read).
-        #[arg(long, default_value = "sample-data")]
-        data: PathBuf,
-        /// First billing day shown (default: the first done day).
-        #[arg(long)]
-        from: Option<NaiveDate>,
-        /// Last billing day shown (default: the last done day).
-        #[arg(long)]
-        to: Option<NaiveDate>,
+        #[command(flatten)]
+        days: Published,
         /// The page to write.
         #[arg(long, default_value = "report.html")]
         out: PathBuf,
@@ -127,18 +117,8 @@ enum Job {
     /// Prove a range of outputs against their inputs and the ledger's invariants (README,
     /// Verify): exit 0 when every check holds, 1 with one line per violation otherwise.
     Verify {
-        /// Output root to verify.
-        #[arg(long, default_value = "out")]
-        outputs: PathBuf,
-        /// Data root the outputs were billed from.
-        #[arg(long, default_value = "sample-data")]
-        data: PathBuf,
-        /// First day to verify (default: the first done day).
-        #[arg(long)]
-        from: Option<NaiveDate>,
-        /// Last day to verify (default: the last done day).
-        #[arg(long)]
-        to: Option<NaiveDate>,
+        #[command(flatten)]
+        days: Published,
         /// One JSON object per violation (and a last one with the counts per check).
         #[arg(long)]
         json: bool,
@@ -149,18 +129,8 @@ enum Job {
         /// A candidate catalog.toml (repeat for several; each is named after its file).
         #[arg(long = "catalog", required = true, value_name = "CANDIDATE.toml")]
         catalogs: Vec<PathBuf>,
-        /// First day to replay (default: the first published day).
-        #[arg(long)]
-        from: Option<NaiveDate>,
-        /// Last day to replay (default: the last published day).
-        #[arg(long)]
-        to: Option<NaiveDate>,
-        /// Data root the outputs were billed from.
-        #[arg(long, default_value = "sample-data")]
-        data: PathBuf,
-        /// Output root whose published days are replayed (only read).
-        #[arg(long, default_value = "out")]
-        outputs: PathBuf,
+        #[command(flatten)]
+        days: Published,
         /// Folder for the results: one folder per candidate.
         #[arg(long)]
         out: PathBuf,
@@ -180,6 +150,23 @@ enum Job {
         #[command(subcommand)]
         format: Export,
     },
+}
+
+/// The published days a reading job works on (`report`, `verify`, `simulate`).
+#[derive(clap::Args)]
+struct Published {
+    /// Output root (its published snapshot is read; no lock is taken).
+    #[arg(long, default_value = "out")]
+    outputs: PathBuf,
+    /// Data root the outputs were billed from.
+    #[arg(long, default_value = "sample-data")]
+    data: PathBuf,
+    /// First billing day (default: the first done day).
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Last billing day (default: the last done day).
+    #[arg(long)]
+    to: Option<NaiveDate>,
 }
 
 #[derive(Subcommand)]
@@ -290,12 +277,12 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
-        Job::Report { outputs, data, from, to, out, no_verify } => {
-            report(outputs, data, from, to, &out, !no_verify)
+        Job::Report { days: d, out, no_verify } => {
+            report(d.outputs, d.data, d.from, d.to, &out, !no_verify)
         }
-        Job::Verify { outputs, data, from, to, json } => verify(&data, &outputs, from, to, json),
-        Job::Simulate { catalogs, from, to, data, outputs, out, report } => {
-            simulate(&data, &outputs, &catalogs, from, to, &out, report.as_deref())
+        Job::Verify { days: d, json } => verify(&d.data, &d.outputs, d.from, d.to, json),
+        Job::Simulate { catalogs, days: d, out, report } => {
+            simulate(&d.data, &d.outputs, &catalogs, d.from, d.to, &out, report.as_deref())
         }
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {

@@ -267,18 +267,8 @@ pub fn simulate(
 ) -> Result<(Vec<WhatIf>, (NaiveDate, NaiveDate))> {
     let published = Published::open(outputs)?;
     let root = published.root.clone();
-    let done = published.done_days()?;
-    let days: Vec<NaiveDate> = done
-        .iter()
-        .copied()
-        .filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
-        .collect();
-    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
-        return Err(Error::Invalid(format!(
-            "{}: no published day in the range asked",
-            outputs.display()
-        )));
-    };
+    let days = published.days_in(from, to)?;
+    let (first, last) = (days[0], days[days.len() - 1]);
     if days.len() as i64 != (last - first).num_days() + 1 {
         return Err(Error::Invalid(format!(
             "the published days {first}..{last} have a gap: run `rtcbill nightly` first"

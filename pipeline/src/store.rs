@@ -490,6 +490,32 @@ impl Published {
         recorded_days(&self.root)
     }
 
+    /// The done days within `from..=to` (each end optional); none is bad input, naming the
+    /// days there are.
+    pub fn days_in(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<NaiveDate>> {
+        let done = self.done_days()?;
+        let days: Vec<NaiveDate> = done
+            .iter()
+            .copied()
+            .filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
+            .collect();
+        if days.is_empty() {
+            let range = match (done.first(), done.last()) {
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                _ => "none".into(),
+            };
+            return Err(Error::Invalid(format!(
+                "{} holds no billed day in the range asked (days billed: {range})",
+                self.root.display()
+            )));
+        }
+        Ok(days)
+    }
+
     /// A done day's record (its slice counts: the collapsed duplicates are kept only there).
     pub fn record(&self, day: NaiveDate) -> Result<Manifest> {
         let path = self.root.join(record_name(day));

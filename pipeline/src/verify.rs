@@ -151,14 +151,10 @@ pub fn verify(
     let published = Published::open(out)?;
     let root = published.root.clone();
     let done = published.done_days()?;
+    let days = published.days_in(from, to)?;
     let chain = Chain::load(data, Source::Raw(MeterEngine::Stream))?;
     let inputs = Inputs::load(data)?;
     let ctx = Ctx::new(&chain, &inputs, root.clone());
-    let days: Vec<NaiveDate> = done
-        .iter()
-        .copied()
-        .filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
-        .collect();
     let mut outcome = Outcome { days: days.len(), violations: Vec::new() };
     // A gap among the done days: a day of the chain was never published.
     if let (Some(first), Some(last)) = (days.first(), days.last()) {

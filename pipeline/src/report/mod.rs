@@ -189,35 +189,10 @@ impl Lookups {
     }
 }
 
-/// The done days of the published snapshot within `from..=to` (each end optional).
-pub fn days_in(
-    published: &Published,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> Result<Vec<NaiveDate>> {
-    let done = published.done_days()?;
-    let days: Vec<NaiveDate> = done
-        .iter()
-        .copied()
-        .filter(|d| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
-        .collect();
-    if days.is_empty() {
-        let range = match (done.first(), done.last()) {
-            (Some(a), Some(b)) => format!("{a} to {b}"),
-            _ => "none".into(),
-        };
-        return Err(Error::Invalid(format!(
-            "{} holds no billed day in the range asked (days billed: {range})",
-            published.root.display()
-        )));
-    }
-    Ok(days)
-}
-
 /// Reads the report's figures from the published outputs.
 pub fn build(opts: &Options) -> Result<Report> {
     let published = Published::open(&opts.outputs)?;
-    let days = days_in(&published, opts.from, opts.to)?;
+    let days = published.days_in(opts.from, opts.to)?;
     let lk = Lookups::load(&opts.data)?;
     let root = published.root.as_path();
     let mut out = Vec::with_capacity(days.len());
