@@ -283,7 +283,7 @@ impl Chain {
 
     /// Hash of the events in each day's window (rules.md, Clock), for every day with events: one
     /// pass over the events, whatever the number of days.
-    pub fn window_hashes(&self) -> BTreeMap<NaiveDate, String> {
+    pub fn window_hashes(&self) -> WindowHashes {
         let zone = self.inputs.catalog.zone;
         let mut hashers: BTreeMap<NaiveDate, blake3::Hasher> = BTreeMap::new();
         let times =
@@ -294,7 +294,9 @@ impl Chain {
             let day = zone.window_day(t).max(self.epoch);
             hashers.entry(day).or_default().update(text.as_bytes());
         }
-        hashers.into_iter().map(|(d, h)| (d, h.finalize().to_hex().to_string())).collect()
+        WindowHashes(
+            hashers.into_iter().map(|(d, h)| (d, h.finalize().to_hex().to_string())).collect(),
+        )
     }
 
     /// The usage files of a day as seen now (hashing only those whose size or time moved).
@@ -325,6 +327,19 @@ impl Chain {
     }
 }
 
+/// The hash of each day's window events ([`Chain::window_hashes`]).
+pub struct WindowHashes(BTreeMap<NaiveDate, String>);
+
+impl WindowHashes {
+    /// Day `day`'s hash; a window without events hashes as nothing.
+    pub fn of(&self, day: NaiveDate) -> String {
+        self.0
+            .get(&day)
+            .cloned()
+            .unwrap_or_else(|| blake3::Hasher::new().finalize().to_hex().to_string())
+    }
+}
+
 /// Why a recorded day cannot be trusted as done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Unsound {
@@ -346,15 +361,9 @@ struct Scan {
 /// Walks the done days from the epoch, checking each record against what it links to: the
 /// inputs, the state the day before left, its own state and output files. Stops at the first
 /// day that fails; every day before it is sound.
-fn scan(
-    chain: &Chain,
-    store: &Store,
-    chain_hash: &str,
-    windows: &BTreeMap<NaiveDate, String>,
-) -> Result<Scan> {
+fn scan(chain: &Chain, store: &Store, chain_hash: &str, windows: &WindowHashes) -> Result<Scan> {
     let last_done = store.done_days()?.last().copied();
     let Some(last) = last_done else { return Ok(Scan { first_unsound: None, last_done }) };
-    let empty = blake3::Hasher::new().finalize().to_hex().to_string();
     let mut prev_state: Option<String> = None;
     let mut day = chain.epoch;
     while day <= last {
@@ -367,14 +376,14 @@ fn scan(
             }
             Record::Found(m) => m,
         };
-        let window = windows.get(&day).unwrap_or(&empty);
+        let window = windows.of(day);
         let why = if m.chain_hash != chain_hash {
             Some(Unsound::Changed("the catalog, accounts or apps changed".into()))
         } else if m.start_state != prev_state {
             Some(Unsound::Changed(
                 "the day before was redone: the state it started from is gone".into(),
             ))
-        } else if &m.window_hash != window {
+        } else if m.window_hash != window {
             Some(Unsound::Changed("events in its window changed".into()))
         } else if m.usage_files != chain.usage_seen(day, Some(&m))? {
             Some(Unsound::Changed("its usage files changed".into()))
@@ -513,13 +522,8 @@ fn run_plan(
     let mut summaries = Vec::with_capacity(total);
     let mut start_hash = start_hash;
     let mut done = |i: usize, day: NaiveDate, metered: Result<meter::Metered>| -> Result<()> {
-        let ctx = DayWrite {
-            chain,
-            store,
-            chain_hash: &chain_hash,
-            window_hash: windows.get(&day).cloned(),
-            head,
-        };
+        let ctx =
+            DayWrite { chain, store, chain_hash: &chain_hash, window_hash: windows.of(day), head };
         let (s, end_hash) = run_and_write_day(&ctx, &mut state, day, metered?, start_hash.take())?;
         start_hash = Some(end_hash);
         on_day(&s, i + 1, total);
@@ -594,7 +598,7 @@ struct DayWrite<'a> {
     chain: &'a Chain,
     store: &'a Store,
     chain_hash: &'a str,
-    window_hash: Option<String>,
+    window_hash: String,
     /// The last day done once this run ends: the day a bill change it makes is reported on.
     head: NaiveDate,
 }
@@ -657,10 +661,7 @@ fn run_and_write_day(
         day,
         code_version: env!("CARGO_PKG_VERSION").to_string(),
         chain_hash: w.chain_hash.to_string(),
-        window_hash: w
-            .window_hash
-            .clone()
-            .unwrap_or_else(|| blake3::Hasher::new().finalize().to_hex().to_string()),
+        window_hash: w.window_hash.clone(),
         usage_files: chain.usage_seen(day, seen_before.as_deref())?,
         start_state,
         state: FileSeen { path: String::new(), size: 0, modified_ns: 0, blake3: String::new() },

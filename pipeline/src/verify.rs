@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::input::{Inputs, Table};
 use crate::meter::MeterEngine;
 use crate::output::partition_file;
-use crate::run::{Chain, Source};
+use crate::run::{Chain, Source, WindowHashes};
 use crate::store::{Manifest, Published, Record};
 use crate::vocab::{OrderStatus, StatusEvent};
 
@@ -190,7 +190,7 @@ struct Ctx<'a> {
     chain: &'a Chain,
     root: PathBuf,
     chain_hash: String,
-    windows: BTreeMap<NaiveDate, String>,
+    windows: WindowHashes,
     /// Credits and debits by account, in time order: (time, amount).
     txns: BTreeMap<i64, Vec<(Ts, Decimal)>>,
     opening: BTreeMap<i64, (Decimal, Ts)>,
@@ -368,8 +368,7 @@ fn inputs_unchanged(
     if m.chain_hash != ctx.chain_hash {
         out.push(v(Check::InputsUnchanged, day, format!("the catalog, accounts or apps {hint}")));
     }
-    let empty = blake3::Hasher::new().finalize().to_hex().to_string();
-    if &m.window_hash != ctx.windows.get(&day).unwrap_or(&empty) {
+    if m.window_hash != ctx.windows.of(day) {
         out.push(v(
             Check::InputsUnchanged,
             day,
