@@ -165,6 +165,16 @@ fn snapshots(out: &Path) -> Result<BTreeMap<u64, PathBuf>> {
     Ok(found)
 }
 
+/// Snapshot `n`'s path relative to the output root (what `current` points to).
+fn snapshot_name(n: u64) -> PathBuf {
+    PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"))
+}
+
+/// The name the next published snapshot takes: one past the newest.
+fn next_snapshot(out: &Path) -> Result<PathBuf> {
+    Ok(snapshot_name(snapshots(out)?.last_key_value().map_or(1, |(n, _)| n + 1)))
+}
+
 /// The days recorded in a snapshot.
 fn recorded_days(root: &Path) -> Result<BTreeSet<NaiveDate>> {
     let dir = root.join(DAYS);
@@ -227,7 +237,7 @@ impl Store {
         migrate_legacy(out)?;
         // A run killed between naming its snapshot and switching `current` to it.
         if let Some((n, _)) = snapshots(out)?.last_key_value() {
-            let target = PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"));
+            let target = snapshot_name(*n);
             if std::fs::read_link(out.join(CURRENT)).ok().as_deref() != Some(target.as_path()) {
                 tracing::warn!(snapshot = %target.display(), "finishing the publication of a run that was interrupted");
                 publish_links(out, &target)?;
@@ -326,9 +336,7 @@ impl Store {
                 std::fs::remove_file(&f).map_err(|e| Error::io(&f, e))?;
             }
         }
-        let all = snapshots(&self.out)?;
-        let n = all.last_key_value().map_or(1, |(n, _)| n + 1);
-        let name = PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"));
+        let name = next_snapshot(&self.out)?;
         let dest = self.out.join(&name);
         std::fs::create_dir_all(dest.parent().expect("has a parent"))
             .map_err(|e| Error::io(&dest, e))?;
@@ -400,9 +408,7 @@ fn migrate_legacy(out: &Path) -> Result<()> {
             std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
         }
     }
-    let all = snapshots(out)?;
-    let n = all.last_key_value().map_or(1, |(n, _)| n + 1);
-    let name = PathBuf::from(META).join(SNAPSHOTS).join(format!("{n:08}"));
+    let name = next_snapshot(out)?;
     std::fs::create_dir_all(out.join(META).join(SNAPSHOTS)).map_err(|e| Error::io(out, e))?;
     std::fs::rename(&work, out.join(&name)).map_err(|e| Error::io(&work, e))?;
     publish_links(out, &name)
@@ -518,10 +524,13 @@ impl Published {
 
     /// A done day's record (its slice counts: the collapsed duplicates are kept only there).
     pub fn record(&self, day: NaiveDate) -> Result<Manifest> {
-        let path = self.root.join(record_name(day));
-        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::Input { file: path, msg: format!("not a day record ({e})") })
+        match read_record(&self.root, day) {
+            Record::Found(m) => Ok(*m),
+            Record::Missing => {
+                Err(Error::Invalid(format!("{}: no record of {day}", self.root.display())))
+            }
+            Record::Damaged(why) => Err(Error::Invalid(why)),
+        }
     }
 }
 
