@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, month_start, Ts};
-use crate::engine::Account;
+use crate::engine::{charged, Account};
 use crate::error::{Error, Result};
 use crate::input::Table;
 use crate::meter::{MeterEngine, UsageDaily};
@@ -22,7 +22,14 @@ use crate::output::{partition_file, write_file, Cols};
 use crate::rows::DayRows;
 use crate::run::{Chain, Source};
 use crate::store::{read_state, Published, Record};
-use rtcbill_core::vocab::StatusEvent;
+use rtcbill_core::vocab::{OrderKind, OrderStatus, StatusEvent};
+
+// The vocabularies as both sides hold them: text, as read from the outputs.
+const ACCEPTED: &str = OrderStatus::Accepted.as_str();
+const REJECTED: &str = OrderStatus::Rejected.as_str();
+const PURCHASE: &str = OrderKind::Purchase.as_str();
+const RENEWAL: &str = OrderKind::Renewal.as_str();
+const SUSPENDED: &str = StatusEvent::Suspended.as_str();
 
 /// A candidate catalog: its name (the file's stem) and its contents.
 pub struct Candidate {
@@ -87,10 +94,11 @@ struct Facts<'a> {
 
 impl Facts<'_> {
     fn order(&self, l: &mut Ledger, o: OrderFact) {
-        let charged = o.status == "accepted"
+        let paid = o.status == ACCEPTED
             && o.amount.is_some()
-            && o.account.is_some_and(|a| self.opening.get(&a).is_some_and(|ot| o.time > *ot));
-        if charged {
+            && o.account
+                .is_some_and(|a| self.opening.get(&a).is_some_and(|ot| charged(*ot, o.time)));
+        if paid {
             let product = self.products.get(&o.package_id).cloned().unwrap_or_default();
             let item = format!("{product}/{}", o.version.unwrap_or_default());
             let month = month_start(self.zone.day_of(o.time));
@@ -203,7 +211,7 @@ fn add_outputs(f: &Facts, l: &mut Ledger, root: &Path, day: NaiveDate) -> Result
         let (acc, app, event, time) =
             (t.i64(c::ACCOUNT_ID)?, t.opt_i64(c::APP_ID)?, t.str("event")?, t.ts(c::TIME)?);
         for i in 0..t.rows() {
-            if event[i] == "suspended" && app[i].is_none() {
+            if event[i] == SUSPENDED && app[i].is_none() {
                 let first = l.suspended.entry(acc[i]).or_insert(time[i]);
                 *first = (*first).min(time[i]);
             }
@@ -396,12 +404,12 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Wh
         for b in l.bills.values() {
             m.entry(b.0).or_default().0 += b.3;
         }
-        for o in l.orders.values().filter(|o| o.2 == "accepted") {
+        for o in l.orders.values().filter(|o| o.2 == ACCEPTED) {
             if let Some(a) = o.0 {
                 let e = m.entry(a).or_default();
                 match o.1.as_str() {
-                    "purchase" => e.1 += 1,
-                    "renewal" => e.2 += 1,
+                    PURCHASE => e.1 += 1,
+                    RENEWAL => e.2 += 1,
                     _ => {}
                 }
             }
@@ -496,10 +504,10 @@ fn write_diffs(base: &Ledger, sim: &Ledger, name: &str, dir: &Path) -> Result<Wh
             Some((id.as_str(), meta.0, meta.1.as_str(), b, m))
         })
         .collect();
-    for r in rows.iter().filter(|r| r.2 == "renewal") {
+    for r in rows.iter().filter(|r| r.2 == RENEWAL) {
         match (r.3.map(|o| o.2.as_str()), r.4.map(|o| o.2.as_str())) {
-            (Some("accepted"), Some("rejected")) => s.renewals_fail += 1,
-            (Some("rejected"), Some("accepted")) => s.renewals_succeed += 1,
+            (Some(ACCEPTED), Some(REJECTED)) => s.renewals_fail += 1,
+            (Some(REJECTED), Some(ACCEPTED)) => s.renewals_succeed += 1,
             _ => {}
         }
     }
