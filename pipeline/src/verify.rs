@@ -471,7 +471,8 @@ fn minutes_covered(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resul
     Ok(())
 }
 
-/// Minutes × price per 1,000 minutes, exact.
+/// Minutes × price per 1,000 minutes, exact: computed here again, not with the engine's
+/// `line_amount`, so that a bug in the engine's arithmetic shows.
 fn line_amount(minutes: i64, price: Decimal) -> Decimal {
     Decimal::from(minutes) * price / Decimal::from(1000)
 }
