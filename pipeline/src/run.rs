@@ -435,7 +435,9 @@ pub fn execute(
     overlap: bool,
     on_day: &mut dyn FnMut(&DaySummary, usize, usize),
 ) -> Result<Vec<DaySummary>> {
+    let clock = std::time::Instant::now();
     let chain = Chain::load(data, source)?;
+    tracing::debug!(secs = clock.elapsed().as_secs_f64(), "inputs loaded");
     let mut store = Store::open(out)?;
     let result = run_plan(&chain, &mut store, plan, overlap, on_day);
     match result {
@@ -629,29 +631,54 @@ fn run_and_write_day(
     let mut issued = BTreeSet::new();
     // The rejects go first, and are freed: a day can reject millions of slices.
     let meter::Metered { usage, rejected, counts } = metered;
-    let (ds, b) = output::rejected_batch(rejected).map_err(werr)?;
-    staged.write(ds, &b)?;
-    drop(b);
-    chain.advance(state, day, &usage, |mut rows| {
-        changed.extend(revise(&mut rows, &previous, cat, w.head));
-        issued.extend(rows.bills.iter().map(|b| b.bill_id.clone()));
-        s.bills += rows.bills.len();
-        s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
-        s.arrears_entered +=
-            rows.status_events.iter().filter(|e| e.event == StatusEvent::ArrearsEntered).count();
-        for why in std::mem::take(&mut rows.ignored) {
-            tracing::info!(day = %day, "ignored: {why}");
-        }
-        for (ds, b) in output::rows_batches(rows, cat).map_err(werr)? {
-            staged.write(ds, &b)?;
-        }
-        Ok(())
-    })?;
+    let (clock, mut writing) = (std::time::Instant::now(), std::time::Duration::ZERO);
+    // The rejects (a day can reject millions of slices) are written, and freed, on their
+    // own while the accounts run.
+    let rejects_file = staged.file(&rtcbill_schemas::REJECTED_USAGE)?;
+    let (rejects, advanced) = rayon::join(
+        || -> Result<_> {
+            let mut w = rejects_file;
+            let (_, b) = output::rejected_batch(rejected).map_err(werr)?;
+            w.write(&b)?;
+            Ok((w, clock.elapsed()))
+        },
+        || {
+            chain.advance(state, day, &usage, |mut rows| {
+                let began = std::time::Instant::now();
+                changed.extend(revise(&mut rows, &previous, cat, w.head));
+                issued.extend(rows.bills.iter().map(|b| b.bill_id.clone()));
+                s.bills += rows.bills.len();
+                s.revised_bills += rows.bills.iter().filter(|b| b.revision > 1).count();
+                s.arrears_entered += rows
+                    .status_events
+                    .iter()
+                    .filter(|e| e.event == StatusEvent::ArrearsEntered)
+                    .count();
+                for why in std::mem::take(&mut rows.ignored) {
+                    tracing::info!(day = %day, "ignored: {why}");
+                }
+                staged.write_all(&output::rows_batches(rows, cat).map_err(werr)?)?;
+                writing += began.elapsed();
+                Ok(())
+            })
+        },
+    );
+    let (rejects, rejects_secs) = rejects?;
+    advanced?;
+    staged.adopt(&rtcbill_schemas::REJECTED_USAGE, rejects);
+    tracing::debug!(
+        %day,
+        rejects_secs = rejects_secs.as_secs_f64(),
+        engine_secs = (clock.elapsed() - writing).as_secs_f64(),
+        writing_secs = writing.as_secs_f64(),
+        "rejects written beside the accounts run and written"
+    );
+    let clock = std::time::Instant::now();
     let revisions = revision::finish(&previous, changed, &issued, w.head);
-    let (ds, b) = output::revisions_batch(&revisions).map_err(werr)?;
-    staged.write(ds, &b)?;
-    let (ds, b) = output::usage_daily_batch(&usage, cat).map_err(werr)?;
-    staged.write(ds, &b)?;
+    staged.write_all(&[
+        output::revisions_batch(&revisions).map_err(werr)?,
+        output::usage_daily_batch(&usage, cat).map_err(werr)?,
+    ])?;
     let seen_before = match store.record(day) {
         Record::Found(m) => Some(m),
         _ => None,
@@ -673,6 +700,7 @@ fn run_and_write_day(
         rows_out: staged.rows_out(),
     };
     let end_state = staged.commit(state, manifest)?;
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "usage written and day committed");
     tracing::info!(
         day = %day,
         slices_read = s.meter.raw,

@@ -23,6 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
+use rayon::prelude::*;
 use chrono::NaiveDate;
 use rtcbill_schemas::Dataset;
 use serde::{Deserialize, Serialize};
@@ -545,12 +546,33 @@ pub struct Staged<'a> {
 impl Staged<'_> {
     /// Appends a part to a dataset's file (parts in the dataset's key order).
     pub fn write(&mut self, ds: &'static Dataset, batch: &RecordBatch) -> Result<()> {
-        if !self.writers.contains_key(ds.name) {
-            let sub = self.dir.join(ds.name);
-            std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
-            self.writers.insert(ds.name, PartWriter::create(&sub.join(PART_FILE), ds)?);
+        self.write_all(&[(ds, batch.clone())])
+    }
+
+    /// Appends a part to each of several datasets' files, the files written in parallel.
+    pub fn write_all(&mut self, parts: &[(&'static Dataset, RecordBatch)]) -> Result<()> {
+        for (ds, _) in parts {
+            if !self.writers.contains_key(ds.name) {
+                let w = self.file(ds)?;
+                self.writers.insert(ds.name, w);
+            }
         }
-        self.writers.get_mut(ds.name).expect("inserted").write(batch)
+        self.writers.par_iter_mut().try_for_each(|(name, w)| {
+            parts.iter().filter(|(ds, _)| ds.name == *name).try_for_each(|(_, b)| w.write(b))
+        })
+    }
+
+    /// A dataset's file, to be written apart (on another thread) and then [`Staged::adopt`]ed.
+    pub fn file(&self, ds: &'static Dataset) -> Result<PartWriter> {
+        let sub = self.dir.join(ds.name);
+        std::fs::create_dir_all(&sub).map_err(|e| Error::io(&sub, e))?;
+        PartWriter::create(&sub.join(PART_FILE), ds)
+    }
+
+    /// Takes back a file written apart.
+    pub fn adopt(&mut self, ds: &'static Dataset, w: PartWriter) {
+        let before = self.writers.insert(ds.name, w);
+        assert!(before.is_none(), "{} written apart and in place", ds.name);
     }
 
     /// Rows written so far, per dataset.
@@ -569,20 +591,36 @@ impl Staged<'_> {
             }
         }
         let root = self.store.root.clone();
-        let mut moves = Vec::new();
-        for (name, w) in std::mem::take(&mut self.writers) {
-            w.finish()?;
-            let ds = rtcbill_schemas::by_name(name).expect("an output dataset");
-            let src = self.dir.join(name).join(PART_FILE);
-            let dest = partition_dir(&root, ds, self.day).join(PART_FILE);
-            let rel =
-                dest.strip_prefix(&root).expect("inside the root").to_string_lossy().to_string();
-            manifest.outputs.push(file_seen(&src, rel, None)?);
-            moves.push((src, dest));
-        }
+        let (dir, day) = (&self.dir, self.day);
+        let writers: Vec<_> = std::mem::take(&mut self.writers).into_iter().collect();
         let state_src = self.dir.join("state.zst");
-        write_state(&state_src, state)?;
-        manifest.state = file_seen(&state_src, state_name(self.day), None)?;
+        // The files are closed and hashed, and the state written, in parallel.
+        let (outputs, state_seen) = rayon::join(
+            || {
+                writers
+                    .into_par_iter()
+                    .map(|(name, w)| {
+                        w.finish()?;
+                        let ds = rtcbill_schemas::by_name(name).expect("an output dataset");
+                        let src = dir.join(name).join(PART_FILE);
+                        let dest = partition_dir(&root, ds, day).join(PART_FILE);
+                        let rel = dest.strip_prefix(&root).expect("inside the root");
+                        let seen = file_seen(&src, rel.to_string_lossy().to_string(), None)?;
+                        Ok((seen, (src, dest)))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            },
+            || {
+                write_state(&state_src, state)?;
+                file_seen(&state_src, state_name(day), None)
+            },
+        );
+        let mut moves = Vec::new();
+        for (seen, mv) in outputs? {
+            manifest.outputs.push(seen);
+            moves.push(mv);
+        }
+        manifest.state = state_seen?;
         moves.push((state_src, root.join(state_name(self.day))));
         crash_point("staged");
         let record_src = self.dir.join("record.json");

@@ -3,10 +3,10 @@
 //! (app, class) into shared counters, and only a 40-bit fingerprint of each accepted
 //! `event_id` is kept (5 bytes a slice; at 100M slices about 4,500 pairs of different ids
 //! share one, and are merely compared). Sorting them finds the few event ids that may repeat; a
-//! second, targeted pass keeps of just those slices the id, a 128-bit digest of the other
-//! columns and the place, and settles them (identical copies collapse, differing copies are
-//! rejected), correcting the counters; a third pass reads the rejected copies in full. Hash
-//! collisions only make a slice a candidate: the second pass compares the real ids.
+//! second pass keeps just those slices, in full (compactly: one allocation for their text),
+//! and settles them: identical copies collapse, differing copies are rejected, and the
+//! counters are corrected. Hash collisions only make a slice a candidate: the second pass
+//! compares the real ids and every column.
 
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
@@ -54,45 +54,12 @@ struct Ctx<'a> {
     catalog: &'a Catalog,
 }
 
-/// A duplicate candidate as the second pass keeps it: the id, a digest of the other columns
-/// (copies are identical when their digests are), and its place, to read it again in full if
-/// its copies differ.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A duplicate candidate as the second pass keeps it: the slice in full (copies are
+/// identical when every column is), with the counter it was added to.
 struct Candidate {
-    id: Box<str>,
-    digest: u128,
-    task: u32,
-    row: u32,
+    slice: RejectedSlice,
     app: u32,
     class: u32,
-    seconds: i64,
-}
-
-/// BLAKE3 of a slice's columns other than `event_id`, each length- or presence-prefixed.
-fn digest(cols: &SliceCols, i: usize) -> u128 {
-    let mut h = blake3::Hasher::new();
-    let mut text = |s: Option<&str>| match s {
-        None => {
-            h.update(&[0]);
-        }
-        Some(s) => {
-            h.update(&[1]);
-            h.update(&(s.len() as u64).to_le_bytes());
-            h.update(s.as_bytes());
-        }
-    };
-    text(cols.user_id.get(i));
-    text(cols.room_id.get(i));
-    text(cols.usage_class.get(i));
-    for v in [
-        cols.app_id.is_valid(i).then(|| cols.app_id.value(i)),
-        cols.start_time[i],
-        cols.seconds.is_valid(i).then(|| cols.seconds.value(i)),
-    ] {
-        h.update(&[v.is_some() as u8]);
-        h.update(&v.unwrap_or(0).to_le_bytes());
-    }
-    u128::from_le_bytes(h.finalize().as_bytes()[..16].try_into().expect("16 bytes"))
 }
 
 /// A string column of any Arrow string kind.
@@ -272,9 +239,9 @@ impl Counters {
     }
 }
 
-/// rules.md, Metering of billing day `day` from its files, in three passes over the row groups:
-/// classify and count every slice, keeping a fingerprint of each accepted id; settle the ids
-/// whose fingerprint repeats; read the differing copies in full as rejects.
+/// rules.md, Metering of billing day `day` from its files, in two passes over the row groups:
+/// classify and count every slice, keeping a fingerprint of each accepted id; then read the
+/// slices whose fingerprint repeats in full, and settle them.
 pub fn meter_day(
     day: NaiveDate,
     files: &[UsageFile],
@@ -308,13 +275,12 @@ pub fn meter_day(
     );
     if !candidates.is_empty() {
         let found = candidates_of(&tasks, candidates, &ctx)?;
-        let conflicting = settle(found, &counters);
+        rejected.extend(settle(found, &counters));
         tracing::debug!(
             %day,
             secs = clock.elapsed().as_secs_f64(),
-            "metering pass 2 (candidates settled) done"
+            "metering pass 2 (candidates read in full and settled) done"
         );
-        rejected.extend(conflicting_copies(&tasks, &conflicting)?);
     }
     tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering passes done");
 
@@ -398,7 +364,7 @@ fn repeated(mut hashes: Vec<Fingerprint>) -> FxHashSet<Fingerprint> {
     candidates
 }
 
-/// Pass 2: the accepted slices whose fingerprint repeats, as id, digest and place.
+/// Pass 2: the accepted slices whose fingerprint repeats, in full.
 fn candidates_of(
     tasks: &[Task],
     candidates: FxHashSet<Fingerprint>,
@@ -406,29 +372,16 @@ fn candidates_of(
 ) -> Result<Vec<Candidate>> {
     let found: Vec<Vec<Candidate>> = tasks
         .par_iter()
-        .enumerate()
-        .map(|(t, task)| {
+        .map(|task| {
             let mut found = Vec::new();
-            let mut at = 0u32;
             scan(task, |cols| {
                 for i in 0..cols.seconds.len() {
-                    let row = at;
-                    at += 1;
-                    let Some(id) = cols.event_id.get(i) else { continue };
-                    if !candidates.contains(&event_hash(id)) {
+                    if !cols.event_id.get(i).is_some_and(|id| candidates.contains(&event_hash(id))) {
                         continue;
                     }
-                    if let Ok((app, class, seconds)) = classify(cols, i, ctx) {
-                        let digest = digest(cols, i);
-                        found.push(Candidate {
-                            id: id.into(),
-                            digest,
-                            task: t as u32,
-                            row,
-                            app,
-                            class: class as u32,
-                            seconds,
-                        });
+                    if let Ok((app, class, _)) = classify(cols, i, ctx) {
+                        let slice = cols.rejected(i, RejectReason::ConflictingDuplicate);
+                        found.push(Candidate { slice, app, class: class as u32 });
                     }
                 }
                 Ok(())
@@ -436,58 +389,33 @@ fn candidates_of(
             Ok(found)
         })
         .collect::<Result<_>>()?;
-    drop(candidates);
     Ok(concat(found))
 }
 
 /// rules.md, Duplicates: identical copies of an id count once (the extra ones are taken off
-/// the counters); differing copies are all taken off. Returns the places of the differing
-/// copies, by task.
-fn settle(mut found: Vec<Candidate>, counters: &Counters) -> FxHashMap<u32, FxHashSet<u32>> {
-    found.par_sort_unstable();
-    let mut conflicting: FxHashMap<u32, FxHashSet<u32>> = FxHashMap::default();
+/// the counters); differing copies are all taken off, and returned as rejects.
+fn settle(mut found: Vec<Candidate>, counters: &Counters) -> Vec<RejectedSlice> {
+    found.par_sort_unstable_by(|a, b| a.slice.event_id().cmp(&b.slice.event_id()));
+    let mut differ = vec![false; found.len()];
     let mut start = 0;
     while start < found.len() {
-        let end = start + found[start..].partition_point(|f| f.id == found[start].id);
+        let id = found[start].slice.event_id();
+        let end = start + found[start..].partition_point(|f| f.slice.event_id() == id);
         let group = &found[start..end];
-        if group.len() > 1 && group.iter().all(|g| g.digest == group[0].digest) {
+        let seconds = |g: &Candidate| g.slice.seconds.expect("accepted");
+        if group.len() > 1 && group.iter().all(|g| g.slice == group[0].slice) {
             // identical copies count once: the extra ones are collapsed
-            let extra = group.len() as i64 - 1;
-            counters.add(group[0].app, group[0].class as usize, -extra, -extra * group[0].seconds);
+            let (g, extra) = (&group[0], group.len() as i64 - 1);
+            counters.add(g.app, g.class as usize, -extra, -extra * seconds(g));
         } else if group.len() > 1 {
             for g in group {
-                counters.add(g.app, g.class as usize, -1, -g.seconds);
-                conflicting.entry(g.task).or_default().insert(g.row);
+                counters.add(g.app, g.class as usize, -1, -seconds(g));
             }
+            differ[start..end].fill(true);
         }
         start = end;
     }
-    conflicting
-}
-
-/// Pass 3: the differing copies in full, as `conflicting_duplicate` rejects.
-fn conflicting_copies(
-    tasks: &[Task],
-    conflicting: &FxHashMap<u32, FxHashSet<u32>>,
-) -> Result<Vec<RejectedSlice>> {
-    let read: Vec<Vec<RejectedSlice>> = conflicting
-        .par_iter()
-        .map(|(&t, rows)| {
-            let mut out = Vec::with_capacity(rows.len());
-            let mut at = 0u32;
-            scan(&tasks[t as usize], |cols| {
-                for i in 0..cols.seconds.len() {
-                    if rows.contains(&at) {
-                        out.push(cols.rejected(i, RejectReason::ConflictingDuplicate));
-                    }
-                    at += 1;
-                }
-                Ok(())
-            })?;
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
-    Ok(concat(read))
+    found.into_iter().zip(differ).filter(|(_, d)| *d).map(|(f, _)| f.slice).collect()
 }
 
 impl Counters {
