@@ -23,8 +23,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use rayon::prelude::*;
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use rtcbill_schemas::Dataset;
 use serde::{Deserialize, Serialize};
 

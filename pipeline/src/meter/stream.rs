@@ -11,12 +11,15 @@
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use chrono::NaiveDate;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use rtcbill_schemas::{self as schemas, c};
@@ -40,6 +43,8 @@ const NO_HASH: Fingerprint = [0xff; 5];
 /// One row group of one file: the unit of parallel work.
 struct Task<'a> {
     file: &'a UsageFile,
+    /// The file's footer, read once, with its text columns read as views.
+    meta: ArrowReaderMetadata,
     row_group: usize,
     rows: usize,
 }
@@ -195,7 +200,7 @@ fn read_err(f: &UsageFile, e: impl std::fmt::Display) -> Error {
 /// Reads one row group in batches, calling `each` on every batch.
 fn scan(task: &Task, mut each: impl FnMut(&SliceCols) -> Result<()>) -> Result<()> {
     let f = File::open(&task.file.path).map_err(|e| Error::io(&task.file.path, e))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_err(task.file, e))?;
+    let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, task.meta.clone());
     let schema = b.schema().clone();
     let roots: Vec<usize> = schemas::USAGE
         .columns
@@ -303,9 +308,31 @@ fn row_groups(files: &[UsageFile]) -> Result<Vec<Task<'_>>> {
     let mut tasks = Vec::new();
     for f in files {
         let file = File::open(&f.path).map_err(|e| Error::io(&f.path, e))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(f, e))?;
-        for (rg, md) in b.metadata().row_groups().iter().enumerate() {
-            tasks.push(Task { file: f, row_group: rg, rows: md.num_rows() as usize });
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+            .map_err(|e| read_err(f, e))?;
+        // Text read as string views points into the decoded pages instead of copying every
+        // string into one buffer: most of the text is read only to be hashed or compared.
+        let fields: Vec<Field> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|x| match x.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 => {
+                    x.as_ref().clone().with_data_type(DataType::Utf8View)
+                }
+                _ => x.as_ref().clone(),
+            })
+            .collect();
+        let views = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        let meta = ArrowReaderMetadata::try_new(meta.metadata().clone(), views)
+            .map_err(|e| read_err(f, e))?;
+        for (rg, md) in meta.metadata().row_groups().iter().enumerate() {
+            tasks.push(Task {
+                file: f,
+                meta: meta.clone(),
+                row_group: rg,
+                rows: md.num_rows() as usize,
+            });
         }
     }
     Ok(tasks)
@@ -376,7 +403,8 @@ fn candidates_of(
             let mut found = Vec::new();
             scan(task, |cols| {
                 for i in 0..cols.seconds.len() {
-                    if !cols.event_id.get(i).is_some_and(|id| candidates.contains(&event_hash(id))) {
+                    if !cols.event_id.get(i).is_some_and(|id| candidates.contains(&event_hash(id)))
+                    {
                         continue;
                     }
                     if let Ok((app, class, _)) = classify(cols, i, ctx) {
