@@ -10,7 +10,9 @@ use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn, SortOptions};
+use arrow::compute::{
+    lexsort_to_indices, take_record_batch, LexicographicalComparator, SortColumn, SortOptions,
+};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -344,6 +346,11 @@ fn sort_batch(ds: &Dataset, b: &RecordBatch) -> std::result::Result<RecordBatch,
         .into_iter()
         .map(|i| SortColumn { values: b.column(i).clone(), options: Some(opts) })
         .collect();
+    // Rows mostly come in key order already: then no sorted copy is made.
+    let cmp = LexicographicalComparator::try_new(&cols).map_err(|e| e.to_string())?;
+    if (1..b.num_rows()).all(|i| cmp.compare(i - 1, i).is_le()) {
+        return Ok(b.clone());
+    }
     let idx = lexsort_to_indices(&cols, None).map_err(|e| e.to_string())?;
     take_record_batch(b, &idx).map_err(|e| e.to_string())
 }

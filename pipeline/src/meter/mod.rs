@@ -49,7 +49,7 @@ pub use rtcbill_core::vocab::RejectReason;
 
 /// A rejected slice, every column as read, with its reason. A day can reject millions of
 /// slices, so the four text columns share one allocation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedSlice {
     pub reason: RejectReason,
     pub app_id: Option<i64>,
@@ -59,6 +59,28 @@ pub struct RejectedSlice {
     text: Box<str>,
     /// Where each of the four ends in `text`; `u32::MAX` for a null.
     ends: [u32; 4],
+}
+
+/// In the order of `rejected_usage`'s sort key (schemas), nulls first, so the writer finds
+/// the rows sorted and writes them as they are.
+impl Ord for RejectedSlice {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.reason.as_str(), self.event_id(), self.app_id, self.start_time, self.seconds)
+            .cmp(&(o.reason.as_str(), o.event_id(), o.app_id, o.start_time, o.seconds))
+            .then_with(|| {
+                (self.user_id(), self.room_id(), self.usage_class()).cmp(&(
+                    o.user_id(),
+                    o.room_id(),
+                    o.usage_class(),
+                ))
+            })
+    }
+}
+
+impl PartialOrd for RejectedSlice {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
 }
 
 /// The text columns of a rejected slice.
