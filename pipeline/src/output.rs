@@ -18,6 +18,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use rayon::prelude::*;
 use rtcbill_schemas::{self as schemas, ColType, Dataset, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use rust_decimal::Decimal;
 
@@ -132,20 +133,23 @@ fn s(x: &str) -> Option<&str> {
     Some(x)
 }
 
-/// A day's `usage_daily` as an Arrow batch.
+/// A day's `usage_daily` as an Arrow batch, built in the dataset's key order (classes by
+/// name) so the writer makes no sorted copy: at 100M slices a day has millions of rows.
 pub fn usage_daily_batch(
     u: &[UsageDaily],
     cat: &Catalog,
 ) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
-    let class = |i: usize| Some(cat.classes[i].name.as_str());
+    let class = |i: usize| cat.classes[i].name.as_str();
+    let mut order: Vec<&UsageDaily> = u.iter().collect();
+    order.par_sort_unstable_by_key(|r| (r.account_id, r.app_id, class(r.class)));
     Cols::new(&schemas::USAGE_DAILY)
-        .i64("account_id", u.iter().map(|r| Some(r.account_id)))
-        .i64("app_id", u.iter().map(|r| Some(r.app_id)))
-        .str("usage_class", u.iter().map(|r| class(r.class)))
-        .i64("slices", u.iter().map(|r| Some(r.slices)))
-        .i64("seconds", u.iter().map(|r| Some(r.seconds)))
-        .i64("billable_minutes", u.iter().map(|r| Some(r.billable_minutes)))
-        .i64("package_minutes", u.iter().map(|r| Some(r.package_minutes)))
+        .i64("account_id", order.iter().map(|r| Some(r.account_id)))
+        .i64("app_id", order.iter().map(|r| Some(r.app_id)))
+        .str("usage_class", order.iter().map(|r| Some(class(r.class))))
+        .i64("slices", order.iter().map(|r| Some(r.slices)))
+        .i64("seconds", order.iter().map(|r| Some(r.seconds)))
+        .i64("billable_minutes", order.iter().map(|r| Some(r.billable_minutes)))
+        .i64("package_minutes", order.iter().map(|r| Some(r.package_minutes)))
         .finish()
 }
 
