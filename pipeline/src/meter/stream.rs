@@ -1,6 +1,7 @@
 //! The streaming metering path: row groups of every file of the day are read in parallel
-//! (rayon) with arrow-rs and classified on the fly. Accepted slices are summed per
-//! (app, class) into shared counters, and only a 40-bit fingerprint of each accepted
+//! (rayon) with arrow-rs, text as string views, and classified on the fly. Accepted slices
+//! are summed per (app, class) into each worker's counters, and only a 40-bit fingerprint of
+//! each accepted
 //! `event_id` is kept (5 bytes a slice; at 100M slices about 4,500 pairs of different ids
 //! share one, and are merely compared). Sorting them finds the few event ids that may repeat; a
 //! second pass keeps just those slices, in full (compactly: one allocation for their text),
@@ -10,8 +11,7 @@
 
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -226,21 +226,47 @@ fn scan(task: &Task, mut each: impl FnMut(&SliceCols) -> Result<()>) -> Result<(
 /// per update).
 struct Counters {
     classes: usize,
-    cells: Vec<[AtomicI64; 2]>,
+    cells: Vec<[i64; 2]>,
 }
 
 impl Counters {
     fn new(apps: usize, classes: usize) -> Counters {
-        let n = apps * classes;
-        Counters {
-            classes,
-            cells: (0..n).map(|_| [AtomicI64::new(0), AtomicI64::new(0)]).collect(),
-        }
+        Counters { classes, cells: vec![[0; 2]; apps * classes] }
     }
-    fn add(&self, app: u32, class: usize, slices: i64, seconds: i64) {
-        let [n, s] = &self.cells[app as usize * self.classes + class];
-        n.fetch_add(slices, Ordering::Relaxed);
-        s.fetch_add(seconds, Ordering::Relaxed);
+    fn add(&mut self, app: u32, class: usize, slices: i64, seconds: i64) {
+        let [n, s] = &mut self.cells[app as usize * self.classes + class];
+        *n += slices;
+        *s += seconds;
+    }
+    fn merge(mut self, o: Counters) -> Counters {
+        for (a, b) in self.cells.iter_mut().zip(o.cells) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
+        self
+    }
+}
+
+/// Counters a worker adds into alone, handed from task to task: plain adds, no atomic, so the
+/// cache misses of consecutive slices overlap (at 1M apps the table is far out of cache).
+struct CounterPool {
+    apps: usize,
+    classes: usize,
+    free: Mutex<Vec<Counters>>,
+}
+
+impl CounterPool {
+    fn take(&self) -> Counters {
+        let free = self.free.lock().expect("not poisoned").pop();
+        free.unwrap_or_else(|| Counters::new(self.apps, self.classes))
+    }
+    fn give(&self, c: Counters) {
+        self.free.lock().expect("not poisoned").push(c);
+    }
+    fn total(self) -> Counters {
+        let all = self.free.into_inner().expect("not poisoned");
+        let empty = Counters::new(self.apps, self.classes);
+        all.into_iter().fold(empty, Counters::merge)
     }
 }
 
@@ -262,10 +288,12 @@ pub fn meter_day(
         apps,
         catalog,
     };
-    let counters = Counters::new(apps.len(), catalog.classes.len());
+    let pool =
+        CounterPool { apps: apps.len(), classes: catalog.classes.len(), free: Mutex::default() };
 
     let clock = std::time::Instant::now();
-    let (hashes, mut rejected) = classify_all(&tasks, raw, &ctx, &counters)?;
+    let (hashes, mut rejected) = classify_all(&tasks, raw, &ctx, &pool)?;
+    let mut counters = pool.total();
     tracing::debug!(
         %day,
         secs = clock.elapsed().as_secs_f64(),
@@ -280,7 +308,7 @@ pub fn meter_day(
     );
     if !candidates.is_empty() {
         let found = candidates_of(&tasks, candidates, &ctx)?;
-        settle(found, &counters, &mut rejected);
+        settle(found, &mut counters, &mut rejected);
         tracing::debug!(
             %day,
             secs = clock.elapsed().as_secs_f64(),
@@ -345,7 +373,7 @@ fn classify_all(
     tasks: &[Task],
     raw: usize,
     ctx: &Ctx,
-    counters: &Counters,
+    counters: &CounterPool,
 ) -> Result<(Vec<Fingerprint>, Vec<RejectedSlice>)> {
     let mut hashes = vec![NO_HASH; raw];
     let mut parts: Vec<(&Task, &mut [Fingerprint])> = Vec::with_capacity(tasks.len());
@@ -360,11 +388,12 @@ fn classify_all(
         .map(|(task, out)| {
             let mut rejected = Vec::new();
             let mut at = 0;
+            let mut mine = counters.take();
             scan(task, |cols| {
                 for i in 0..cols.seconds.len() {
                     match classify(cols, i, ctx) {
                         Ok((app, class, secs)) => {
-                            counters.add(app, class, 1, secs);
+                            mine.add(app, class, 1, secs);
                             out[at] = event_hash(cols.event_id.get(i).expect("classified"));
                         }
                         Err(reason) => rejected.push(cols.rejected(i, reason)),
@@ -373,6 +402,7 @@ fn classify_all(
                 }
                 Ok(())
             })?;
+            counters.give(mine);
             Ok(rejected)
         })
         .collect::<Result<_>>()?;
@@ -423,7 +453,7 @@ fn candidates_of(
 
 /// rules.md, Duplicates: identical copies of an id count once (the extra ones are taken off
 /// the counters); differing copies are all taken off, and added to `rejected`.
-fn settle(mut found: Vec<Candidate>, counters: &Counters, rejected: &mut Vec<RejectedSlice>) {
+fn settle(mut found: Vec<Candidate>, counters: &mut Counters, rejected: &mut Vec<RejectedSlice>) {
     found.par_sort_unstable_by(|a, b| a.slice.event_id().cmp(&b.slice.event_id()));
     let mut differ = vec![false; found.len()];
     let mut start = 0;
@@ -453,13 +483,11 @@ impl Counters {
     /// The day's usage: one row per (app, class) with accepted slices.
     fn usage(&self, ctx: &Ctx) -> Vec<UsageDaily> {
         let mut usage = Vec::new();
-        for (k, [n, s]) in self.cells.iter().enumerate() {
-            let slices = n.load(Ordering::Relaxed);
+        for (k, &[slices, seconds]) in self.cells.iter().enumerate() {
             if slices == 0 {
                 continue;
             }
             let (app, class) = (k / self.classes, k % self.classes);
-            let seconds = s.load(Ordering::Relaxed);
             usage.push(UsageDaily::from_total(
                 ctx.apps[app].account_id,
                 ctx.apps[app].id,
