@@ -455,6 +455,42 @@ mod tests {
         assert!(missing.is_err());
     }
 
+    /// Rejects sorted by their own order are in `rejected_usage`'s key order (nulls first), so
+    /// the writer keeps the batch as it is; a batch out of order is still sorted.
+    #[test]
+    fn sorted_rejects_need_no_sorted_copy() {
+        use crate::meter::{RejectedSlice, RejectedText};
+        use arrow::array::{Array, AsArray};
+        let r = |reason, id: Option<&str>, app: Option<i64>, user: Option<&str>| {
+            let text = RejectedText { event_id: id, user_id: user, ..Default::default() };
+            RejectedSlice::new(reason, text, app, Some(5), Some(60))
+        };
+        let mut rows = vec![
+            r(RejectReason::UnknownApp, Some("e2"), Some(9), None),
+            r(RejectReason::MissingEventId, None, Some(1), Some("u")),
+            r(RejectReason::ConflictingDuplicate, Some("e10"), Some(3), Some("b")),
+            r(RejectReason::ConflictingDuplicate, Some("e10"), Some(3), Some("a")),
+            r(RejectReason::ConflictingDuplicate, Some("e10"), None, Some("z")),
+            r(RejectReason::InvalidSeconds, Some(""), Some(2), None),
+            r(RejectReason::ConflictingDuplicate, Some("e1"), Some(3), None),
+        ];
+        let (ds, unsorted) = rejected_batch(rows.clone()).unwrap();
+        rows.sort();
+        let (_, sorted) = rejected_batch(rows).unwrap();
+        let ids = |b: &RecordBatch| {
+            let c = b.column_by_name("event_id").unwrap().as_string::<i32>().clone();
+            c.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>()
+        };
+        let same = sort_batch(ds, &sorted).unwrap();
+        assert!(same.column(0).to_data().ptr_eq(&sorted.column(0).to_data()), "no copy made");
+        assert_eq!(ids(&sort_batch(ds, &unsorted).unwrap()), ids(&sorted));
+        let want = ["e1", "e10", "e10", "e10", "", "", "e2"];
+        let got = ids(&sorted);
+        assert_eq!(got[..4], want[..4].iter().map(|s| Some(s.to_string())).collect::<Vec<_>>());
+        assert_eq!(got[4], Some(String::new()), "invalid_seconds, then missing_event_id");
+        assert_eq!(got[5], None);
+    }
+
     /// The schema docs list every value of each vocabulary the writer writes.
     #[test]
     fn schema_docs_list_the_vocabularies() {
