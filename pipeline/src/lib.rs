@@ -33,3 +33,11 @@ pub mod verify;
 pub use rtcbill_core::{catalog, clock, engine, rows, vocab};
 
 pub use error::{Error, Result};
+
+/// The process's peak resident memory so far in MiB (Linux; `None` elsewhere), for the
+/// debug log of each phase.
+pub(crate) fn peak_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
+}

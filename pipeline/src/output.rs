@@ -153,10 +153,24 @@ pub fn usage_daily_batch(
         .finish()
 }
 
-/// A day's `rejected_usage` as an Arrow batch (the rows are freed).
-pub fn rejected_batch(
-    r: Vec<RejectedSlice>,
-) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+/// Rows of `rejected_usage` in one part: the writer's row group size, so the file is the
+/// same as one written from a single batch.
+const REJECTS_PART: usize = parquet::file::properties::DEFAULT_MAX_ROW_GROUP_ROW_COUNT;
+
+/// A day's `rejected_usage` (rows in key order) as Arrow batches of at most [`REJECTS_PART`]
+/// rows, at least one; each part's rows are freed once it is built, so a day that rejects
+/// millions of slices never holds them all twice.
+pub fn rejected_batches(r: Vec<RejectedSlice>) -> impl Iterator<Item = Batch> {
+    let mut rows = r.into_iter().peekable();
+    let mut first = true;
+    std::iter::from_fn(move || {
+        (std::mem::take(&mut first) || rows.peek().is_some())
+            .then(|| rejected_batch(rows.by_ref().take(REJECTS_PART).collect()))
+    })
+}
+
+/// Rejects as one Arrow batch (the rows are freed).
+fn rejected_batch(r: Vec<RejectedSlice>) -> Batch {
     Cols::new(&schemas::REJECTED_USAGE)
         .str("event_id", r.iter().map(|r| r.event_id()))
         .i64("app_id", r.iter().map(|r| r.app_id))

@@ -437,7 +437,11 @@ pub fn execute(
 ) -> Result<Vec<DaySummary>> {
     let clock = std::time::Instant::now();
     let chain = Chain::load(data, source)?;
-    tracing::debug!(secs = clock.elapsed().as_secs_f64(), "inputs loaded");
+    tracing::debug!(
+        secs = clock.elapsed().as_secs_f64(),
+        peak_mib = crate::peak_mib(),
+        "inputs loaded"
+    );
     let mut store = Store::open(out)?;
     let result = run_plan(&chain, &mut store, plan, overlap, on_day);
     match result {
@@ -638,8 +642,9 @@ fn run_and_write_day(
     let (rejects, advanced) = rayon::join(
         || -> Result<_> {
             let mut w = rejects_file;
-            let (_, b) = output::rejected_batch(rejected).map_err(werr)?;
-            w.write(&b)?;
+            for part in output::rejected_batches(rejected) {
+                w.write(&part.map_err(werr)?.1)?;
+            }
             Ok((w, clock.elapsed()))
         },
         || {
@@ -671,6 +676,7 @@ fn run_and_write_day(
         rejects_secs = rejects_secs.as_secs_f64(),
         engine_secs = (clock.elapsed() - writing).as_secs_f64(),
         writing_secs = writing.as_secs_f64(),
+        peak_mib = crate::peak_mib(),
         "rejects written beside the accounts run and written"
     );
     let clock = std::time::Instant::now();
@@ -700,7 +706,8 @@ fn run_and_write_day(
         rows_out: staged.rows_out(),
     };
     let end_state = staged.commit(state, manifest)?;
-    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "usage written and day committed");
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(),
+        peak_mib = crate::peak_mib(), "usage written and day committed");
     tracing::info!(
         day = %day,
         slices_read = s.meter.raw,

@@ -264,9 +264,9 @@ impl CounterPool {
         self.free.lock().expect("not poisoned").push(c);
     }
     fn total(self) -> Counters {
-        let all = self.free.into_inner().expect("not poisoned");
-        let empty = Counters::new(self.apps, self.classes);
-        all.into_iter().fold(empty, Counters::merge)
+        let mut all = self.free.into_inner().expect("not poisoned").into_iter();
+        let first = all.next().unwrap_or_else(|| Counters::new(self.apps, self.classes));
+        all.fold(first, Counters::merge)
     }
 }
 
@@ -297,6 +297,7 @@ pub fn meter_day(
     tracing::debug!(
         %day,
         secs = clock.elapsed().as_secs_f64(),
+        peak_mib = crate::peak_mib(),
         "metering pass 1 (classify, count, fingerprint) done"
     );
     let candidates = repeated(hashes);
@@ -304,6 +305,7 @@ pub fn meter_day(
         %day,
         candidates = candidates.len(),
         secs = clock.elapsed().as_secs_f64(),
+        peak_mib = crate::peak_mib(),
         "fingerprints seen more than once"
     );
     if !candidates.is_empty() {
@@ -312,10 +314,12 @@ pub fn meter_day(
         tracing::debug!(
             %day,
             secs = clock.elapsed().as_secs_f64(),
+        peak_mib = crate::peak_mib(),
             "metering pass 2 (candidates read in full and settled) done"
         );
     }
-    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "metering passes done");
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(),
+        peak_mib = crate::peak_mib(), "metering passes done");
 
     let mut usage = counters.usage(&ctx);
     usage.sort();
@@ -422,13 +426,14 @@ fn repeated(mut hashes: Vec<Fingerprint>) -> FxHashSet<Fingerprint> {
     candidates
 }
 
-/// Pass 2: the accepted slices whose fingerprint repeats, in full.
+/// Pass 2: the accepted slices whose fingerprint repeats, in full, in one list per task (not
+/// concatenated: at 100M slices that copy would double their memory for a moment).
 fn candidates_of(
     tasks: &[Task],
     candidates: FxHashSet<Fingerprint>,
     ctx: &Ctx,
-) -> Result<Vec<Candidate>> {
-    let found: Vec<Vec<Candidate>> = tasks
+) -> Result<Vec<Vec<Candidate>>> {
+    tasks
         .par_iter()
         .map(|task| {
             let mut found = Vec::new();
@@ -447,36 +452,40 @@ fn candidates_of(
             })?;
             Ok(found)
         })
-        .collect::<Result<_>>()?;
-    Ok(concat(found))
+        .collect()
 }
 
 /// rules.md, Duplicates: identical copies of an id count once (the extra ones are taken off
 /// the counters); differing copies are all taken off, and added to `rejected`.
-fn settle(mut found: Vec<Candidate>, counters: &mut Counters, rejected: &mut Vec<RejectedSlice>) {
-    found.par_sort_unstable_by(|a, b| a.slice.event_id().cmp(&b.slice.event_id()));
-    let mut differ = vec![false; found.len()];
-    let mut start = 0;
-    while start < found.len() {
-        let id = found[start].slice.event_id();
-        let end = start + found[start..].partition_point(|f| f.slice.event_id() == id);
-        let group = &found[start..end];
-        let seconds = |g: &Candidate| g.slice.seconds.expect("accepted");
-        if group.len() > 1 && group.iter().all(|g| g.slice == group[0].slice) {
+fn settle(found: Vec<Vec<Candidate>>, counters: &mut Counters, rejected: &mut Vec<RejectedSlice>) {
+    let at = |&(t, i): &(u32, u32)| &found[t as usize][i as usize];
+    let mut order: Vec<(u32, u32)> = (found.iter().enumerate())
+        .flat_map(|(t, f)| (0..f.len() as u32).map(move |i| (t as u32, i)))
+        .collect();
+    order.par_sort_unstable_by(|a, b| at(a).slice.event_id().cmp(&at(b).slice.event_id()));
+    let mut differ: Vec<Vec<bool>> = found.iter().map(|f| vec![false; f.len()]).collect();
+    let mut n_differ = 0;
+    let seconds = |g: &Candidate| g.slice.seconds.expect("accepted");
+    for group in order.chunk_by(|a, b| at(a).slice.event_id() == at(b).slice.event_id()) {
+        let first = at(&group[0]);
+        if group.len() > 1 && group.iter().all(|g| at(g).slice == first.slice) {
             // identical copies count once: the extra ones are collapsed
-            let (g, extra) = (&group[0], group.len() as i64 - 1);
-            counters.add(g.app, g.class as usize, -extra, -extra * seconds(g));
+            let extra = group.len() as i64 - 1;
+            counters.add(first.app, first.class as usize, -extra, -extra * seconds(first));
         } else if group.len() > 1 {
-            for g in group {
-                counters.add(g.app, g.class as usize, -1, -seconds(g));
+            for g @ &(t, i) in group {
+                counters.add(at(g).app, at(g).class as usize, -1, -seconds(at(g)));
+                differ[t as usize][i as usize] = true;
             }
-            differ[start..end].fill(true);
+            n_differ += group.len();
         }
-        start = end;
     }
+    drop(order);
     // Reserved once: at 100M slices millions of copies differ.
-    rejected.reserve_exact(differ.iter().filter(|d| **d).count());
-    rejected.extend(found.into_iter().zip(differ).filter(|(_, d)| *d).map(|(f, _)| f.slice));
+    rejected.reserve_exact(n_differ);
+    for (f, d) in found.into_iter().zip(differ) {
+        rejected.extend(f.into_iter().zip(d).filter(|(_, d)| *d).map(|(f, _)| f.slice));
+    }
 }
 
 impl Counters {
