@@ -7,6 +7,7 @@
 //! OUT/_rtcbill/snapshots/N/<dataset>/billing_date=D/part-0.parquet
 //! OUT/_rtcbill/snapshots/N/_days/D.json  the day's record; D.state.zst the state it left
 //! OUT/_rtcbill/work/                     the snapshot a run is building (hard links of N + its days)
+//! OUT/_rtcbill/recycling/                the spare snapshot being brought up to date as `work/`
 //! OUT/_rtcbill/lock
 //! ```
 //!
@@ -16,8 +17,15 @@
 //! `current` to it. A reader sees every dataset as it was before the run or as it is after it.
 //! A run killed on the way leaves `work/`, which the next run takes up: every day in it is
 //! checked against its record like any other, so whatever the kill cut short is redone.
+//!
+//! The copy is not made from nothing each time: making and removing a folder per partition is
+//! what a long history would cost every night. The oldest snapshot kept (the spare, beyond the
+//! [`KEEP`] readable ones) is renamed away and brought up to date instead ([`refresh`]): a day
+//! whose record and state are the same files (inodes) in both trees was committed with the same
+//! outputs, so only the days that differ are linked again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,7 +33,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use rayon::prelude::*;
-use rtcbill_schemas::Dataset;
+use rtcbill_schemas::{Dataset, PARTITION_KEY};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Account;
@@ -37,12 +45,15 @@ pub const META: &str = "_rtcbill";
 pub const CURRENT: &str = "current";
 const SNAPSHOTS: &str = "snapshots";
 const WORK: &str = "work";
+/// The tree being brought up to date with the current snapshot before it becomes `work/`.
+const RECYCLING: &str = "recycling";
 const DAYS: &str = "_days";
 const STAGING: &str = "_staging";
 /// The record of the run that is building `work/` (for the operator: what it was doing).
 const RUN: &str = "RUN.json";
-/// Published snapshots kept: the current one and two before it, for readers still on them
-/// and as a view of the outputs before a restatement.
+/// Published snapshots readable at every moment: the current one and two before it, for readers
+/// still on them and as a view of the outputs before a restatement. One more, older, is kept
+/// between runs as the spare the next run recycles into its `work/`.
 const KEEP: usize = 3;
 /// The day record's format: a record of another format is not trusted (its day is redone).
 pub const RECORD_FORMAT: u32 = 3;
@@ -106,6 +117,9 @@ pub struct Store {
     /// snapshot.
     root: PathBuf,
     working: bool,
+    /// Days the interrupted run taken up was writing when it stopped (left in its `_staging/`):
+    /// their files may be half replaced under a record that still looks sound.
+    interrupted: BTreeSet<NaiveDate>,
     _lock: File,
 }
 
@@ -246,18 +260,18 @@ impl Store {
         }
         let work = meta.join(WORK);
         let working = work.is_dir();
+        let mut interrupted = BTreeSet::new();
         if working {
             let run = std::fs::read(work.join(RUN))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
             tracing::warn!(run = ?run, "taking up the work of an interrupted run: each of its days is checked before it is kept");
-            let staging = work.join(STAGING);
-            if staging.exists() {
-                std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-            }
+            // A day's folder stays in `_staging/` until every file of the day is in place: it
+            // marks the day as not done until it is written again whole.
+            interrupted = staged_days(&work)?;
         }
         let root = if working { work } else { current_snapshot(out).unwrap_or(work) };
-        Ok(Store { out: out.to_path_buf(), root, working, _lock: lock })
+        Ok(Store { out: out.to_path_buf(), root, working, interrupted, _lock: lock })
     }
 
     /// Whether this run has a `work/` snapshot (its own, or one an interrupted run left).
@@ -275,8 +289,16 @@ impl Store {
         recorded_days(&self.root)
     }
 
-    /// A day's record as found.
+    /// A day's record as found (damaged when the day was being written by the interrupted run
+    /// taken up).
     pub fn record(&self, d: NaiveDate) -> Record {
+        if self.interrupted.contains(&d) {
+            let dir = self.root.join(STAGING).join(day_name(d));
+            return Record::Damaged(format!(
+                "{}: the run writing this day was interrupted",
+                dir.display()
+            ));
+        }
         read_record(&self.root, d)
     }
 
@@ -292,7 +314,9 @@ impl Store {
         read_state(&self.root, m)
     }
 
-    /// Starts (or goes on with) this run's `work/` snapshot, recording what the run does.
+    /// Starts (or goes on with) this run's `work/` snapshot, recording what the run does: a
+    /// tree equal to the current snapshot (every file a hard link of its file), in which the
+    /// run rewrites days `run.from..=run.to`.
     pub fn begin(&mut self, run: &RunRecord) -> Result<()> {
         let work = self.out.join(META).join(WORK);
         if !self.working {
@@ -300,7 +324,10 @@ impl Store {
                 std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
             }
             match current_snapshot(&self.out) {
-                Some(cur) => link_tree(&cur, &work)?,
+                Some(cur) => {
+                    let tree = prepare_work(&self.out, &cur, (run.from, run.to))?;
+                    std::fs::rename(&tree, &work).map_err(|e| Error::io(&work, e))?;
+                }
                 None => std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?,
             }
             self.working = true;
@@ -309,15 +336,20 @@ impl Store {
         let bytes = serde_json::to_vec_pretty(run)
             .map_err(|e| Error::Write { path: work.clone(), msg: e.to_string() })?;
         write_synced(&work.join(RUN), &bytes)?;
-        sync_dir(&work)
+        sync_dir(&work)?;
+        crash_point("begun");
+        Ok(())
     }
 
-    /// Starts writing a day (module docs).
+    /// Starts writing a day (module docs). The day's folder in `_staging/` stays until the
+    /// day is committed whole: a run killed meanwhile leaves it, and the next run does not
+    /// trust the day's record ([`Store::record`]).
     pub fn stage(&self, day: NaiveDate) -> Result<Staged<'_>> {
         assert!(self.working, "a day is staged inside a run's work/ (Store::begin)");
         let dir = self.root.join(STAGING).join(day_name(day));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // emptied, not removed: the mark stays while the day's files may be mixed
+        for (name, e) in entries(&dir)? {
+            remove_entry(&dir.join(name), e.dir)?;
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Staged { store: self, day, dir, writers: BTreeMap::new() })
@@ -347,23 +379,263 @@ impl Store {
         publish_links(&self.out, &name)?;
         self.root = dest;
         self.working = false;
-        // Old snapshots beyond the few kept for readers still on them.
-        for (_, old) in snapshots(&self.out)?.iter().rev().skip(KEEP) {
+        // Old snapshots beyond the few kept for readers still on them and the spare (none
+        // in the steady state: the run took the spare as its work/).
+        for (_, old) in snapshots(&self.out)?.iter().rev().skip(KEEP + 1) {
             std::fs::remove_dir_all(old).map_err(|e| Error::io(old, e))?;
         }
         Ok(())
     }
 
-    /// Drops this run's `work/`: the output root stays as it was before the run.
+    /// Drops this run's `work/`: the published outputs stay as they were before the run. The
+    /// tree is kept aside, to be brought up to date by the next run rather than linked anew.
     pub fn discard(&mut self) -> Result<()> {
-        let work = self.out.join(META).join(WORK);
+        let meta = self.out.join(META);
+        let (work, aside) = (meta.join(WORK), meta.join(RECYCLING));
         if work.exists() {
-            std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+            if aside.exists() {
+                std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+            } else {
+                std::fs::rename(&work, &aside).map_err(|e| Error::io(&aside, e))?;
+            }
         }
         self.working = false;
         self.root = current_snapshot(&self.out).unwrap_or(work);
         Ok(())
     }
+}
+
+/// The days with a folder in a tree's `_staging/`: being written when the run stopped.
+fn staged_days(tree: &Path) -> Result<BTreeSet<NaiveDate>> {
+    Ok(entries(&tree.join(STAGING))?
+        .keys()
+        .filter_map(|n| n.to_str().and_then(|n| n.parse().ok()))
+        .collect())
+}
+
+/// A folder's entry as its listing gives it: no `stat` needed.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    ino: u64,
+    dir: bool,
+}
+
+/// A folder's entries by name (none when it is missing).
+fn entries(dir: &Path) -> Result<BTreeMap<OsString, Entry>> {
+    use std::os::unix::fs::DirEntryExt;
+    let mut found = BTreeMap::new();
+    let listing = match std::fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for e in listing {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let dir = e.file_type().map_err(|x| Error::io(e.path(), x))?.is_dir();
+        found.insert(e.file_name(), Entry { ino: e.ino(), dir });
+    }
+    Ok(found)
+}
+
+fn remove_entry(path: &Path, dir: bool) -> Result<()> {
+    if dir { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) }
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Makes `to` what `from` is (`f` and `t` their entries, if any): the same file (left alone
+/// when it already is: same inode), or a folder of the same entries.
+fn mirror_entry(from: &Path, to: &Path, f: Option<Entry>, t: Option<Entry>) -> Result<()> {
+    match (f, t) {
+        (Some(a), Some(b)) if !a.dir && !b.dir && a.ino == b.ino && a.ino != 0 => return Ok(()),
+        (Some(a), Some(b)) if a.dir && b.dir => return mirror(from, to),
+        _ => {}
+    }
+    if let Some(b) = t {
+        remove_entry(to, b.dir)?;
+    }
+    match f {
+        Some(a) if a.dir => link_tree(from, to),
+        Some(_) => std::fs::hard_link(from, to).map_err(|e| Error::io(to, e)),
+        None => Ok(()),
+    }
+}
+
+/// Makes folder `to` hold what folder `from` holds, as hard links.
+fn mirror(from: &Path, to: &Path) -> Result<()> {
+    let (f, t) = (entries(from)?, entries(to)?);
+    for name in f.keys().chain(t.keys()).collect::<BTreeSet<_>>() {
+        mirror_entry(&from.join(name), &to.join(name), f.get(name).copied(), t.get(name).copied())?;
+    }
+    Ok(())
+}
+
+/// The day a `_days/` entry belongs to, and whether it is the day's record.
+fn days_entry(name: &OsStr) -> Option<(NaiveDate, bool)> {
+    let name = name.to_str()?;
+    if let Some(d) = name.strip_suffix(".json") {
+        return Some((d.parse().ok()?, true));
+    }
+    Some((name.strip_suffix(".state.zst")?.parse().ok()?, false))
+}
+
+/// The day of a partition folder's name (`billing_date=D`).
+fn partition_day(name: &OsStr) -> Option<NaiveDate> {
+    name.to_str()?.strip_prefix(PARTITION_KEY)?.strip_prefix('=')?.parse().ok()
+}
+
+/// What [`refresh`] did.
+#[derive(Debug, Default)]
+struct Refreshed {
+    /// Days left as they were: the same record and state in both trees.
+    kept: usize,
+    /// Days compared file by file, their files linked again where they differ.
+    relinked: usize,
+}
+
+/// The tree that becomes this run's `work/`: the current snapshot `cur` as hard links, in
+/// `_rtcbill/recycling/`. It is made from what is there already: a tree a killed or discarded
+/// run left there, else the spare snapshot (renamed away first: a reader still on it loses
+/// it as when it was removed), else nothing; [`refresh`] brings it up to date with `cur`.
+/// Any doubt about it and it is linked from nothing.
+fn prepare_work(out: &Path, cur: &Path, rewrite: (NaiveDate, NaiveDate)) -> Result<PathBuf> {
+    let meta = out.join(META);
+    let tree = meta.join(RECYCLING);
+    let mut from = "what a killed or discarded run left".to_string();
+    if !tree.exists() {
+        let snaps = snapshots(out)?;
+        match snaps.values().rev().skip(KEEP).find(|p| p.as_path() != cur) {
+            Some(spare) => {
+                from = spare.display().to_string();
+                std::fs::rename(spare, &tree).map_err(|e| Error::io(&tree, e))?;
+                sync_dir(&meta)?;
+                crash_point("recycling");
+            }
+            None => {
+                from = "nothing".into();
+                std::fs::create_dir_all(&tree).map_err(|e| Error::io(&tree, e))?;
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let done = match refresh(&tree, cur, rewrite, true) {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(tree = %tree.display(), "not brought up to date ({e}): linking the whole snapshot instead");
+            std::fs::remove_dir_all(&tree).map_err(|e| Error::io(&tree, e))?;
+            std::fs::create_dir_all(&tree).map_err(|e| Error::io(&tree, e))?;
+            refresh(&tree, cur, rewrite, false)?
+        }
+    };
+    tracing::debug!(
+        from = %from,
+        kept = done.kept,
+        relinked = done.relinked,
+        secs = started.elapsed().as_secs_f64(),
+        "work/ brought up to date with {}",
+        cur.display()
+    );
+    Ok(tree)
+}
+
+/// Brings `tree` up to date with snapshot `cur`: afterwards it holds the same folders and the
+/// same files (hard links, so the same inodes) as a copy of `cur` made with [`link_tree`].
+///
+/// With `trust`, a day whose record and state are the same inodes in both trees is left as it
+/// is without looking into its partitions: every file of a day is committed with its record
+/// (the record last, and a day's `_staging/` folder marks a commit cut short), so the same
+/// record means the same outputs. The days a run rewrites (`rewrite`, inclusive) are always
+/// linked file by file, as are days named in the tree's `_staging/`. Every other entry is
+/// compared by inode. Records are linked last, after every other file: in a tree refreshed
+/// only in part (a kill), a day whose record is already current's has all its files, and any
+/// other day is linked again by the next run. An error is a doubt: the caller links the whole
+/// snapshot instead.
+fn refresh(
+    tree: &Path,
+    cur: &Path,
+    rewrite: (NaiveDate, NaiveDate),
+    trust: bool,
+) -> Result<Refreshed> {
+    let (cur_days, tree_days) = (cur.join(DAYS), tree.join(DAYS));
+    let (c, t) = (entries(&cur_days)?, entries(&tree_days)?);
+    let mut trusted = BTreeSet::new();
+    if trust {
+        // Inodes stand for files only when the file system gives each its own.
+        let mut inos = std::collections::HashSet::new();
+        if c.values().any(|e| e.dir || e.ino == 0 || !inos.insert(e.ino)) {
+            return Err(Error::Invalid(format!(
+                "{}: entries without inodes of their own",
+                cur_days.display()
+            )));
+        }
+        let same = |name: String| match (c.get(OsStr::new(&name)), t.get(OsStr::new(&name))) {
+            (Some(a), Some(b)) => !b.dir && a.ino == b.ino,
+            _ => false,
+        };
+        let staged = staged_days(tree)?;
+        trusted = c
+            .keys()
+            .filter_map(|n| days_entry(n).filter(|(_, record)| *record).map(|(d, _)| d))
+            .filter(|d| *d < rewrite.0 || *d > rewrite.1)
+            .filter(|d| !staged.contains(d))
+            .filter(|d| {
+                same(format!("{}.json", day_name(*d)))
+                    && same(format!("{}.state.zst", day_name(*d)))
+            })
+            .collect();
+    }
+    let mut relinked = BTreeSet::new();
+    let (ce, te) = (entries(cur)?, entries(tree)?);
+    let datasets: BTreeSet<&OsStr> =
+        rtcbill_schemas::OUTPUTS.iter().map(|ds| OsStr::new(ds.name)).collect();
+    for name in ce.keys().chain(te.keys()).collect::<BTreeSet<_>>() {
+        let (f, to) = (ce.get(name).copied(), te.get(name).copied());
+        if name == DAYS {
+            continue;
+        }
+        let (from_dir, to_dir) = (cur.join(name), tree.join(name));
+        match (f, to) {
+            (Some(a), Some(b)) if a.dir && b.dir && datasets.contains(name.as_os_str()) => {
+                let (fp, tp) = (entries(&from_dir)?, entries(&to_dir)?);
+                for part in fp.keys().chain(tp.keys()).collect::<BTreeSet<_>>() {
+                    let (pf, pt) = (fp.get(part).copied(), tp.get(part).copied());
+                    let day = partition_day(part);
+                    let both_dirs = pf.is_some_and(|e| e.dir) && pt.is_some_and(|e| e.dir);
+                    if both_dirs && day.is_some_and(|d| trusted.contains(&d)) {
+                        continue;
+                    }
+                    relinked.extend(day);
+                    mirror_entry(&from_dir.join(part), &to_dir.join(part), pf, pt)?;
+                }
+            }
+            _ => mirror_entry(&from_dir, &to_dir, f, to)?,
+        }
+        crash_point("relinked");
+    }
+    // `_days/` last, each day's record after its state.
+    match (ce.get(OsStr::new(DAYS)).copied(), te.get(OsStr::new(DAYS)).copied()) {
+        (Some(a), Some(b)) if a.dir && b.dir => {
+            let mut names: Vec<&OsString> = c
+                .keys()
+                .chain(t.keys())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter(|n| days_entry(n).is_none_or(|(d, _)| !trusted.contains(&d)))
+                .collect();
+            names.sort_by_key(|n| days_entry(n).is_some_and(|(_, record)| record));
+            for name in names {
+                relinked.extend(days_entry(name).map(|(d, _)| d));
+                mirror_entry(
+                    &cur_days.join(name),
+                    &tree_days.join(name),
+                    c.get(name).copied(),
+                    t.get(name).copied(),
+                )?;
+            }
+        }
+        (f, to) => mirror_entry(&cur_days, &tree_days, f, to)?,
+    }
+    crash_point("relinked");
+    Ok(Refreshed { kept: trusted.len(), relinked: relinked.len() })
 }
 
 /// Switches `current` to `snapshot` and makes sure each dataset's plain path links through it.

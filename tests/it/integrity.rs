@@ -350,3 +350,237 @@ fn a_reader_during_restating_reruns_never_sees_a_bill_its_lines_do_not_add_up_to
     let b = bills.iter().find(|b| text(b, "bill_id") == "daily-1004-20261020").unwrap();
     assert_eq!(int(b, "revision"), 13, "{b:?}");
 }
+
+/// Every entry of a tree by path: a folder (`None`), or a file by inode (hard links share it).
+fn tree(root: &Path) -> BTreeMap<String, Option<u64>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut m = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            let name = p.strip_prefix(root).unwrap().display().to_string();
+            if md.is_dir() {
+                stack.push(p);
+                m.insert(name, None);
+            } else {
+                m.insert(name, Some(md.ino()));
+            }
+        }
+    }
+    m
+}
+
+fn current_snapshot(out: &Path) -> PathBuf {
+    out.join(std::fs::read_link(out.join("current")).unwrap())
+}
+
+fn snapshot_dirs(out: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out.join("_rtcbill/snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The days a run wrote, from its log (`day written day=D`).
+fn written_days(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| l.contains("day written"))
+        .filter_map(|l| l.split("day=").nth(1))
+        .map(|d| d[..10].to_string())
+        .collect()
+}
+
+/// Whether a snapshot path belongs to one of `days` (a partition or a `_days/` file).
+fn of_days(path: &str, days: &[String]) -> bool {
+    days.iter().any(|d| {
+        path.contains(&format!("billing_date={d}")) || path.starts_with(&format!("_days/{d}."))
+    })
+}
+
+#[test]
+fn recycled_work_is_exactly_a_link_copy_of_current_and_the_three_newest_snapshots_stay_whole() {
+    let s = setup();
+    let out = s.out();
+    // The same nights on a root kept at three snapshots: no spare to recycle, every run links
+    // the whole snapshot as before.
+    let control = s.out();
+    let late_file = s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet");
+    let mut at_publish: BTreeMap<PathBuf, BTreeMap<String, Option<u64>>> = BTreeMap::new();
+    let mut recycled = 0;
+    // (the log of a run that brought a spare snapshot up to date as its work/)
+    let recycles = |err: &str| {
+        err.lines().any(|l| {
+            l.contains("brought up to date")
+                && l.split(" from=").nth(1).is_some_and(|f| f.contains("_rtcbill/snapshots/"))
+        })
+    };
+    for (night, dd) in ["03", "04", "05", "06", "07", "08", "09", "10", "11"].iter().enumerate() {
+        // Each night adds a day; every other night also restates 13 days (late usage of
+        // 2026-10-20 added, then taken back).
+        let today = format!("2026-11-{dd}");
+        if night % 2 == 1 {
+            if late_file.exists() {
+                std::fs::remove_file(&late_file).unwrap();
+            } else {
+                let late =
+                    Slice { app_id: Some(100401), ..slice("late-x", "2026-10-20T03:00:00Z", 9000) };
+                write_usage(&late_file, &[late]);
+            }
+        }
+        let run = |out: &Path, env: &[(&str, &str)]| {
+            job(s.data.path(), out, &["nightly", "--today", &today], env)
+        };
+        for old in snapshot_dirs(control.path()).iter().rev().skip(3) {
+            std::fs::remove_dir_all(old).unwrap();
+        }
+        ok(run(control.path(), &[]));
+        let before = current_snapshot(out.path());
+        let before_tree = tree(&before);
+        // Every third night, stopped once work/ is made: it must be current, linked.
+        let o = if night % 3 == 2 {
+            let o = run(out.path(), &[("RTCBILL_CRASH_AT", "begun"), ("RTCBILL_LOG", "debug")]);
+            assert!(!o.status.success(), "night {night}: the crash point was not reached");
+            let err = String::from_utf8_lossy(&o.stderr);
+            recycled += recycles(&err) as usize;
+            let mut work = tree(&out.path().join("_rtcbill/work"));
+            assert!(work.remove("RUN.json").is_some());
+            assert_eq!(work, before_tree, "night {night}: work/ is not current linked");
+            ok(run(out.path(), &[("RTCBILL_LOG", "info")]))
+        } else {
+            let o = ok(run(out.path(), &[("RTCBILL_LOG", "debug")]));
+            recycled += recycles(&String::from_utf8_lossy(&o.stderr)) as usize;
+            o
+        };
+        // The new snapshot is the one before with the written days replaced: every other
+        // entry is the same file (inode), and none is missing or added.
+        let written = written_days(&o.stderr);
+        assert!(!written.is_empty(), "night {night}: no day written");
+        let after = current_snapshot(out.path());
+        assert_ne!(after, before, "night {night}: nothing published");
+        let after_tree = tree(&after);
+        for (path, ino) in &before_tree {
+            assert!(after_tree.contains_key(path), "night {night}: {path} is gone");
+            if ino.is_some() && !of_days(path, &written) {
+                assert_eq!(after_tree[path], *ino, "night {night}: {path} is another file");
+            }
+        }
+        for path in after_tree.keys() {
+            assert!(
+                before_tree.contains_key(path) || of_days(path, &written),
+                "night {night}: {path} appeared"
+            );
+        }
+        at_publish.insert(after.clone(), after_tree);
+        // The three newest snapshots are as they were published; one older at most is kept.
+        let snaps = snapshot_dirs(out.path());
+        assert!(snaps.len() <= 4, "night {night}: {} snapshots kept", snaps.len());
+        for snap in snaps.iter().rev().take(3) {
+            if let Some(t) = at_publish.get(snap) {
+                assert_eq!(&tree(snap), t, "night {night}: {} changed", snap.display());
+            }
+        }
+        assert_same(&files(control.path()), &files(out.path()), &format!("night {night}"));
+    }
+    assert!(recycled >= 5, "only {recycled} nights recycled a snapshot");
+}
+
+/// A root with four published snapshots (the sample's days, then three nights adding a day):
+/// the next run recycles the oldest.
+fn four_snapshots(s: &Setup) -> tempfile::TempDir {
+    let out = s.out();
+    for today in ["2026-11-03", "2026-11-04", "2026-11-05"] {
+        ok(job(s.data.path(), out.path(), &["nightly", "--today", today], &[]));
+    }
+    assert_eq!(snapshot_dirs(out.path()).len(), 4);
+    out
+}
+
+#[test]
+fn a_restating_nightly_killed_while_recycling_a_snapshot_is_finished_by_the_next_one() {
+    let s = setup();
+    let base = four_snapshots(&s);
+    let before = files(base.path());
+    write_txns(
+        &s.data.path().join("transactions/late-0.parquet"),
+        &[("late-adj-2", 1004, "2026-10-20T03:00:00Z", "adjustment", -700)],
+    );
+    let copy = || {
+        let out = tempfile::tempdir().unwrap();
+        copy_out(base.path(), out.path());
+        out
+    };
+    let run = |out: &Path, env: &[(&str, &str)]| {
+        job(s.data.path(), out, &["nightly", "--today", "2026-11-05"], env)
+    };
+    let clean = copy();
+    let o = ok(run(clean.path(), &[("RTCBILL_LOG", "debug")]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("from=") && err.contains("snapshots/00000001"), "no recycling:\n{err}");
+    let want = files(clean.path());
+    assert_ne!(want, before, "the late adjustment changed nothing");
+    // (11 datasets, then `_days/`: "relinked:12" is the end of the refresh)
+    let kills: [&[&str]; 6] = [
+        &["recycling"],
+        &["relinked:1"],
+        &["relinked:6"],
+        &["relinked:12"],
+        &["begun"],
+        &["relinked:3", "relinked:8", "begun"],
+    ];
+    for points in kills {
+        let out = copy();
+        for point in points {
+            let o = run(out.path(), &[("RTCBILL_CRASH_AT", point)]);
+            assert!(!o.status.success(), "{points:?}: {point} was not reached");
+            assert_same(&before, &files(out.path()), &format!("{points:?}: readers after {point}"));
+        }
+        let o = ok(run(out.path(), &[("RTCBILL_LOG", "info")]));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("nothing to do"), "{points:?}: the restatement was skipped:\n{err}");
+        assert_same(&want, &files(out.path()), &format!("{points:?}"));
+        assert_eq!(
+            tree(&current_snapshot(out.path())).keys().collect::<Vec<_>>(),
+            tree(&current_snapshot(clean.path())).keys().collect::<Vec<_>>(),
+            "{points:?}: not the same snapshot"
+        );
+        assert!(String::from_utf8_lossy(&run(out.path(), &[("RTCBILL_LOG", "info")]).stderr)
+            .contains("nothing to do"));
+    }
+}
+
+#[test]
+fn the_work_of_a_run_dropped_for_bad_input_is_recycled_by_the_next_run() {
+    let s = setup();
+    let out = four_snapshots(&s);
+    let want = files(out.path());
+    // A usage file of 2026-11-04 whose footer is sound but whose pages are not: bad input
+    // found only when the day is metered, inside the run.
+    let bad = s.data.path().join("usage/usage_date=2026-11-04/bad.parquet");
+    let rows: Vec<Slice> = (0..200).map(|_| slice("bad-1", "2026-11-04T03:00:00Z", 60)).collect();
+    write_usage(&bad, &rows);
+    let mut bytes = std::fs::read(&bad).unwrap();
+    bytes[4..40].fill(0xff); // the first page's header
+    std::fs::write(&bad, &bytes).unwrap();
+    let o =
+        job(s.data.path(), out.path(), &["run", "--from", "2026-10-30", "--to", "2026-11-04"], &[]);
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same(&want, &files(out.path()), "after exit 65");
+    assert!(!out.path().join("_rtcbill/work").exists(), "the failed run left its work");
+    assert!(out.path().join("_rtcbill/recycling").is_dir(), "the failed run's tree is not kept");
+    std::fs::remove_file(&bad).unwrap();
+    let o = ok(job(
+        s.data.path(),
+        out.path(),
+        &["run", "--from", "2026-10-30", "--to", "2026-11-04"],
+        &[("RTCBILL_LOG", "debug")],
+    ));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("from=what a killed or discarded run left"), "{err}");
+    assert_same(&want, &files(out.path()), "rerun after the bad input is gone");
+    assert!(!out.path().join("_rtcbill/recycling").exists());
+}
