@@ -584,3 +584,31 @@ fn the_work_of_a_run_dropped_for_bad_input_is_recycled_by_the_next_run() {
     assert_same(&want, &files(out.path()), "rerun after the bad input is gone");
     assert!(!out.path().join("_rtcbill/recycling").exists());
 }
+
+#[test]
+fn a_commit_cut_short_is_redone_whole_even_when_its_files_hash_as_recorded() {
+    // A rerun of unchanged days writes the same bytes: killed inside the commit of its first
+    // day, that day's files are half new files with the recorded hashes, under its old record.
+    let s = setup();
+    let out = s.out();
+    let base = tree(&current_snapshot(out.path()));
+    let rerun = ["run", "--from", "2026-10-20", "--to", "2026-10-22"];
+    let o = job(s.data.path(), out.path(), &rerun, &[("RTCBILL_CRASH_AT", "renamed:4")]);
+    assert!(!o.status.success(), "the crash point was not reached");
+    let o = ok(nightly(s.data.path(), out.path(), &[]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("_staging/2026-10-20: the run writing this day was interrupted"),
+        "no warning naming the interrupted day:\n{err}"
+    );
+    assert_same(&files(s.base.path()), &files(out.path()), "after the resumed run");
+    // Every file of the day is of one commit: none is the file it was before the rerun.
+    let now = tree(&current_snapshot(out.path()));
+    let day: Vec<_> = now.keys().filter(|p| of_days(p, &["2026-10-20".into()])).collect();
+    assert_eq!(day.iter().filter(|p| now[**p].is_some()).count(), 13, "{day:?}");
+    for p in day {
+        if now[p].is_some() {
+            assert_ne!(now[p], base[p], "{p} is still the file of the day's earlier commit");
+        }
+    }
+}
