@@ -9,6 +9,17 @@ mod summary;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+extern "C" {
+    /// mimalloc's own call (in the library `mimalloc` links): with `force`, frees the pages it
+    /// holds for reuse and returns them to the system.
+    fn mi_collect(force: bool);
+}
+
+fn release_freed() {
+    // SAFETY: a plain call into the allocator in use, with no pointer passed.
+    unsafe { mi_collect(true) }
+}
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -256,6 +267,7 @@ fn main() -> ExitCode {
         }
     };
     init_logs(cli.log_format);
+    let _ = rtcbill_pipeline::RELEASE_FREED.set(release_freed);
     let meter = match (cli.metered, cli.meter) {
         (Some(dir), _) => Source::Metered(dir),
         (None, Meter::Stream) => Source::Raw(MeterEngine::Stream),

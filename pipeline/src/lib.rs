@@ -34,6 +34,17 @@ pub use rtcbill_core::{catalog, clock, engine, rows, vocab};
 
 pub use error::{Error, Result};
 
+/// Set once by the binary: hands the memory freed so far back to the system (its allocator's
+/// own call). The allocator keeps freed pages for a while for reuse; at 100M slices a day the
+/// writing phase would grow on top of what metering freed (README, Performance).
+pub static RELEASE_FREED: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+pub(crate) fn release_freed() {
+    if let Some(f) = RELEASE_FREED.get() {
+        f()
+    }
+}
+
 /// The process's peak resident memory so far in MiB (Linux; `None` elsewhere), for the
 /// debug log of each phase.
 pub(crate) fn peak_mib() -> Option<u64> {

@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use crate::catalog::Catalog;
 use crate::clock::{day_number, Ts};
 use crate::error::{Error, Result};
-use crate::meter::{RejectedSlice, UsageDaily};
+use crate::meter::{RejectReason, RejectedSlice, UsageDaily};
 use crate::rows::{
     AccountStatusRow, BillLineRow, BillRow, ChargeRow, DayRows, DeductionRow, OrderRow,
     PackageBalanceRow, RevisionRow, StatusEventRow,
@@ -158,27 +158,41 @@ pub fn usage_daily_batch(
 const REJECTS_PART: usize = parquet::file::properties::DEFAULT_MAX_ROW_GROUP_ROW_COUNT;
 
 /// A day's `rejected_usage` (rows in key order) as Arrow batches of at most [`REJECTS_PART`]
-/// rows, at least one; each part's rows are freed once it is built, so a day that rejects
-/// millions of slices never holds them all twice.
-pub fn rejected_batches(r: Vec<RejectedSlice>) -> impl Iterator<Item = Batch> {
-    let mut rows = r.into_iter().peekable();
+/// rows, at least one; each part's text is freed once it is built, and no part is copied
+/// out, so a day that rejects millions of slices never holds them twice.
+pub fn rejected_batches(mut r: Vec<RejectedSlice>) -> impl Iterator<Item = Batch> {
+    let mut at = 0;
     let mut first = true;
     std::iter::from_fn(move || {
-        (std::mem::take(&mut first) || rows.peek().is_some())
-            .then(|| rejected_batch(rows.by_ref().take(REJECTS_PART).collect()))
+        (std::mem::take(&mut first) || at < r.len()).then(|| {
+            let end = (at + REJECTS_PART).min(r.len());
+            let part = &mut r[at..end];
+            let batch = rejected_batch(part);
+            // The part's text is freed in place (an empty one allocates nothing).
+            let empty = RejectedSlice::new(
+                RejectReason::MissingEventId,
+                Default::default(),
+                None,
+                None,
+                None,
+            );
+            part.fill(empty);
+            at += part.len();
+            batch
+        })
     })
 }
 
-/// Rejects as one Arrow batch (the rows are freed).
-fn rejected_batch(r: Vec<RejectedSlice>) -> Batch {
+/// Rejects as one Arrow batch.
+fn rejected_batch(r: &[RejectedSlice]) -> Batch {
     Cols::new(&schemas::REJECTED_USAGE)
         .str("event_id", r.iter().map(|r| r.event_id()))
-        .i64("app_id", r.iter().map(|r| r.app_id))
+        .i64("app_id", r.iter().map(|r| r.app_id()))
         .str("user_id", r.iter().map(|r| r.user_id()))
         .str("room_id", r.iter().map(|r| r.room_id()))
         .str("usage_class", r.iter().map(|r| r.usage_class()))
-        .ts("start_time", r.iter().map(|r| r.start_time))
-        .i64("seconds", r.iter().map(|r| r.seconds))
+        .ts("start_time", r.iter().map(|r| r.start_time()))
+        .i64("seconds", r.iter().map(|r| r.seconds()))
         .str("reason", r.iter().map(|r| Some(r.reason.as_str())))
         .finish()
 }
@@ -488,9 +502,9 @@ mod tests {
             r(RejectReason::InvalidSeconds, Some(""), Some(2), None),
             r(RejectReason::ConflictingDuplicate, Some("e1"), Some(3), None),
         ];
-        let (ds, unsorted) = rejected_batch(rows.clone()).unwrap();
+        let (ds, unsorted) = rejected_batch(&rows).unwrap();
         rows.sort();
-        let (_, sorted) = rejected_batch(rows).unwrap();
+        let (_, sorted) = rejected_batch(&rows).unwrap();
         let ids = |b: &RecordBatch| {
             let c = b.column_by_name("event_id").unwrap().as_string::<i32>().clone();
             c.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>()

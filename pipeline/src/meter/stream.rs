@@ -327,6 +327,7 @@ pub fn meter_day(
     rejected.par_sort_unstable();
     let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
     let rejected_n = rejected.len() as u64;
+    crate::release_freed();
     let counts = MeterCounts {
         raw: raw as u64,
         accepted,
@@ -479,7 +480,11 @@ fn candidates_of(
 
 /// rules.md, Duplicates: identical copies of an id count once (the extra ones are taken off
 /// the counters); differing copies are all taken off, and added to `rejected`.
-fn settle(found: Vec<Vec<Candidate>>, counters: &mut Counters, rejected: &mut Vec<RejectedSlice>) {
+fn settle(
+    mut found: Vec<Vec<Candidate>>,
+    counters: &mut Counters,
+    rejected: &mut Vec<RejectedSlice>,
+) {
     let at = |&(t, i): &(u32, u32)| &found[t as usize][i as usize];
     let mut order: Vec<(u32, u32)> = (found.iter().enumerate())
         .flat_map(|(t, f)| (0..f.len() as u32).map(move |i| (t as u32, i)))
@@ -487,7 +492,7 @@ fn settle(found: Vec<Vec<Candidate>>, counters: &mut Counters, rejected: &mut Ve
     order.par_sort_unstable_by(|a, b| at(a).slice.event_id().cmp(&at(b).slice.event_id()));
     let mut differ: Vec<Vec<bool>> = found.iter().map(|f| vec![false; f.len()]).collect();
     let mut n_differ = 0;
-    let seconds = |g: &Candidate| g.slice.seconds.expect("accepted");
+    let seconds = |g: &Candidate| g.slice.seconds().expect("accepted");
     for group in order.chunk_by(|a, b| at(a).slice.event_id() == at(b).slice.event_id()) {
         let first = at(&group[0]);
         if group.len() > 1 && group.iter().all(|g| at(g).slice == first.slice) {
@@ -503,10 +508,16 @@ fn settle(found: Vec<Vec<Candidate>>, counters: &mut Counters, rejected: &mut Ve
         }
     }
     drop(order);
-    // Reserved once: at 100M slices millions of copies differ.
+    // The copies that collapse are freed before the rejects grow (reserved once): at 100M
+    // slices the candidates and the grown rejects side by side are the run's peak.
+    for (f, d) in found.iter_mut().zip(differ) {
+        let mut d = d.into_iter();
+        f.retain(|_| d.next().expect("one flag a candidate"));
+        f.shrink_to_fit();
+    }
     rejected.reserve_exact(n_differ);
-    for (f, d) in found.into_iter().zip(differ) {
-        rejected.extend(f.into_iter().zip(d).filter(|(_, d)| *d).map(|(f, _)| f.slice));
+    for f in found {
+        rejected.extend(f.into_iter().map(|f| f.slice));
     }
 }
 
