@@ -37,8 +37,9 @@ pub struct Inputs {
     pub txns: Vec<Txn>,
     pub packages: Vec<PackageOrder>,
     pub package_events: Vec<PackageEvent>,
-    /// usage_date partitions present: day -> files, sorted.
-    pub usage: BTreeMap<NaiveDate, Vec<UsageFile>>,
+    /// usage_date partitions present: day -> files, sorted (footers checked by
+    /// [`usage_files`] when the day is metered).
+    pub usage: BTreeMap<NaiveDate, Vec<PathBuf>>,
 }
 
 /// A raw usage file whose footer was checked, with the unit of its `start_time`.
@@ -382,7 +383,7 @@ impl Inputs {
         let txns = load_txns(data, &known_accounts)?;
         let packages = load_packages(data, &known_accounts)?;
         let package_events = load_package_events(data)?;
-        let usage = load_usage(data)?;
+        let usage = usage_partitions(data)?;
         Ok(Inputs { catalog, accounts, apps, txns, packages, package_events, usage })
     }
 }
@@ -580,22 +581,20 @@ fn load_package_events(data: &Path) -> Result<Vec<PackageEvent>> {
     })
 }
 
-/// The usage files by day, each footer checked.
-fn load_usage(data: &Path) -> Result<BTreeMap<NaiveDate, Vec<UsageFile>>> {
-    let mut usage = BTreeMap::new();
-    for (day, files) in usage_partitions(data)? {
-        let mut checked = Vec::with_capacity(files.len());
-        for path in files {
-            let b = check_footer(&path, &schemas::USAGE)?;
+/// A day's usage files, each footer checked (when the day is metered: the footers of days a
+/// run does not meter are never read, so a nightly's cost does not grow with the history).
+pub fn usage_files(paths: &[PathBuf]) -> Result<Vec<UsageFile>> {
+    paths
+        .iter()
+        .map(|path| {
+            let b = check_footer(path, &schemas::USAGE)?;
             let time_unit =
                 match b.schema().field_with_name(c::START_TIME).map(|f| f.data_type().clone()) {
                     Ok(DataType::Timestamp(u, _)) => u,
                     _ => unreachable!("check_footer accepted a timestamp"),
                 };
-            check_unsigned(&path, &b)?;
-            checked.push(UsageFile { path, time_unit });
-        }
-        usage.insert(day, checked);
-    }
-    Ok(usage)
+            check_unsigned(path, &b)?;
+            Ok(UsageFile { path: path.clone(), time_unit })
+        })
+        .collect()
 }

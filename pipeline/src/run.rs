@@ -200,13 +200,23 @@ impl Chain {
         Ok(())
     }
 
+    /// Checks the footer of every raw usage file of every day.
+    fn check_usage_footers(&self) -> Result<()> {
+        if let Source::Raw(_) = self.source {
+            for paths in self.inputs.usage.values() {
+                crate::input::usage_files(paths)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Meters billing day `day` (no state needed: days can be metered ahead of the chain).
     pub fn meter(&self, day: NaiveDate) -> Result<meter::Metered> {
         let (apps, cat) = (&self.inputs.apps, &self.inputs.catalog);
         match &self.source {
             Source::Raw(engine) => {
-                let files = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
-                meter::meter_day(*engine, day, files, apps, cat)
+                let paths = self.inputs.usage.get(&day).map(Vec::as_slice).unwrap_or(&[]);
+                meter::meter_day(*engine, day, &crate::input::usage_files(paths)?, apps, cat)
             }
             Source::Metered(dir) if self.usage_days.contains(&day) => {
                 metered::load(dir, day, apps, cat)
@@ -304,14 +314,9 @@ impl Chain {
         // Paths are recorded relative to their root, so a data root moved or named another
         // way (relative, absolute) is not taken as changed.
         let (root, paths): (&Path, Vec<PathBuf>) = match &self.source {
-            Source::Raw(_) => (
-                &self.data,
-                self.inputs
-                    .usage
-                    .get(&day)
-                    .map(|v| v.iter().map(|f| f.path.clone()).collect())
-                    .unwrap_or_default(),
-            ),
+            Source::Raw(_) => {
+                (&self.data, self.inputs.usage.get(&day).cloned().unwrap_or_default())
+            }
             Source::Metered(dir) => {
                 (dir, metered::files(dir, day)?.into_iter().map(|f| f.1).collect())
             }
@@ -479,6 +484,13 @@ pub fn execute(
 ) -> Result<Vec<DaySummary>> {
     let clock = std::time::Instant::now();
     let chain = Chain::load(data, source)?;
+    // A run into a new output root meters every day: their footers are checked before the
+    // root is made, so bad input leaves nothing behind. Into an existing root, a day's
+    // footers are checked when it is metered (a nightly reads none of the done days'), and
+    // bad input found then leaves the outputs as they were.
+    if !out.exists() {
+        chain.check_usage_footers()?;
+    }
     tracing::debug!(
         secs = clock.elapsed().as_secs_f64(),
         peak_mib = crate::peak_mib(),
@@ -685,6 +697,7 @@ fn run_and_write_day(
             let mut w = rejects_file;
             for part in output::rejected_batches(rejected) {
                 w.write(&part.map_err(werr)?.1)?;
+                crate::release_freed();
             }
             Ok((w, clock.elapsed()))
         },
@@ -704,6 +717,7 @@ fn run_and_write_day(
                     tracing::info!(day = %day, "ignored: {why}");
                 }
                 staged.write_all(&output::rows_batches(rows, cat).map_err(werr)?)?;
+                crate::release_freed();
                 writing += began.elapsed();
                 Ok(())
             });
