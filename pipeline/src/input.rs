@@ -56,12 +56,19 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let p = e.map_err(|e| Error::io(dir, e))?.path();
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let p = e.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name.starts_with('_') {
+        if name.starts_with('.') || name.starts_with('_') || !name.ends_with(".parquet") {
             continue;
         }
-        if p.is_file() && name.ends_with(".parquet") {
+        // The listing's own file type spares a stat per file (a nightly lists every day's
+        // files); a link is followed.
+        let file = match e.file_type() {
+            Ok(t) if !t.is_symlink() => t.is_file(),
+            _ => p.is_file(),
+        };
+        if file {
             out.push(p);
         }
     }
