@@ -137,8 +137,13 @@ fn write_state(path: &Path, state: &[Account]) -> Result<()> {
     let f = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut enc =
         zstd::Encoder::new(std::io::BufWriter::new(f), 3).map_err(|e| Error::io(path, e))?;
-    serde_json::to_writer(&mut enc, state)
+    // serde_json writes a token at a time: buffered, the compressor is called once per 64 KiB
+    // instead (the same bytes; at 500k accounts, seconds less).
+    let mut json = std::io::BufWriter::with_capacity(1 << 16, &mut enc);
+    serde_json::to_writer(&mut json, state)
         .map_err(|e| Error::Write { path: path.to_path_buf(), msg: e.to_string() })?;
+    json.flush().map_err(|e| Error::io(path, e))?;
+    drop(json);
     let w = enc.finish().map_err(|e| Error::io(path, e))?;
     let f = w.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
     f.sync_all().map_err(|e| Error::io(path, e))
