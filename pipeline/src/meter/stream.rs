@@ -1,10 +1,10 @@
 //! The streaming metering path: row groups of every file of the day are read in parallel
 //! (rayon) with arrow-rs, text as string views, and classified on the fly. Accepted slices
-//! are summed per (app, class) into each worker's counters, and only a 40-bit fingerprint of
-//! each accepted
-//! `event_id` is kept (5 bytes a slice; at 100M slices about 4,500 pairs of different ids
-//! share one, and are merely compared). Sorting them finds the few event ids that may repeat; a
-//! second pass keeps just those slices, in full (compactly: one allocation for their text),
+//! are summed per (app, class) into each worker's counters, and only a 42-bit fingerprint of
+//! each accepted `event_id` is kept, in one of 1,024 buckets by its low 10 bits (4 bytes a
+//! slice; at 100M slices about 1,100 pairs of different ids share one, and are merely
+//! compared). Sorting each bucket (in cache) finds the few event ids that may repeat; a second
+//! pass keeps just those slices, in full (compactly: one allocation for their text),
 //! and settles them: identical copies collapse, differing copies are rejected, and the
 //! counters are corrected. Hash collisions only make a slice a candidate: the second pass
 //! compares the real ids and every column.
@@ -35,10 +35,13 @@ use super::{
 };
 
 const BATCH_ROWS: usize = 64 * 1024;
-/// A 40-bit fingerprint of an event id.
-type Fingerprint = [u8; 5];
-/// Marks a rejected slice's place in the fingerprint array (no real one equals it).
-const NO_HASH: Fingerprint = [0xff; 5];
+/// A 42-bit fingerprint of an event id: its bucket (the low bits), then 32 bits kept in it.
+type Fingerprint = u64;
+const BUCKET_BITS: u32 = 10;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+/// Fingerprints are kept in blocks of this many: a worker's last block of a bucket is all it
+/// can leave unused (at most 16 MiB over 1,024 buckets).
+const BLOCK: usize = 4096;
 
 /// One row group of one file: the unit of parallel work.
 struct Task<'a> {
@@ -185,12 +188,7 @@ fn event_hash(id: &str) -> Fingerprint {
     let mut h = FxBuildHasher.build_hasher();
     h.write(id.as_bytes());
     h.write_u8(0xff);
-    let mut f = [0; 5];
-    f.copy_from_slice(&h.finish().to_le_bytes()[..5]);
-    if f == NO_HASH {
-        f[4] = 0xfe;
-    }
-    f
+    h.finish() & ((1 << (BUCKET_BITS + 32)) - 1)
 }
 
 fn read_err(f: &UsageFile, e: impl std::fmt::Display) -> Error {
@@ -247,26 +245,47 @@ impl Counters {
     }
 }
 
-/// Counters a worker adds into alone, handed from task to task: plain adds, no atomic, so the
-/// cache misses of consecutive slices overlap (at 1M apps the table is far out of cache).
-struct CounterPool {
-    apps: usize,
-    classes: usize,
-    free: Mutex<Vec<Counters>>,
+/// Tables a worker fills alone, handed from task to task (as many as tasks run at once): plain
+/// adds and pushes, no atomic and no lock per slice, so the cache misses of consecutive slices
+/// overlap (at 1M apps the counters are far out of cache).
+struct Pool<T, F> {
+    make: F,
+    free: Mutex<Vec<T>>,
 }
 
-impl CounterPool {
-    fn take(&self) -> Counters {
+impl<T, F: Fn() -> T> Pool<T, F> {
+    fn new(make: F) -> Self {
+        Pool { make, free: Mutex::default() }
+    }
+    fn take(&self) -> T {
         let free = self.free.lock().expect("not poisoned").pop();
-        free.unwrap_or_else(|| Counters::new(self.apps, self.classes))
+        free.unwrap_or_else(&self.make)
     }
-    fn give(&self, c: Counters) {
-        self.free.lock().expect("not poisoned").push(c);
+    fn give(&self, t: T) {
+        self.free.lock().expect("not poisoned").push(t);
     }
-    fn total(self) -> Counters {
-        let mut all = self.free.into_inner().expect("not poisoned").into_iter();
-        let first = all.next().unwrap_or_else(|| Counters::new(self.apps, self.classes));
-        all.fold(first, Counters::merge)
+    fn all(self) -> Vec<T> {
+        self.free.into_inner().expect("not poisoned")
+    }
+}
+
+/// A worker's fingerprints, by bucket, in blocks of [`BLOCK`].
+struct Buckets(Vec<Vec<Vec<u32>>>);
+
+impl Buckets {
+    fn new() -> Buckets {
+        Buckets((0..BUCKETS).map(|_| Vec::new()).collect())
+    }
+    fn push(&mut self, f: Fingerprint) {
+        let blocks = &mut self.0[f as usize & (BUCKETS - 1)];
+        match blocks.last_mut() {
+            Some(b) if b.len() < BLOCK => b.push((f >> BUCKET_BITS) as u32),
+            _ => {
+                let mut b = Vec::with_capacity(BLOCK);
+                b.push((f >> BUCKET_BITS) as u32);
+                blocks.push(b);
+            }
+        }
     }
 }
 
@@ -288,19 +307,22 @@ pub fn meter_day(
         apps,
         catalog,
     };
-    let pool =
-        CounterPool { apps: apps.len(), classes: catalog.classes.len(), free: Mutex::default() };
+    let classes = catalog.classes.len();
+    let counters = Pool::new(|| Counters::new(apps.len(), classes));
+    let fingerprints = Pool::new(Buckets::new);
 
     let clock = std::time::Instant::now();
-    let (hashes, mut rejected) = classify_all(&tasks, raw, &ctx, &pool)?;
-    let mut counters = pool.total();
+    let mut rejected = classify_all(&tasks, &ctx, &counters, &fingerprints)?;
+    let mut counters = (counters.all().into_iter())
+        .reduce(Counters::merge)
+        .unwrap_or_else(|| Counters::new(apps.len(), classes));
     tracing::debug!(
         %day,
         secs = clock.elapsed().as_secs_f64(),
         peak_mib = crate::peak_mib(),
         "metering pass 1 (classify, count, fingerprint) done"
     );
-    let candidates = repeated(hashes);
+    let candidates = repeated(fingerprints.all());
     tracing::debug!(
         %day,
         candidates = candidates.len(),
@@ -373,68 +395,99 @@ fn row_groups(files: &[UsageFile]) -> Result<Vec<Task<'_>>> {
 }
 
 /// Pass 1: classifies every slice, counts the accepted ones and keeps the fingerprint of their
-/// ids, one per raw slice (each task fills its own part); returns those and the rejects.
+/// ids; returns the rejects.
 fn classify_all(
     tasks: &[Task],
-    raw: usize,
     ctx: &Ctx,
-    counters: &CounterPool,
-) -> Result<(Vec<Fingerprint>, Vec<RejectedSlice>)> {
-    let mut hashes = vec![NO_HASH; raw];
-    let mut parts: Vec<(&Task, &mut [Fingerprint])> = Vec::with_capacity(tasks.len());
-    let mut rest = hashes.as_mut_slice();
-    for t in tasks {
-        let (mine, more) = rest.split_at_mut(t.rows);
-        parts.push((t, mine));
-        rest = more;
-    }
-    let rejects: Vec<Vec<RejectedSlice>> = parts
-        .into_par_iter()
-        .map(|(task, out)| {
+    counters: &Pool<Counters, impl Fn() -> Counters + Sync>,
+    fingerprints: &Pool<Buckets, impl Fn() -> Buckets + Sync>,
+) -> Result<Vec<RejectedSlice>> {
+    let rejects: Vec<Vec<RejectedSlice>> = tasks
+        .par_iter()
+        .map(|task| {
             let mut rejected = Vec::new();
-            let mut at = 0;
-            let mut mine = counters.take();
+            let (mut mine, mut seen) = (counters.take(), fingerprints.take());
             scan(task, |cols| {
                 for i in 0..cols.seconds.len() {
                     match classify(cols, i, ctx) {
                         Ok((app, class, secs)) => {
                             mine.add(app, class, 1, secs);
-                            out[at] = event_hash(cols.event_id.get(i).expect("classified"));
+                            seen.push(event_hash(cols.event_id.get(i).expect("classified")));
                         }
                         Err(reason) => rejected.push(cols.rejected(i, reason)),
                     }
-                    at += 1;
                 }
                 Ok(())
             })?;
             counters.give(mine);
+            fingerprints.give(seen);
             Ok(rejected)
         })
         .collect::<Result<_>>()?;
-    Ok((hashes, concat(rejects)))
+    Ok(concat(rejects))
 }
 
-/// The fingerprints seen more than once: the event ids that may repeat.
-fn repeated(mut hashes: Vec<Fingerprint>) -> FxHashSet<Fingerprint> {
-    hashes
-        .par_sort_unstable_by_key(|f| u64::from_le_bytes([f[0], f[1], f[2], f[3], f[4], 0, 0, 0]));
-    let mut candidates = FxHashSet::default();
-    for w in hashes.windows(2) {
-        if w[0] == w[1] && w[0] != NO_HASH {
-            candidates.insert(w[0]);
+/// The fingerprints seen more than once: the event ids that may repeat. Each bucket is
+/// gathered from every worker and sorted on its own, in cache; its blocks are freed as they
+/// are gathered.
+fn repeated(workers: Vec<Buckets>) -> FxHashSet<Fingerprint> {
+    let mut by_bucket: Vec<Vec<Vec<u32>>> = (0..BUCKETS).map(|_| Vec::new()).collect();
+    for w in workers {
+        for (k, blocks) in w.0.into_iter().enumerate() {
+            by_bucket[k].extend(blocks);
         }
     }
-    candidates
+    let found: Vec<Vec<Fingerprint>> = by_bucket
+        .into_par_iter()
+        .enumerate()
+        .map(|(k, blocks)| {
+            let mut kept = Vec::with_capacity(blocks.iter().map(Vec::len).sum());
+            for b in blocks {
+                kept.extend_from_slice(&b);
+            }
+            radix_sort(&mut kept);
+            let mut repeats = Vec::new();
+            for w in kept.windows(2) {
+                if w[0] == w[1] && repeats.last() != Some(&w[0]) {
+                    repeats.push(w[0]);
+                }
+            }
+            repeats.into_iter().map(|x| (x as u64) << BUCKET_BITS | k as u64).collect()
+        })
+        .collect();
+    found.into_iter().flatten().collect()
 }
 
-/// A bit per 24-bit prefix of the candidates' fingerprints: 2 MB, so it stays in cache where the
-/// set (millions of fingerprints at 100M slices) does not, and most slices are passed over
-/// without a cache miss. A set bit only sends the slice on to the set.
+/// Sorts 32-bit keys a byte at a time (least significant first): four passes over a bucket
+/// that fits in cache, where comparison sorts take several times longer.
+fn radix_sort(v: &mut Vec<u32>) {
+    let mut out = vec![0u32; v.len()];
+    for shift in [0, 8, 16, 24] {
+        let mut at = [0usize; 256];
+        for &x in v.iter() {
+            at[(x >> shift) as usize & 255] += 1;
+        }
+        let mut sum = 0;
+        for c in at.iter_mut() {
+            (*c, sum) = (sum, sum + *c);
+        }
+        for &x in v.iter() {
+            let d = (x >> shift) as usize & 255;
+            out[at[d]] = x;
+            at[d] += 1;
+        }
+        std::mem::swap(v, &mut out);
+    }
+}
+
+/// A bit per value of the candidates' fingerprints' low 24 bits: 2 MB, so it stays in cache
+/// where the set (millions of fingerprints at 100M slices) does not, and most slices are
+/// passed over without a cache miss. A set bit only sends the slice on to the set.
 struct Sieve(Vec<u64>);
 
 impl Sieve {
     fn key(f: &Fingerprint) -> usize {
-        u32::from_le_bytes([f[0], f[1], f[2], 0]) as usize
+        (*f & 0xff_ffff) as usize
     }
     fn of(candidates: &FxHashSet<Fingerprint>) -> Sieve {
         let mut bits = vec![0u64; (1 << 24) / 64];
@@ -546,20 +599,58 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The radix sort agrees with the standard sort, repeats and extremes included.
+    #[test]
+    fn radix_sort_sorts() {
+        let mut x = 0x9e37_79b9_u32;
+        let mut v: Vec<u32> = (0..10_000)
+            .map(|i| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                if i % 7 == 0 {
+                    x % 50
+                } else {
+                    x
+                }
+            })
+            .chain([0, u32::MAX, u32::MAX, 0])
+            .collect();
+        let mut want = v.clone();
+        want.sort_unstable();
+        radix_sort(&mut v);
+        assert_eq!(v, want);
+    }
+
+    /// Every repeated fingerprint is found once, whichever worker and block holds its copies,
+    /// and none that is seen once.
+    #[test]
+    fn repeated_fingerprints_are_found_across_workers_and_blocks() {
+        let (mut one, mut two) = (Buckets::new(), Buckets::new());
+        let twice = 7 << BUCKET_BITS | 3;
+        let thrice = (u32::MAX as u64) << BUCKET_BITS | (BUCKETS as u64 - 1);
+        for i in 0..(3 * BLOCK as u64) {
+            one.push((i + 100) << BUCKET_BITS | 3); // fills blocks of bucket 3, each once
+        }
+        one.push(twice);
+        two.push(twice);
+        for _ in 0..3 {
+            two.push(thrice);
+        }
+        let found = repeated(vec![one, two]);
+        assert_eq!(found, FxHashSet::from_iter([twice, thrice]));
+    }
     use crate::catalog_file::tests::CATALOG;
     use crate::output::{write_file, Cols};
 
-    /// Two ids with one fingerprint (found by search: 40 bits collide after about a million
+    /// Two ids with one fingerprint (found by search: 42 bits collide after about two million
     /// ids) are different slices: both are counted, neither collapses. A true copy of one of
     /// them still collapses.
     #[test]
     fn ids_that_share_a_fingerprint_are_both_counted() {
         let mut seen = FxHashMap::default();
         let (a, b) = (0u64..)
-            .find_map(|i| {
-                let id = format!("e{i}");
-                seen.insert(event_hash(&id), id.clone()).map(|first| (first, id))
-            })
+            .find_map(|i| seen.insert(event_hash(&format!("e{i}")), i).map(|first| (first, i)))
+            .map(|(a, b)| (format!("e{a}"), format!("e{b}")))
             .expect("a collision exists");
         assert_ne!(a, b);
         assert_eq!(event_hash(&a), event_hash(&b));
