@@ -200,10 +200,10 @@ impl Chain {
         Ok(())
     }
 
-    /// Checks the footer of every raw usage file of every day.
-    fn check_usage_footers(&self) -> Result<()> {
+    /// Checks the footer of every raw usage file of days `from..=to`.
+    fn check_usage_footers(&self, from: NaiveDate, to: NaiveDate) -> Result<()> {
         if let Source::Raw(_) = self.source {
-            for paths in self.inputs.usage.values() {
+            for paths in self.inputs.usage.range(from..=to).map(|(_, p)| p) {
                 crate::input::usage_files(paths)?;
             }
         }
@@ -484,18 +484,12 @@ pub fn execute(
 ) -> Result<Vec<DaySummary>> {
     let clock = std::time::Instant::now();
     let chain = Chain::load(data, source)?;
-    // A run into a new output root meters every day: their footers are checked before the
-    // root is made, so bad input leaves nothing behind. Into an existing root, a day's
-    // footers are checked when it is metered (a nightly reads none of the done days'), and
-    // bad input found then leaves the outputs as they were.
-    if !out.exists() {
-        chain.check_usage_footers()?;
-    }
     tracing::debug!(
         secs = clock.elapsed().as_secs_f64(),
         peak_mib = crate::peak_mib(),
         "inputs loaded"
     );
+    let (root_existed, bookkept) = (out.exists(), out.join(store::META).exists());
     let mut store = Store::open(out)?;
     let result = run_plan(&chain, &mut store, plan, overlap, on_day);
     match result {
@@ -505,6 +499,10 @@ pub fn execute(
         }
         Err(e) if e.is_bad_input() => {
             store.discard()?;
+            // A root that had no bookkeeping is left as the run found it.
+            if !bookkept {
+                store.forget(root_existed)?;
+            }
             Err(e)
         }
         Err(e) => Err(e),
@@ -567,9 +565,12 @@ fn run_plan(
     let to = if heal.is_some_and(|h| h < asked) { to.max(last_done.unwrap_or(to)) } else { to };
     // The days a run computes without writing (a `--from` past a gap) start at the last sound one.
     let sound_until = first_unsound.as_ref().map(|(d, _)| add_days(*d, -1)).or(last_done);
-    chain.check_prices(
-        from.min(sound_until.map_or(chain.epoch, |d| add_days(d, 1)).max(chain.epoch)),
-    )?;
+    let first_computed =
+        from.min(sound_until.map_or(chain.epoch, |d| add_days(d, 1)).max(chain.epoch));
+    chain.check_prices(first_computed)?;
+    // The footers of every day the run meters, before anything is written: bad usage stops
+    // it here, not days in. The done days' are not read (a nightly's cost stays flat).
+    chain.check_usage_footers(first_computed, to)?;
     let job = match plan {
         Plan::Run { .. } => "run",
         Plan::Backfill { .. } => "backfill",

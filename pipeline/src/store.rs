@@ -394,6 +394,23 @@ impl Store {
 
     /// Drops this run's `work/`: the published outputs stay as they were before the run. The
     /// tree is kept aside, to be brought up to date by the next run rather than linked anew.
+    /// Removes the bookkeeping this run made in a root that had none (and the root, when the
+    /// run made it), unless a snapshot was published from it (an earlier version's outputs,
+    /// taken up when the store opened).
+    pub fn forget(self, root_existed: bool) -> Result<()> {
+        let out = self.out.clone();
+        drop(self);
+        if current_snapshot(&out).is_some() {
+            return Ok(());
+        }
+        let meta = out.join(META);
+        std::fs::remove_dir_all(&meta).map_err(|e| Error::io(&meta, e))?;
+        if !root_existed {
+            std::fs::remove_dir(&out).map_err(|e| Error::io(&out, e))?;
+        }
+        Ok(())
+    }
+
     pub fn discard(&mut self) -> Result<()> {
         let meta = self.out.join(META);
         let (work, aside) = (meta.join(WORK), meta.join(RECYCLING));

@@ -37,6 +37,44 @@ fn a_file_that_is_not_parquet() {
     fails_with(&root, &["usage_date=2026-02-10/part-9.parquet", "not a readable Parquet file"]);
 }
 
+/// A bad file in the second day: an output folder made beforehand (empty, as a deploy makes
+/// it) is left empty, with no day of the run written first; and a run that stops before the
+/// bad day reads nothing of it, whether its root exists yet or not.
+#[test]
+fn bad_usage_of_a_later_day_stops_the_run_before_any_day_is_written() {
+    let root = DataRoot::new();
+    good_day(&root);
+    root.usage("2026-02-11", "part-0.parquet", &[slice("b1", "2026-02-11T01:00:00Z", 60)]);
+    std::fs::write(root.path().join("usage/usage_date=2026-02-11/part-9.parquet"), b"junk")
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let data = root.path().to_str().unwrap();
+    let o = rtcbill(&["run", "--data", data, "--out", out.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "no day written first: {err}");
+    assert!(err.contains("usage_date=2026-02-11/part-9.parquet"), "{err}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "the folder is left empty");
+    for made in [false, true] {
+        let dest = out.path().join(format!("to-{made}"));
+        if made {
+            std::fs::create_dir(&dest).unwrap();
+        }
+        let o = rtcbill(&[
+            "run",
+            "--data",
+            data,
+            "--out",
+            dest.to_str().unwrap(),
+            "--to",
+            "2026-02-10",
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(read_dataset(&dest, "usage_daily").len(), 1);
+    }
+}
+
 #[test]
 fn a_missing_column() {
     let root = DataRoot::new();

@@ -176,18 +176,18 @@ impl AccountEvents {
         package_events: &[&records::PackageEvent],
         catalog: &Catalog,
     ) -> AccountEvents {
-        // Sized once (transactions at or before the opening are counted, and not kept): a
-        // chain holds the events of every account (500k at 100M slices a day), and vectors
-        // grown a push at a time would be a third larger.
+        // Sized once, exactly: a chain holds the events of every account (500k at 100M
+        // slices a day), and vectors grown a push at a time would be a third larger.
+        let kept = |t: &&&records::Txn| t.time > account.opening_time;
         let timed = |a: &&records::App| {
             a.disabled_at.is_some() as usize + 2 * a.violation_at.is_some() as usize
         };
-        let n = txns.len()
+        let n = txns.iter().filter(kept).count()
             + packages.len()
             + package_events.len()
             + apps.iter().map(timed).sum::<usize>();
         let mut events = Vec::with_capacity(n);
-        for t in txns.iter().filter(|t| t.time > account.opening_time) {
+        for t in txns.iter().filter(kept) {
             let rank = if t.amount > Decimal::ZERO { rank::CREDIT } else { rank::DEBIT };
             events.push(Event {
                 time: t.time,
