@@ -1,5 +1,6 @@
 """Times rtcbill and DuckDB on the same data root; see bench.sh."""
 import argparse
+import datetime
 import os
 import re
 import shutil
@@ -115,9 +116,14 @@ def main():
     ap.add_argument("--label", default="")
     ap.add_argument("--old-baseline", action="store_true", help="also time the DISTINCT query")
     ap.add_argument("--backfill", action="store_true")
+    ap.add_argument("--nightly", metavar="ALONE_ROOT",
+                    help="time a nightly adding the last day of --root to all the days before it, "
+                         "against one adding the last day of ALONE_ROOT (2 days) to its first")
     a = ap.parse_args()
     if a.backfill:
         return backfill(a)
+    if a.nightly:
+        return nightly(a)
     import duckdb as db  # the row count, from the footers
 
     glob = os.path.join(a.root, "usage", "*", "*.parquet")
@@ -167,6 +173,58 @@ def backfill(a):
               f"backfill / ({len(days)} x one day) = {back / (len(days) * one):.2f}; peak RSS {mem:.0f} MiB")
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def usage_days(root):
+    return sorted(d.split("=")[1] for d in os.listdir(os.path.join(root, "usage")))
+
+
+def nightly_base(binary, root):
+    """A copy-ready output root with every day of `root` done but the last, made as cron makes
+    it: the last few days by nightlies, so the snapshots it keeps are there. Returns it, the
+    number of done days and the `--today` that adds the last day."""
+    days = usage_days(root)
+    env = dict(os.environ, RTCBILL_LOG="warn")
+    base = tempfile.mkdtemp(prefix="rtcbill-bench-")
+    after = lambda d: (datetime.date.fromisoformat(d) + datetime.timedelta(days=1)).isoformat()
+    nightlies = days[-6:-1] if len(days) > 6 else []
+    timed([binary, "run", "--data", root, "--out", base, "--to", days[-2 - len(nightlies)]], env)
+    for d in nightlies:
+        timed([binary, "nightly", "--data", root, "--out", base, "--today", after(d)], env)
+    return base, len(days) - 1, after(days[-1])
+
+
+def nightly_once(binary, root, base, today):
+    """One nightly on a fresh copy of `base` (the copy and its writeback are not timed)."""
+    out = base + "-copy"
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run(["cp", "-a", base, out], check=True)
+    os.sync()
+    env = dict(os.environ, RTCBILL_LOG="warn")
+    t, _, _ = timed([binary, "nightly", "--data", root, "--out", out, "--today", today], env)
+    shutil.rmtree(out)
+    return t
+
+
+def nightly(a):
+    """A nightly adding the last day of --root to all the days before it, against one adding
+    the last day of the 2-day root ALONE_ROOT to its first; runs alternate, so a drift of the
+    machine (its page cache comes and goes) falls on both."""
+    long_base, history, long_today = nightly_base(a.bin, a.root)
+    alone_base, _, alone_today = nightly_base(a.bin, a.nightly)
+    try:
+        long, alone = [], []
+        for _ in range(a.runs):
+            long.append(nightly_once(a.bin, a.root, long_base, long_today))
+            alone.append(nightly_once(a.bin, a.nightly, alone_base, alone_today))
+    finally:
+        shutil.rmtree(long_base, ignore_errors=True)
+        shutil.rmtree(alone_base, ignore_errors=True)
+    lm, am = median(long), median(alone)
+    ms = lambda xs: f"{min(xs) * 1000:.0f}-{max(xs) * 1000:.0f}"
+    print(f"{a.label}: nightly adding a day to {history} done days: {lm * 1000:.0f} ms ({ms(long)}); "
+          f"the same size of day added to 1 done day: {am * 1000:.0f} ms ({ms(alone)}); "
+          f"ratio {lm / am:.2f}x ({a.runs} runs each, alternating, medians)")
 
 
 if __name__ == "__main__":

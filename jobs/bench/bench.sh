@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Metering benchmark: rtcbill's whole run of one day vs the DuckDB metering query a data
 # engineer would write, on the same files, several runs each: medians, ratio, peak memory and
-# rtcbill's time per phase; then a 30-day backfill against 30 single days.
+# rtcbill's time per phase; then a nightly adding a day to a year of done days against the same
+# size of day added to one; then a 30-day backfill against 30 single days.
 #
 # Data is made once per size under $BENCH_DIR (default target/bench): `rtcbill generate`
 # (1% identical copies, 1% copies with other seconds, 1% bad rows), then jobs/bench/shape.py
@@ -12,6 +13,7 @@
 #   jobs/bench/bench.sh            # sizes 10 and 100 (millions of slices), 3 runs each
 #   jobs/bench/bench.sh 10         # one size
 #   RUNS=5 OLD_BASELINE=1 jobs/bench/bench.sh 10   # also time the old DISTINCT query
+#   NIGHTLY=0 BACKFILL=0 jobs/bench/bench.sh 10     # the metering comparison only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10 100)
@@ -39,6 +41,22 @@ for m in "${sizes[@]}"; do
   fi
   "$py" jobs/bench/bench.py --bin "$bin" --root "$root" --runs "$runs" --label "${m}M" "${old[@]}"
 done
+if [ "${NIGHTLY:-1}" = 1 ]; then
+  # A year of days and the same size of day alone: the generator's default size (24 accounts
+  # and its scenarios, about 2,500 slices a day), and 2,000 accounts (about 160k slices a day).
+  for accounts in 24 2000; do
+    for d in 366 2; do
+      root="$dir/nightly-${accounts}a-${d}d"
+      if [ ! -f "$root/.complete" ]; then
+        rm -rf "$root"
+        "$bin" generate --seed 44 --days "$d" --accounts "$accounts" --out "$root" >/dev/null
+        touch "$root/.complete"
+      fi
+    done
+    "$py" jobs/bench/bench.py --bin "$bin" --root "$dir/nightly-${accounts}a-366d" --runs 9 \
+      --nightly "$dir/nightly-${accounts}a-2d" --label "$accounts accounts"
+  done
+fi
 if [ "${BACKFILL:-1}" = 1 ]; then
   root="$dir/backfill-30d"
   if [ ! -f "$root/.complete" ]; then
