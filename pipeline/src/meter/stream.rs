@@ -145,11 +145,20 @@ impl<'a> SliceCols<'a> {
     }
 }
 
+impl Ctx<'_> {
+    /// The index of row `i`'s app, if it is known.
+    fn app_of(&self, cols: &SliceCols, i: usize) -> Option<u32> {
+        let a = &cols.app_id;
+        a.is_valid(i).then(|| a.value(i)).and_then(|a| self.app_index.get(&a).copied())
+    }
+}
+
 /// rules.md, Metering: the first reject reason that applies, or the slice's (app index, class,
-/// seconds).
+/// seconds). `app` is [`Ctx::app_of`] the row.
 fn classify(
     cols: &SliceCols,
     i: usize,
+    app: Option<u32>,
     ctx: &Ctx,
 ) -> std::result::Result<(u32, usize, i64), RejectReason> {
     match cols.event_id.get(i) {
@@ -160,11 +169,6 @@ fn classify(
     if t < ctx.day_start || t >= ctx.day_end {
         return Err(RejectReason::WrongPartition);
     }
-    let app = cols
-        .app_id
-        .is_valid(i)
-        .then(|| cols.app_id.value(i))
-        .and_then(|a| ctx.app_index.get(&a).copied());
     let Some(app) = app else { return Err(RejectReason::UnknownApp) };
     let class =
         cols.usage_class.get(i).and_then(|s| ctx.catalog.classes.iter().position(|k| k.name == s));
@@ -438,12 +442,17 @@ fn classify_all(
     let rejects: Vec<Vec<RejectedSlice>> = tasks
         .par_iter()
         .map(|task| {
-            let (mut rejected, mut accepted) = (Vec::new(), Vec::new());
+            let (mut rejected, mut accepted, mut apps) = (Vec::new(), Vec::new(), Vec::new());
             let (mut mine, mut seen) = (counters.take(), fingerprints.take());
             scan(task, |cols| {
+                // The apps are looked up in a loop of their own, like the counters below: at 1M
+                // apps each look-up misses the cache, and there the misses overlap.
+                let n = cols.seconds.len();
+                apps.clear();
+                apps.extend((0..n).map(|i| ctx.app_of(cols, i)));
                 accepted.clear();
-                for i in 0..cols.seconds.len() {
-                    match classify(cols, i, ctx) {
+                for (i, &app) in apps.iter().enumerate() {
+                    match classify(cols, i, app, ctx) {
                         Ok((app, class, secs)) => {
                             accepted.push((mine.cell(app, class), secs));
                             seen.push(event_hash(cols.event_id.get(i).expect("classified")));
@@ -554,7 +563,7 @@ fn candidates_of(
                     if !(seen.may_hold(&f) && candidates.contains(&f)) {
                         continue;
                     }
-                    if let Ok((app, class, _)) = classify(cols, i, ctx) {
+                    if let Ok((app, class, _)) = classify(cols, i, ctx.app_of(cols, i), ctx) {
                         let slice = cols.rejected(i, RejectReason::ConflictingDuplicate);
                         found.push(Candidate { slice, app, class: class as u32 });
                     }
