@@ -96,7 +96,7 @@ def duckdb(query, root):
 
     with open(os.path.join(root, "catalog.toml"), "rb") as f:
         cat = tomllib.load(f)
-    day = sorted(os.listdir(os.path.join(root, "usage")))[0].split("=")[1]
+    day = usage_days(root)[0]
     sql = query.format(
         root=root,
         day=day,
@@ -162,7 +162,7 @@ def backfill(a):
     try:
         env = dict(os.environ, RTCBILL_LOG="warn")
         full, _, _ = timed([a.bin, "run", "--data", a.root, "--out", out], env)
-        days = sorted(d.split("=")[1] for d in os.listdir(os.path.join(a.root, "usage")))
+        days = usage_days(a.root)
         singles = []
         for day in days[1:4]:
             t, _, _ = timed([a.bin, "run", "--data", a.root, "--out", out, "--from", day, "--to", day], env)

@@ -332,7 +332,8 @@ impl Chain {
             flush(&mut texts);
         }
         for e in &self.orphan_upgrades {
-            texts.entry(day_of(e.time)).or_default().push_str(&format!("{e:?}"));
+            write!(texts.entry(day_of(e.time)).or_default(), "{e:?}")
+                .expect("formatting into a string does not fail");
         }
         flush(&mut texts);
         WindowHashes(

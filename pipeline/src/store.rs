@@ -27,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -731,11 +731,7 @@ pub fn read_state(root: &Path, m: &Manifest) -> Option<Vec<Account>> {
     let read =
         // Parsed from memory: serde_json reads strings from a reader a byte at a time.
         File::open(&path)
-            .and_then(|f| {
-                let mut text = Vec::new();
-                zstd::Decoder::new(f)?.read_to_end(&mut text)?;
-                Ok(text)
-            })
+            .and_then(zstd::decode_all)
             .map_err(|e| e.to_string())
             .and_then(|text| {
                 serde_json::from_slice::<Vec<Account>>(&text).map_err(|e| e.to_string())
