@@ -616,7 +616,9 @@ fn run_plan(
         Plan::Nightly { .. } => "nightly",
     };
     store.begin(&RunRecord { job: job.into(), from, to })?;
+    let clock = std::time::Instant::now();
     let (mut state, start_hash) = start_state(chain, store, from, sound_until)?;
+    tracing::debug!(secs = clock.elapsed().as_secs_f64(), "start state read");
     let head = last_done.map_or(to, |l| l.max(to));
     let total = (to - from).num_days() as usize + 1;
     let mut summaries = Vec::with_capacity(total);
