@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
 };
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -42,11 +43,10 @@ pub struct Inputs {
     pub usage: BTreeMap<NaiveDate, Vec<PathBuf>>,
 }
 
-/// A raw usage file whose footer was checked, with the unit of its `start_time`.
+/// A raw usage file whose footer was checked.
 #[derive(Debug, Clone)]
 pub struct UsageFile {
     pub path: PathBuf,
-    pub time_unit: TimeUnit,
 }
 
 /// The `*.parquet` files of a dataset folder, sorted; a missing folder is an empty dataset.
@@ -240,10 +240,23 @@ impl<'a> Table<'a> {
             .collect())
     }
 
+    /// Instants as UTC microseconds; one beyond their range is an error here (usage files
+    /// read theirs with [`Table::instants`]: a bad slice is a reject, not an error).
     pub(crate) fn opt_ts(&self, name: &str) -> Result<Vec<Option<Ts>>> {
-        let mut out = Vec::new();
+        let t = self.instants(name)?;
+        match t.beyond.first() {
+            Some(&row) => Err(self.bad_value(name, row, "beyond the range of microseconds".into())),
+            None => Ok(t.values),
+        }
+    }
+
+    pub(crate) fn instants(&self, name: &str) -> Result<Micros> {
+        let mut out = Micros { values: Vec::new(), beyond: Vec::new() };
         for a in self.arrays(name) {
-            out.extend(timestamps_us(&a).map_err(|m| self.col_err(name, m))?);
+            let t = timestamps_us(&a).map_err(|m| self.col_err(name, m))?;
+            let offset = out.values.len();
+            out.beyond.extend(t.beyond.iter().map(|r| r + offset));
+            out.values.extend(t.values);
         }
         Ok(out)
     }
@@ -332,27 +345,55 @@ impl<'a> Table<'a> {
     }
 }
 
-/// Converts a timestamp array of any unit to UTC microseconds (floor for sub-microsecond).
-pub fn timestamps_us(a: &ArrayRef) -> std::result::Result<Vec<Option<Ts>>, String> {
+/// A timestamp column as UTC microseconds (floor for sub-microsecond units), with the rows
+/// whose value lies beyond what microseconds hold (about 292,000 years either side of 1970,
+/// possible in seconds or milliseconds): those read as `None` here, so a caller cannot take
+/// them for a time.
+pub struct Micros {
+    pub values: Vec<Option<Ts>>,
+    /// Rows out of range, ascending.
+    pub beyond: Vec<usize>,
+}
+
+impl Micros {
+    pub fn is_beyond(&self, row: usize) -> bool {
+        self.beyond.binary_search(&row).is_ok()
+    }
+}
+
+pub fn timestamps_us(a: &ArrayRef) -> std::result::Result<Micros, String> {
+    fn scaled<T: ArrowPrimitiveType<Native = i64>>(
+        a: &ArrayRef,
+        to_us: impl Fn(i64) -> Option<i64>,
+    ) -> Micros {
+        let mut beyond = Vec::new();
+        let values = a
+            .as_primitive::<T>()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let us = to_us(v?);
+                if us.is_none() {
+                    beyond.push(i);
+                }
+                us
+            })
+            .collect();
+        Micros { values, beyond }
+    }
     Ok(match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => a
-            .as_primitive::<TimestampSecondType>()
-            .iter()
-            .map(|v| v.map(|x| x * 1_000_000))
-            .collect(),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => a
-            .as_primitive::<TimestampMillisecondType>()
-            .iter()
-            .map(|v| v.map(|x| x * 1_000))
-            .collect(),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            a.as_primitive::<TimestampMicrosecondType>().iter().collect()
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            scaled::<TimestampSecondType>(a, |x| x.checked_mul(1_000_000))
         }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => a
-            .as_primitive::<TimestampNanosecondType>()
-            .iter()
-            .map(|v| v.map(|x| x.div_euclid(1_000)))
-            .collect(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            scaled::<TimestampMillisecondType>(a, |x| x.checked_mul(1_000))
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            scaled::<TimestampMicrosecondType>(a, Some)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            scaled::<TimestampNanosecondType>(a, |x| Some(x.div_euclid(1_000)))
+        }
         t => return Err(format!("type {t} is not a timestamp")),
     })
 }
@@ -595,13 +636,8 @@ pub fn usage_files(paths: &[PathBuf]) -> Result<Vec<UsageFile>> {
         .iter()
         .map(|path| {
             let b = check_footer(path, &schemas::USAGE)?;
-            let time_unit =
-                match b.schema().field_with_name(c::START_TIME).map(|f| f.data_type().clone()) {
-                    Ok(DataType::Timestamp(u, _)) => u,
-                    _ => unreachable!("check_footer accepted a timestamp"),
-                };
             check_unsigned(path, &b)?;
-            Ok(UsageFile { path: path.clone(), time_unit })
+            Ok(UsageFile { path: path.clone() })
         })
         .collect()
 }

@@ -210,6 +210,40 @@ fn an_unsigned_value_above_the_int64_range_names_its_row_and_is_not_lost() {
 }
 
 #[test]
+fn a_time_beyond_microseconds_outside_usage_names_its_row() {
+    // rules.md, Inputs: instants are read as UTC microseconds; a transaction's time in seconds
+    // that microseconds cannot hold is a bad value, not a wrapped-around instant.
+    use arrow::array::TimestampSecondArray;
+    let root = DataRoot::new();
+    good_day(&root);
+    let b = batch(vec![
+        ("txn_id", Arc::new(StringArray::from(vec!["t1", "t2"])) as ArrayRef, false),
+        ("account_id", Arc::new(Int64Array::from(vec![10, 10])), false),
+        (
+            "time",
+            Arc::new(
+                TimestampSecondArray::from(vec![1_770_000_000, 9_300_000_000_000])
+                    .with_timezone("UTC"),
+            ),
+            false,
+        ),
+        ("kind", Arc::new(StringArray::from(vec!["recharge", "recharge"])), false),
+        (
+            "amount",
+            Arc::new(
+                Decimal128Array::from(vec![100, 100]).with_precision_and_scale(18, 2).unwrap(),
+            ),
+            false,
+        ),
+    ]);
+    write_parquet(&root.path().join("transactions/part-0.parquet"), &b);
+    fails_with(
+        &root,
+        &["transactions/part-0.parquet", "column time, row 1", "beyond the range of microseconds"],
+    );
+}
+
+#[test]
 fn an_empty_usage_folder_is_no_day_and_a_day_without_usage_is_billed_with_a_warning() {
     // rules.md, Choices: usage on 02-10 and 02-12, an empty folder for 02-15.
     let root = DataRoot::new();

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, LargeStringArray, TimestampNanosecondArray};
 
+use serde_json::Value;
+
 use crate::common::*;
 
 fn usage_row<'a>(rows: &'a [Row], app: i64, class: &str) -> &'a Row {
@@ -181,4 +183,81 @@ fn any_integer_width_string_kind_and_timestamp_unit_is_accepted() {
     let rej = read_dataset(out.path(), "rejected_usage");
     assert_eq!(rej.len(), 2);
     assert!(rej.iter().all(|r| text(r, "reason") == "conflicting_duplicate"));
+}
+
+#[test]
+fn odd_files_meter_the_same_both_ways() {
+    // rules.md, Inputs and Reject reasons, through both metering paths: file names that read
+    // as glob patterns, u8 and u16 integers, a time zone name outside the IANA database, a
+    // nanosecond time before 1970 (floored to microseconds) and a millisecond time beyond
+    // what microseconds hold.
+    use arrow::array::{StringArray, TimestampMillisecondArray, UInt16Array, UInt8Array};
+    let root = DataRoot::new();
+    let day = "2026-02-10";
+    root.usage(day, "part-[01].parquet", &[slice("g1", "2026-02-10T01:00:00Z", 60)]);
+    root.usage(day, "part-0.parquet", &[slice("g2", "2026-02-10T01:00:00Z", 30)]);
+    root.usage(day, "part-1.parquet", &[slice("g3", "2026-02-10T01:00:00Z", 15)]);
+    let strs = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
+    let ms = ts_us("2026-02-10T02:00:00Z") / 1000;
+    write_parquet(
+        &root.path().join(format!("usage/usage_date={day}/part-2.parquet")),
+        &batch(vec![
+            ("event_id", strs(vec![Some("small"), Some("far")]), false),
+            ("app_id", Arc::new(UInt16Array::from(vec![101, 101])), false),
+            ("user_id", strs(vec![None, None]), true),
+            ("room_id", strs(vec![None, None]), true),
+            ("usage_class", strs(vec![Some("audio"), Some("audio")]), false),
+            (
+                "start_time",
+                Arc::new(
+                    TimestampMillisecondArray::from(vec![ms, 2_305_844_797_535_293_952])
+                        .with_timezone("Z"),
+                ),
+                false,
+            ),
+            ("seconds", Arc::new(UInt8Array::from(vec![200, 10])), false),
+        ]),
+    );
+    write_parquet(
+        &root.path().join(format!("usage/usage_date={day}/part-3.parquet")),
+        &batch(vec![
+            ("event_id", strs(vec![Some("old")]), false),
+            ("app_id", Arc::new(Int32Array::from(vec![101])), false),
+            ("user_id", strs(vec![None]), true),
+            ("room_id", strs(vec![None]), true),
+            ("usage_class", strs(vec![Some("audio")]), false),
+            ("start_time", Arc::new(TimestampNanosecondArray::from(vec![-1500])), false),
+            ("seconds", Arc::new(Int32Array::from(vec![10])), false),
+        ]),
+    );
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_ok(root.path(), a.path(), &[]);
+    run_ok(root.path(), b.path(), &["--meter", "polars"]);
+    let (fa, fb) = (crate::sample::files(a.path()), crate::sample::files(b.path()));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (k, v) in &fa {
+        assert!(v == &fb[k], "{k} differs between the metering engines");
+    }
+
+    // g1, g2, g3 and "small": 4 slices, 60 + 30 + 15 + 200 = 305 s, ceil(305 / 60) = 6 minutes.
+    let u = read_dataset(a.path(), "usage_daily");
+    let r = usage_row(&u, 101, "audio");
+    assert_eq!((int(r, "slices"), int(r, "seconds"), int(r, "billable_minutes")), (4, 305, 6));
+    let mut rej: Vec<(String, String, Value)> = read_dataset(a.path(), "rejected_usage")
+        .iter()
+        .map(|r| (text(r, "event_id").into(), text(r, "reason").into(), r["start_time"].clone()))
+        .collect();
+    rej.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        rej,
+        [
+            // beyond microseconds: on no billing day, its time not representable
+            ("far".into(), "wrong_partition".into(), Value::Null),
+            // -1500 ns floors to -2 µs: 1969-12-31T23:59:59.999998Z
+            ("old".into(), "wrong_partition".into(), Value::from("1969-12-31T23:59:59Z")),
+        ]
+    );
+    let record = std::fs::read(a.path().join(format!("current/_days/{day}.json"))).unwrap();
+    let m: Value = serde_json::from_slice(&record).unwrap();
+    assert_eq!((&m["slices_read"], &m["slices_rejected"]), (&Value::from(6), &Value::from(2)));
 }

@@ -178,4 +178,18 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     edit_parquet(&part(c.out.path(), "rejected_usage", "2026-09-03"), |b| drop_row(b, 0));
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.failed, set(&["accounting_identity", "files_and_schema"]), "{}", r.stdout);
+
+    // 2. counts that add up, but not to the rows of the day's usage files (a metering that
+    // invented a slice and called it a collapsed duplicate)
+    let c = case(base.path());
+    let record = c.out.path().join("current/_days/2026-09-03.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    for k in ["slices_read", "slices_collapsed"] {
+        m[k] = (m[k].as_u64().unwrap() + 1).into();
+    }
+    std::fs::write(&record, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let r = verify(c.data.path(), c.out.path());
+    assert_eq!(r.failed, set(&["accounting_identity"]), "{}", r.stdout);
+    assert!(r.stdout.contains("the day read"), "{}", r.stdout);
 }

@@ -2,14 +2,13 @@
 //! in a few relational steps (classify, distinct, group), and the streaming path
 //! ([`super::stream`]) is tested against it. It loads the whole day, so it is for small days.
 
-use arrow::datatypes::TimeUnit as ArrowTimeUnit;
 use chrono::NaiveDate;
 use polars::prelude::*;
-use rtcbill_schemas::c;
+use rtcbill_schemas::{self as schemas, c};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::input::{App, UsageFile};
+use crate::input::{App, Table, UsageFile};
 
 use super::{
     MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
@@ -19,6 +18,8 @@ const ACCOUNT: &str = "__account_id";
 const CLASS: &str = "__class";
 const REASON: &str = "__reason";
 const N: &str = "__n";
+/// A `start_time` beyond the range of microseconds (it reads as null beside this flag).
+const BEYOND: &str = "__beyond";
 
 fn perr(day: NaiveDate) -> impl Fn(PolarsError) -> Error {
     move |source| Error::Polars { day: day.to_string(), source }
@@ -36,39 +37,7 @@ pub fn meter_day(
     }
     let e = perr(day);
 
-    // One scan per file, each cast to the canonical types (files may differ in int width,
-    // string kind and timestamp unit: rules.md, Inputs), then concatenated.
-    let mut frames = Vec::with_capacity(files.len());
-    for f in files {
-        let path = PlRefPath::new(f.path.to_string_lossy().as_ref());
-        // start_time as UTC microseconds, from the physical value in the file's unit.
-        let t = col(c::START_TIME).cast(DataType::Int64);
-        let start_us = match f.time_unit {
-            ArrowTimeUnit::Second => t * lit(1_000_000i64),
-            ArrowTimeUnit::Millisecond => t * lit(1_000i64),
-            ArrowTimeUnit::Microsecond => t,
-            // floor division (Rust's `/` truncates toward zero)
-            ArrowTimeUnit::Nanosecond => when(t.clone().gt_eq(lit(0i64)))
-                .then(t.clone() / lit(1_000i64))
-                .otherwise((t - lit(999i64)) / lit(1_000i64)),
-        };
-        // The day comes from the folder, checked per slice; polars must not add its own
-        // `usage_date` column from the Hive path.
-        let args =
-            ScanArgsParquet { hive_options: HiveOptions::new_disabled(), ..Default::default() };
-        let lf = LazyFrame::scan_parquet(path, args).map_err(&e)?;
-        frames.push(lf.select([
-            col(c::EVENT_ID).cast(DataType::String),
-            col(c::APP_ID).cast(DataType::Int64),
-            col(c::USER_ID).cast(DataType::String),
-            col(c::ROOM_ID).cast(DataType::String),
-            col(c::USAGE_CLASS).cast(DataType::String),
-            start_us.alias(c::START_TIME),
-            col(c::SECONDS).cast(DataType::Int64),
-        ]));
-    }
-    let raw = concat(frames, UnionArgs::default()).map_err(&e)?;
-
+    let raw = slices(files, &e)?;
     let apps_df = DataFrame::new(
         apps.len(),
         vec![
@@ -92,11 +61,12 @@ pub fn meter_day(
     let (lo, hi) =
         (catalog.zone.start_of(day), catalog.zone.start_of(crate::clock::add_days(day, 1)));
     let s = || col(c::SECONDS);
+    let t = || col(c::START_TIME);
     let reason = when(col(c::EVENT_ID).is_null().or(col(c::EVENT_ID).eq(lit(""))))
         .then(lit(RejectReason::MissingEventId.as_str()))
-        .when(col(c::START_TIME).is_null())
+        .when(t().is_null().and(col(BEYOND).not()))
         .then(lit(RejectReason::MissingStartTime.as_str()))
-        .when(col(c::START_TIME).lt(lit(lo)).or(col(c::START_TIME).gt_eq(lit(hi))))
+        .when(col(BEYOND).or(t().lt(lit(lo))).or(t().gt_eq(lit(hi))))
         .then(lit(RejectReason::WrongPartition.as_str()))
         .when(col(ACCOUNT).is_null())
         .then(lit(RejectReason::UnknownApp.as_str()))
@@ -173,6 +143,39 @@ pub fn meter_day(
         collapsed: raw_n - accepted_n - rejected_n,
     };
     Ok(Metered { usage, rejected, counts })
+}
+
+/// The day's slices as read, in canonical types (int64, UTC microseconds, UTF-8). Reading is
+/// arrow-rs's, as for every input (any integer width, string kind and time unit, and a damaged
+/// page is an error naming the file); what the reference states is the metering after it.
+fn slices(files: &[UsageFile], e: &impl Fn(PolarsError) -> Error) -> Result<LazyFrame> {
+    let (mut ids, mut apps, mut users, mut rooms, mut classes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut times, mut beyond, mut seconds) = (Vec::new(), Vec::new(), Vec::new());
+    for f in files {
+        let t = Table::load(&f.path, &schemas::USAGE)?;
+        ids.extend(t.opt_str(c::EVENT_ID)?);
+        apps.extend(t.opt_i64(c::APP_ID)?);
+        users.extend(t.opt_str(c::USER_ID)?);
+        rooms.extend(t.opt_str(c::ROOM_ID)?);
+        classes.extend(t.opt_str(c::USAGE_CLASS)?);
+        let start = t.instants(c::START_TIME)?;
+        beyond.extend((0..start.values.len()).map(|i| start.is_beyond(i)));
+        times.extend(start.values);
+        seconds.extend(t.opt_i64(c::SECONDS)?);
+    }
+    let columns = vec![
+        Column::new(c::EVENT_ID.into(), ids),
+        Column::new(c::APP_ID.into(), apps),
+        Column::new(c::USER_ID.into(), users),
+        Column::new(c::ROOM_ID.into(), rooms),
+        Column::new(c::USAGE_CLASS.into(), classes),
+        Column::new(c::START_TIME.into(), times),
+        Column::new(c::SECONDS.into(), seconds),
+        Column::new(BEYOND.into(), beyond),
+    ];
+    let n = columns[0].len();
+    Ok(DataFrame::new(n, columns).map_err(e)?.lazy())
 }
 
 fn rejected_rows(df: &DataFrame) -> PolarsResult<Vec<RejectedSlice>> {

@@ -28,7 +28,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use crate::catalog::Catalog;
 use crate::clock::{add_days, Ts};
 use crate::error::{Error, Result};
-use crate::input::{timestamps_us, App, UsageFile};
+use crate::input::{timestamps_us, App, Micros, UsageFile};
 
 use super::{
     MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
@@ -102,7 +102,7 @@ struct SliceCols<'a> {
     user_id: Strs<'a>,
     room_id: Strs<'a>,
     usage_class: Strs<'a>,
-    start_time: Vec<Option<Ts>>,
+    start_time: Micros,
     seconds: arrow::array::Int64Array,
 }
 
@@ -139,7 +139,7 @@ impl<'a> SliceCols<'a> {
             reason,
             text,
             app.is_valid(i).then(|| app.value(i)),
-            self.start_time[i],
+            self.start_time.values[i],
             secs.is_valid(i).then(|| secs.value(i)),
         )
     }
@@ -165,7 +165,14 @@ fn classify(
         None | Some("") => return Err(RejectReason::MissingEventId),
         _ => {}
     }
-    let Some(t) = cols.start_time[i] else { return Err(RejectReason::MissingStartTime) };
+    let Some(t) = cols.start_time.values[i] else {
+        // rules.md, Reject reasons: a time beyond microseconds is on no billing day.
+        return Err(if cols.start_time.is_beyond(i) {
+            RejectReason::WrongPartition
+        } else {
+            RejectReason::MissingStartTime
+        });
+    };
     if t < ctx.day_start || t >= ctx.day_end {
         return Err(RejectReason::WrongPartition);
     }
@@ -726,7 +733,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("u.parquet");
         write_file(&path, &schemas::USAGE, &batch).unwrap();
-        let files = [UsageFile { path, time_unit: arrow::datatypes::TimeUnit::Microsecond }];
+        let files = [UsageFile { path }];
         let apps =
             [App { id: 7, account_id: 1, created_at: 0, disabled_at: None, violation_at: None }];
         let m = meter_day(day, &files, &apps, &cat).unwrap();
