@@ -426,12 +426,15 @@ impl Inputs {
         }
         let catalog = crate::catalog_file::load(&data.join("catalog.toml"))?;
 
-        let (accounts, known_accounts) = load_accounts(data)?;
-        let apps = load_apps(data, &known_accounts)?;
-        let txns = load_txns(data, &known_accounts)?;
-        let packages = load_packages(data, &known_accounts)?;
-        let package_events = load_package_events(data)?;
-        let usage = usage_partitions(data)?;
+        let (accounts, known) = load_accounts(data)?;
+        // Two halves loaded side by side (read every night, a year of history included); the
+        // first bad file in the order below is the one reported, whichever finished first.
+        let ((apps, txns), (packages, package_events, usage)) = rayon::join(
+            || (load_apps(data, &known), load_txns(data, &known)),
+            || (load_packages(data, &known), load_package_events(data), usage_partitions(data)),
+        );
+        let (apps, txns, packages) = (apps?, txns?, packages?);
+        let (package_events, usage) = (package_events?, usage?);
         Ok(Inputs { catalog, accounts, apps, txns, packages, package_events, usage })
     }
 }

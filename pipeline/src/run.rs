@@ -103,6 +103,7 @@ impl Chain {
             }
         }
         let events = (0..n)
+            .into_par_iter()
             .map(|i| {
                 AccountEvents::build(
                     &accounts[i],

@@ -54,9 +54,11 @@ impl ColType {
     pub fn accepts(self, dt: &DataType) -> bool {
         match self {
             ColType::Int64 | ColType::Int32 => dt.is_integer(),
-            ColType::Utf8 => {
-                matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-            }
+            // Dictionary-encoded text too (pandas writes categoricals so).
+            ColType::Utf8 => match dt {
+                DataType::Dictionary(_, v) => Self::Utf8.accepts(v),
+                _ => matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+            },
             ColType::Bool => matches!(dt, DataType::Boolean),
             ColType::Decimal(_) => match dt {
                 DataType::Decimal32(_, s)

@@ -416,11 +416,16 @@ fn row_groups(files: &[UsageFile]) -> Result<Vec<Task<'_>>> {
             .schema()
             .fields()
             .iter()
-            .map(|x| match x.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 => {
-                    x.as_ref().clone().with_data_type(DataType::Utf8View)
+            .map(|x| {
+                let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8);
+                match x.data_type() {
+                    t if text(t) => x.as_ref().clone().with_data_type(DataType::Utf8View),
+                    // dictionary-encoded text (pandas categoricals) as plain views
+                    DataType::Dictionary(_, v) if text(v) || **v == DataType::Utf8View => {
+                        x.as_ref().clone().with_data_type(DataType::Utf8View)
+                    }
+                    _ => x.as_ref().clone(),
                 }
-                _ => x.as_ref().clone(),
             })
             .collect();
         let views = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
