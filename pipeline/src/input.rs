@@ -563,7 +563,11 @@ fn load_packages(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Pac
         let price = t.money(c::PAID_PRICE)?;
         let ar = t.opt_bool(c::AUTO_RENEW)?;
         let mut v = Vec::with_capacity(t.rows());
+        // The text columns are moved into the rows, not copied (every package of the
+        // history is loaded every night).
+        let mut text = ids.into_iter().zip(kind).zip(product).zip(version);
         for i in 0..t.rows() {
+            let (((id, kind), product), version) = text.next().expect("a value per row");
             if !known_accounts.contains(&acc[i]) {
                 return Err(t.bad_value(
                     c::ACCOUNT_ID,
@@ -574,16 +578,16 @@ fn load_packages(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Pac
             if price[i].is_sign_negative() && !price[i].is_zero() {
                 return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
             }
-            if !seen.insert(ids[i].clone()) {
-                return Err(zip_err(t.file, "package_id", &ids[i]));
+            if !seen.insert(id.clone()) {
+                return Err(zip_err(t.file, "package_id", &id));
             }
             v.push(PackageOrder {
-                package_id: ids[i].clone(),
+                package_id: id,
                 account_id: acc[i],
                 app_id: app[i],
-                kind: kind[i].clone(),
-                product: product[i].clone(),
-                version: version[i].clone(),
+                kind,
+                product,
+                version,
                 quantity: qty[i],
                 purchased_at: at[i],
                 paid_price: price[i],
