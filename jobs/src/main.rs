@@ -290,9 +290,11 @@ fn main() -> ExitCode {
             }
         }
         Job::Report { days: d, out, no_verify } => {
-            report(d.outputs, d.data, d.from, d.to, &out, !no_verify)
+            report(d.outputs, d.data, metered(&meter), d.from, d.to, &out, !no_verify)
         }
-        Job::Verify { days: d, json } => verify(&d.data, &d.outputs, d.from, d.to, json),
+        Job::Verify { days: d, json } => {
+            verify(&d.data, &d.outputs, metered(&meter).as_deref(), d.from, d.to, json)
+        }
         Job::Simulate { catalogs, days: d, out, report } => {
             simulate(&d.data, &d.outputs, &catalogs, d.from, d.to, &out, report.as_deref())
         }
@@ -379,9 +381,18 @@ fn chain(
 }
 
 /// `rtcbill report`: writes the page and says where.
+/// The `--metered` folder, if the days were metered from one (verify reads where runs read).
+fn metered(source: &Source) -> Option<PathBuf> {
+    match source {
+        Source::Metered(dir) => Some(dir.clone()),
+        Source::Raw(_) => None,
+    }
+}
+
 fn report(
     outputs: PathBuf,
     data: PathBuf,
+    metered: Option<PathBuf>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     dest: &Path,
@@ -393,7 +404,7 @@ fn report(
         }
     }
     let started = std::time::Instant::now();
-    let opts = rtcbill_pipeline::report::Options { outputs, data, from, to, verify };
+    let opts = rtcbill_pipeline::report::Options { outputs, data, metered, from, to, verify };
     let r = rtcbill_pipeline::report::write(&opts, dest)?;
     tracing::info!(
         file = %dest.display(), from = %r.from, to = %r.to, days = r.days.len(), bills = r.bills(),
@@ -406,12 +417,13 @@ fn report(
 fn verify(
     data: &Path,
     out: &Path,
+    metered: Option<&Path>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     json: bool,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let outcome = rtcbill_pipeline::verify::verify(data, out, from, to)?;
+    let outcome = rtcbill_pipeline::verify::verify(data, out, metered, from, to)?;
     for v in &outcome.violations {
         if json {
             println!("{}", serde_json::to_string(v)?);

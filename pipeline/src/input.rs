@@ -250,6 +250,24 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// An input table's instants (rules.md, Inputs): in the years 1 to 9999, UTC, else an
+    /// error naming the row (the clock counts days and months from them).
+    fn opt_instant(&self, name: &str) -> Result<Vec<Option<Ts>>> {
+        let v = self.opt_ts(name)?;
+        match v.iter().position(|t| t.is_some_and(|t| !INSTANTS.contains(&t))) {
+            Some(row) => Err(self.bad_value(
+                name,
+                row,
+                format!("{} µs since 1970 is outside the years 1 to 9999", v[row].unwrap_or(0)),
+            )),
+            None => Ok(v),
+        }
+    }
+
+    fn instant(&self, name: &str) -> Result<Vec<Ts>> {
+        self.required(name, self.opt_instant(name)?)
+    }
+
     pub(crate) fn instants(&self, name: &str) -> Result<Micros> {
         let mut out = Micros { values: Vec::new(), beyond: Vec::new() };
         for a in self.arrays(name) {
@@ -344,6 +362,10 @@ impl<'a> Table<'a> {
         Error::Row { file: self.file.to_path_buf(), column: name.into(), row, msg }
     }
 }
+
+/// Instants the inputs outside usage may hold: 0001-01-01T00:00:00Z to
+/// 9999-12-31T23:59:59.999999Z.
+const INSTANTS: std::ops::RangeInclusive<Ts> = -62_135_596_800_000_000..=253_402_300_799_999_999;
 
 /// A timestamp column as UTC microseconds (floor for sub-microsecond units), with the rows
 /// whose value lies beyond what microseconds hold (about 292,000 years either side of 1970,
@@ -446,7 +468,7 @@ fn load_accounts(data: &Path) -> Result<(Vec<AccountRecord>, FxHashSet<i64>)> {
         let ids = t.i64(c::ACCOUNT_ID)?;
         let modes = t.str(c::BILLING_MODE)?;
         let bal = t.money(c::OPENING_BALANCE)?;
-        let ot = t.ts(c::OPENING_TIME)?;
+        let ot = t.instant(c::OPENING_TIME)?;
         let mut v = Vec::with_capacity(t.rows());
         for i in 0..t.rows() {
             let mode = match modes[i].as_str() {
@@ -481,9 +503,9 @@ fn load_apps(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<App>> {
     load_dataset(data, &schemas::APPS, |t| {
         let ids = t.i64(c::APP_ID)?;
         let acc = t.i64(c::ACCOUNT_ID)?;
-        let created = t.ts(c::CREATED_AT)?;
-        let dis = t.opt_ts(c::DISABLED_AT)?;
-        let vio = t.opt_ts(c::VIOLATION_AT)?;
+        let created = t.instant(c::CREATED_AT)?;
+        let dis = t.opt_instant(c::DISABLED_AT)?;
+        let vio = t.opt_instant(c::VIOLATION_AT)?;
         let mut v = Vec::with_capacity(t.rows());
         for i in 0..t.rows() {
             if !known_accounts.contains(&acc[i]) {
@@ -514,7 +536,7 @@ fn load_txns(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Txn>> {
     load_dataset(data, &schemas::TRANSACTIONS, |t| {
         let ids = t.str(c::TXN_ID)?;
         let acc = t.i64(c::ACCOUNT_ID)?;
-        let time = t.ts(c::TIME)?;
+        let time = t.instant(c::TIME)?;
         let kind = t.str(c::KIND)?;
         let amount = t.money(c::AMOUNT)?;
         let mut v = Vec::with_capacity(t.rows());
@@ -559,7 +581,7 @@ fn load_packages(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Pac
         let product = t.str(c::PRODUCT)?;
         let version = t.str(c::VERSION)?;
         let qty = t.opt_i64(c::QUANTITY)?;
-        let at = t.ts(c::PURCHASED_AT)?;
+        let at = t.instant(c::PURCHASED_AT)?;
         let price = t.money(c::PAID_PRICE)?;
         let ar = t.opt_bool(c::AUTO_RENEW)?;
         let mut v = Vec::with_capacity(t.rows());
@@ -604,7 +626,7 @@ fn load_package_events(data: &Path) -> Result<Vec<PackageEvent>> {
     load_dataset(data, &schemas::PACKAGE_EVENTS, |t| {
         let ids = t.str(c::EVENT_ID)?;
         let pkg = t.str(c::PACKAGE_ID)?;
-        let time = t.ts(c::TIME)?;
+        let time = t.instant(c::TIME)?;
         let kind = t.str(c::KIND)?;
         let target = t.opt_str(c::TARGET_VERSION)?;
         let mut v = Vec::with_capacity(t.rows());

@@ -742,16 +742,24 @@ pub fn check_file(root: &Path, f: &FileSeen) -> std::result::Result<(), String> 
 }
 
 /// The state a day left, from snapshot `root`, when its file is the one its record names
-/// (else `None`, with a warning naming the file).
+/// (else `None`, with a warning naming the file). Its bytes are always hashed: every later
+/// day is computed from it, so a file whose size and time stayed the same while its bytes
+/// changed (bit rot) must not be trusted on its metadata.
 pub fn read_state(root: &Path, m: &Manifest) -> Option<Vec<Account>> {
     let path = root.join(&m.state.path);
-    if let Err(why) = check_file(root, &m.state) {
-        tracing::warn!(file = %path.display(), "state not used: {why}");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), "state not used: {e}");
+            return None;
+        }
+    };
+    if blake3::hash(&bytes).to_hex().as_str() != m.state.blake3 {
+        tracing::warn!(file = %path.display(), "state not used: it differs from what its day recorded");
         return None;
     }
     // Parsed from memory: a reader is read a few bytes at a time.
-    let read = File::open(&path)
-        .and_then(zstd::decode_all)
+    let read = zstd::decode_all(bytes.as_slice())
         .map_err(|e| e.to_string())
         .and_then(|bytes| parse_state(&bytes));
     match read {
@@ -1033,5 +1041,42 @@ mod tests {
         longer.push(0);
         assert_eq!(parse_state(&longer).unwrap_err(), "1 bytes after the accounts");
         assert!(parse_state(&bytes[..bytes.len() - 1]).is_err());
+
+        // Bit rot, or any change that keeps size and time: here the file of another valid
+        // state (an account without its packages), padded to the same size with a zstd
+        // skippable frame. It decodes, but it is not the state the day left.
+        let seen = file_seen(&path, "state.zst".into(), None).unwrap();
+        let m = Manifest {
+            format: 0,
+            day: chain.epoch,
+            code_version: String::new(),
+            chain_hash: String::new(),
+            window_hash: String::new(),
+            usage_files: Vec::new(),
+            start_state: None,
+            state: seen.clone(),
+            outputs: Vec::new(),
+            slices_read: 0,
+            slices_accepted: 0,
+            slices_rejected: 0,
+            slices_collapsed: 0,
+            rows_out: Vec::new(),
+        };
+        assert_eq!(read_state(dir.path(), &m).as_ref(), Some(&state));
+        let mut other = state.clone();
+        other.iter_mut().max_by_key(|a| a.packages.len()).unwrap().packages.clear();
+        let other_path = dir.path().join("other.zst");
+        write_state(&other_path, &other).unwrap();
+        let mut rotted = std::fs::read(&other_path).unwrap();
+        let pad = seen.size as usize - rotted.len() - 8;
+        rotted.extend(0x184D_2A50u32.to_le_bytes());
+        rotted.extend((pad as u32).to_le_bytes());
+        rotted.resize(seen.size as usize, 0);
+        assert_eq!(parse_state(&zstd::decode_all(rotted.as_slice()).unwrap()).unwrap(), other);
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::write(&path, &rotted).unwrap();
+        File::options().write(true).open(&path).unwrap().set_modified(modified).unwrap();
+        assert_eq!(file_seen(&path, "state.zst".into(), Some(&seen)).unwrap(), seen);
+        assert_eq!(read_state(dir.path(), &m), None);
     }
 }

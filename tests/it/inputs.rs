@@ -210,37 +210,41 @@ fn an_unsigned_value_above_the_int64_range_names_its_row_and_is_not_lost() {
 }
 
 #[test]
-fn a_time_beyond_microseconds_outside_usage_names_its_row() {
-    // rules.md, Inputs: instants are read as UTC microseconds; a transaction's time in seconds
-    // that microseconds cannot hold is a bad value, not a wrapped-around instant.
-    use arrow::array::TimestampSecondArray;
-    let root = DataRoot::new();
-    good_day(&root);
-    let b = batch(vec![
-        ("txn_id", Arc::new(StringArray::from(vec!["t1", "t2"])) as ArrayRef, false),
-        ("account_id", Arc::new(Int64Array::from(vec![10, 10])), false),
-        (
-            "time",
-            Arc::new(
-                TimestampSecondArray::from(vec![1_770_000_000, 9_300_000_000_000])
-                    .with_timezone("UTC"),
+fn a_time_outside_the_years_1_to_9999_outside_usage_names_its_row() {
+    // rules.md, Inputs: an instant outside usage lies in the years 1 to 9999. A time in
+    // milliseconds beyond what microseconds hold is not wrapped around, and one that fits but
+    // is 292 million years ahead is not handed to the clock (it panicked counting days).
+    use arrow::array::TimestampMillisecondArray;
+    for (far, why) in [
+        (i64::MAX / 10, "beyond the range of microseconds"),
+        (i64::MAX / 1000, "outside the years 1 to 9999"),
+        (253_402_300_800_000, "outside the years 1 to 9999"),
+    ] {
+        let root = DataRoot::new();
+        good_day(&root);
+        let b = batch(vec![
+            ("txn_id", Arc::new(StringArray::from(vec!["t1", "t2"])) as ArrayRef, false),
+            ("account_id", Arc::new(Int64Array::from(vec![10, 10])), false),
+            (
+                "time",
+                Arc::new(
+                    TimestampMillisecondArray::from(vec![1_770_000_000_000, far])
+                        .with_timezone("UTC"),
+                ),
+                false,
             ),
-            false,
-        ),
-        ("kind", Arc::new(StringArray::from(vec!["recharge", "recharge"])), false),
-        (
-            "amount",
-            Arc::new(
-                Decimal128Array::from(vec![100, 100]).with_precision_and_scale(18, 2).unwrap(),
+            ("kind", Arc::new(StringArray::from(vec!["recharge", "recharge"])), false),
+            (
+                "amount",
+                Arc::new(
+                    Decimal128Array::from(vec![100, 100]).with_precision_and_scale(18, 2).unwrap(),
+                ),
+                false,
             ),
-            false,
-        ),
-    ]);
-    write_parquet(&root.path().join("transactions/part-0.parquet"), &b);
-    fails_with(
-        &root,
-        &["transactions/part-0.parquet", "column time, row 1", "beyond the range of microseconds"],
-    );
+        ]);
+        write_parquet(&root.path().join("transactions/part-0.parquet"), &b);
+        fails_with(&root, &["transactions/part-0.parquet", "column time, row 1", why]);
+    }
 }
 
 #[test]

@@ -53,6 +53,8 @@ fn spark_metering_equals_rtcbill_and_feeds_the_same_chain() {
             via.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (m, v) = (metered.to_str().unwrap(), via.to_str().unwrap());
+        ok(rtcbill(&["--metered", m, "verify", "--data", d, "--outputs", v]));
         let (a, b) = (files(&plain), files(&via));
         assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
         for (k, v) in &a {
@@ -91,4 +93,34 @@ fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(65), "{err}");
     assert!(err.contains("counts do not add up: read 21, accepted 8"), "{err}");
+}
+
+#[test]
+fn days_metered_from_a_folder_verify_against_that_folder() {
+    // README, Verify: built without Spark, as above, with counts that add up (20 slices of the
+    // metering case: 8 accepted, 10 rejected, 2 collapsed). `verify` reads the usage files
+    // where the run read them: with `--metered` every check holds; without it, the metered
+    // files are not the raw ones the record would name.
+    use arrow::array::{ArrayRef, Int64Array};
+    use std::sync::Arc;
+    let data = repo().join("tests/cases/metering/data");
+    let tmp = tempfile::tempdir().unwrap();
+    let metered = tmp.path().join("metered");
+    run_ok(&data, &metered, &[]);
+    let counts = batch(
+        ["slices_read", "accepted", "rejected", "collapsed"]
+            .iter()
+            .zip([20i64, 8, 10, 2])
+            .map(|(n, v)| (*n, Arc::new(Int64Array::from(vec![v])) as ArrayRef, false))
+            .collect(),
+    );
+    write_parquet(&metered.join("meter_counts/billing_date=2026-02-10/part-0.parquet"), &counts);
+    let (m, d, out) = (metered.to_str().unwrap(), data.to_str().unwrap(), tmp.path().join("out"));
+    let o = out.to_str().unwrap();
+    ok(rtcbill(&["--metered", m, "run", "--data", d, "--out", o]));
+    let verified = rtcbill(&["--metered", m, "verify", "--data", d, "--outputs", o]);
+    assert_eq!(verified.status.code(), Some(0), "{}", String::from_utf8_lossy(&verified.stdout));
+    let raw = rtcbill(&["verify", "--data", d, "--outputs", o]);
+    assert_eq!(raw.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&raw.stdout).contains("inputs_unchanged"));
 }

@@ -154,6 +154,8 @@ impl Report {
 pub struct Options {
     pub outputs: PathBuf,
     pub data: PathBuf,
+    /// The `--metered` folder the days were metered from, if any (for verify).
+    pub metered: Option<PathBuf>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// Run `rtcbill verify` over the same days for the last section (it hashes the data
@@ -251,7 +253,13 @@ pub fn build(opts: &Options) -> Result<Report> {
 /// `rtcbill verify` over the same days, for the page's last section (not run, and said so,
 /// when the data root cannot be read).
 fn verify_checks(opts: &Options, from: NaiveDate, to: NaiveDate) -> Option<Vec<Check>> {
-    match crate::verify::verify(&opts.data, &opts.outputs, Some(from), Some(to)) {
+    match crate::verify::verify(
+        &opts.data,
+        &opts.outputs,
+        opts.metered.as_deref(),
+        Some(from),
+        Some(to),
+    ) {
         Ok(outcome) => Some(
             outcome
                 .per_check()
