@@ -380,7 +380,6 @@ fn chain(
     Ok(())
 }
 
-/// `rtcbill report`: writes the page and says where.
 /// The `--metered` folder, if the days were metered from one (verify reads where runs read).
 fn metered(source: &Source) -> Option<PathBuf> {
     match source {
@@ -389,6 +388,7 @@ fn metered(source: &Source) -> Option<PathBuf> {
     }
 }
 
+/// `rtcbill report`: writes the page and says where.
 fn report(
     outputs: PathBuf,
     data: PathBuf,

@@ -4,6 +4,7 @@
 //! `rtcbill run --metered` on its output writes the same bytes as a plain run.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
@@ -63,23 +64,29 @@ fn spark_metering_equals_rtcbill_and_feeds_the_same_chain() {
     }
 }
 
-#[test]
-fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
-    // Built without Spark: rtcbill's own outputs plus a meter_counts row that lies.
+/// A metered folder built without Spark: rtcbill's own outputs of the metering case, with
+/// `meter_counts` of 2026-02-10 set to `counts` (read, accepted, rejected, collapsed).
+fn metered_folder(tmp: &Path, counts: [i64; 4]) -> PathBuf {
     use arrow::array::{ArrayRef, Int64Array};
     use std::sync::Arc;
-    let data = repo().join("tests/cases/metering/data");
-    let tmp = tempfile::tempdir().unwrap();
-    let metered = tmp.path().join("metered");
-    run_ok(&data, &metered, &[]);
+    let metered = tmp.join("metered");
+    run_ok(&repo().join("tests/cases/metering/data"), &metered, &[]);
     let counts = batch(
         ["slices_read", "accepted", "rejected", "collapsed"]
             .iter()
-            .zip([21i64, 8, 10, 2])
+            .zip(counts)
             .map(|(n, v)| (*n, Arc::new(Int64Array::from(vec![v])) as ArrayRef, false))
             .collect(),
     );
     write_parquet(&metered.join("meter_counts/billing_date=2026-02-10/part-0.parquet"), &counts);
+    metered
+}
+
+#[test]
+fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let metered = metered_folder(tmp.path(), [21, 8, 10, 2]);
+    let data = repo().join("tests/cases/metering/data");
     let out = tmp.path().join("out");
     let o = rtcbill(&[
         "--metered",
@@ -97,24 +104,12 @@ fn a_metered_directory_whose_counts_do_not_add_up_is_bad_input() {
 
 #[test]
 fn days_metered_from_a_folder_verify_against_that_folder() {
-    // README, Verify: built without Spark, as above, with counts that add up (20 slices of the
-    // metering case: 8 accepted, 10 rejected, 2 collapsed). `verify` reads the usage files
-    // where the run read them: with `--metered` every check holds; without it, the metered
-    // files are not the raw ones the record would name.
-    use arrow::array::{ArrayRef, Int64Array};
-    use std::sync::Arc;
-    let data = repo().join("tests/cases/metering/data");
+    // README, Verify: counts that add up (the metering case's 20 slices: 8 accepted, 10
+    // rejected, 2 collapsed). `verify` reads the usage files where the run read them: with
+    // `--metered` every check holds; without it, the raw files are not the ones recorded.
     let tmp = tempfile::tempdir().unwrap();
-    let metered = tmp.path().join("metered");
-    run_ok(&data, &metered, &[]);
-    let counts = batch(
-        ["slices_read", "accepted", "rejected", "collapsed"]
-            .iter()
-            .zip([20i64, 8, 10, 2])
-            .map(|(n, v)| (*n, Arc::new(Int64Array::from(vec![v])) as ArrayRef, false))
-            .collect(),
-    );
-    write_parquet(&metered.join("meter_counts/billing_date=2026-02-10/part-0.parquet"), &counts);
+    let metered = metered_folder(tmp.path(), [20, 8, 10, 2]);
+    let data = repo().join("tests/cases/metering/data");
     let (m, d, out) = (metered.to_str().unwrap(), data.to_str().unwrap(), tmp.path().join("out"));
     let o = out.to_str().unwrap();
     ok(rtcbill(&["--metered", m, "run", "--data", d, "--out", o]));
