@@ -76,3 +76,17 @@ pub fn report(e: anyhow::Error, json: bool) -> ExitCode {
     }
     ExitCode::from(status)
 }
+
+/// Writes to stdout. A stdout that is closed or full (a pipe closed early, `>/dev/full`) is
+/// said once on stderr and otherwise ignored: the job's work is done and its status stands
+/// (cron must not see a published run as failed because its summary could not be printed).
+pub fn stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|_| out.flush()) {
+        if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!("stdout cannot be written ({e}): output dropped");
+        }
+    }
+}

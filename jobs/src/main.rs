@@ -1,6 +1,15 @@
 //! `rtcbill`: the scheduled jobs of the metering and invoicing pipeline (README, Jobs).
 //! Each subcommand is a job; the work lives in `rtcbill-pipeline`.
 
+/// `print!` to stdout through [`exit::stdout`]: a stdout that cannot be written does not fail
+/// the job (nor panic it).
+macro_rules! out {
+    ($($t:tt)*) => { crate::exit::stdout(format_args!($($t)*)) };
+}
+macro_rules! outln {
+    ($($t:tt)*) => { crate::exit::stdout(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 mod exit;
 mod summary;
 
@@ -218,8 +227,8 @@ struct GenerateArgs {
     /// First usage day (the epoch).
     #[arg(long, default_value = "2026-09-01")]
     start: NaiveDate,
-    /// Number of usage days.
-    #[arg(long, default_value_t = 62)]
+    /// Number of usage days (at least 1).
+    #[arg(long, default_value_t = 62, value_parser = clap::value_parser!(u32).range(1..))]
     days: u32,
     /// Random background accounts besides the scenario accounts.
     #[arg(long, default_value_t = 24)]
@@ -374,7 +383,9 @@ fn chain(
         b.finish_and_clear();
     }
     let days = result?;
-    if !say.quiet {
+    // A root with nothing published (a nightly with nothing to do on a new root) has no summary.
+    let published = out.join(rtcbill_pipeline::store::META).exists();
+    if !say.quiet && published {
         summary::print(data, out, &days, say.json)?;
     }
     Ok(())
@@ -426,28 +437,28 @@ fn verify(
     let outcome = rtcbill_pipeline::verify::verify(data, out, metered, from, to)?;
     for v in &outcome.violations {
         if json {
-            println!("{}", serde_json::to_string(v)?);
+            outln!("{}", serde_json::to_string(v)?);
         } else {
-            println!("{v}");
+            outln!("{v}");
         }
     }
     let per_check = outcome.per_check();
     if json {
         let counts: serde_json::Map<String, serde_json::Value> =
             per_check.iter().map(|(c, n)| (c.as_str().to_string(), (*n).into())).collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "days": outcome.days, "violations": outcome.violations.len(), "per_check": counts })
         );
     } else {
         for (c, n) in &per_check {
-            println!(
+            outln!(
                 "{:<20} {}",
                 c.as_str(),
                 if *n == 0 { "ok".to_string() } else { format!("{n} violation(s)") }
             );
         }
-        println!(
+        outln!(
             "{} days verified in {:.2} s: {}",
             outcome.days,
             started.elapsed().as_secs_f64(),
@@ -487,7 +498,7 @@ fn simulate(
     let started = std::time::Instant::now();
     let (summaries, (first, last)) =
         rtcbill_pipeline::simulate::simulate(data, outputs, candidates, from, to, out)?;
-    println!(
+    outln!(
         "{} days replayed ({first}..{last}) in {:.2} s; results under {}",
         (last - first).num_days() + 1,
         started.elapsed().as_secs_f64(),
@@ -500,7 +511,7 @@ fn simulate(
             format!("{:+.2}%", (s - b) / b * rust_decimal::Decimal::from(100))
         }
     };
-    println!(
+    outln!(
         "{:<24} {:>14} {:>14} {:>12} {:>9} {:>14} {:>14} {:>11} {:>11} {:>13} {:>13}",
         "candidate",
         "billed base",
@@ -515,7 +526,7 @@ fn simulate(
         "no longer s."
     );
     for s in summaries.iter().map(|w| &w.summary) {
-        println!(
+        outln!(
             "{:<24} {:>14} {:>14} {:>+12} {:>9} {:>14} {:>14} {:>11} {:>11} {:>13} {:>13}",
             s.name,
             s.billed_baseline,
@@ -530,9 +541,11 @@ fn simulate(
             s.no_longer_suspended
         );
         if s.renewals_fail + s.renewals_succeed > 0 {
-            println!(
+            outln!(
                 "{:<24} renewals that would fail: {}, that would succeed: {}",
-                "", s.renewals_fail, s.renewals_succeed
+                "",
+                s.renewals_fail,
+                s.renewals_succeed
             );
         }
     }
@@ -542,7 +555,7 @@ fn simulate(
         let tmp = file.with_extension("html.tmp");
         std::fs::write(&tmp, page)?;
         std::fs::rename(&tmp, file)?;
-        println!("what-if report: {}", file.display());
+        outln!("what-if report: {}", file.display());
     }
     Ok(())
 }
@@ -558,13 +571,13 @@ fn schema(name: Option<&str>) -> anyhow::Result<()> {
     match name {
         None => {
             for d in rtcbill_schemas::all() {
-                println!("{}", d.dictionary());
+                outln!("{}", d.dictionary());
             }
             Ok(())
         }
         Some(n) => match rtcbill_schemas::by_name(n) {
             Some(d) => {
-                print!("{}", d.dictionary());
+                out!("{}", d.dictionary());
                 Ok(())
             }
             None => {

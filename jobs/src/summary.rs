@@ -135,7 +135,7 @@ pub fn print(data: &Path, out: &Path, days: &[DaySummary], as_json: bool) -> any
     if as_json {
         eprintln!("{}", json(&s));
     } else {
-        print!("{}", text(&s));
+        out!("{}", text(&s));
     }
     Ok(())
 }

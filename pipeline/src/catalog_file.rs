@@ -97,9 +97,18 @@ pub fn parse_offset(s: &str) -> Option<i64> {
     Some(sign * (h * 3600 + m * 60))
 }
 
+/// Longest grace (ten years) and reclaim delay (a hundred years) a catalog may set.
+const MAX_GRACE_HOURS: i64 = 87_600;
+const MAX_RECLAIM_DAYS: i64 = 36_500;
+
 /// Reads and checks a `catalog.toml`.
 pub fn load(path: &Path) -> Result<Catalog> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => {
+            Error::Input { file: path.to_path_buf(), msg: "not UTF-8 text".into() }
+        }
+        _ => Error::io(path, e),
+    })?;
     parse(&text).map_err(|msg| Error::Input { file: path.to_path_buf(), msg })
 }
 
@@ -110,8 +119,15 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
     let offset = parse_offset(&raw.billing.utc_offset).ok_or_else(|| {
         format!("[billing] utc_offset: {:?} is not an offset like +08:00", raw.billing.utc_offset)
     })?;
-    if raw.billing.grace_hours < 0 || raw.billing.reclaim_days < 0 {
-        return Err("[billing] grace_hours and reclaim_days must be >= 0".into());
+    // Bounded so the clock's arithmetic stays within its calendar (a reclaim a million years
+    // on would overflow the dates it is counted in).
+    if !(0..=MAX_GRACE_HOURS).contains(&raw.billing.grace_hours)
+        || !(0..=MAX_RECLAIM_DAYS).contains(&raw.billing.reclaim_days)
+    {
+        return Err(format!(
+            "[billing] grace_hours must be 0 to {MAX_GRACE_HOURS} and reclaim_days 0 to \
+             {MAX_RECLAIM_DAYS}"
+        ));
     }
     if raw.usage_classes.is_empty() {
         return Err("[[usage_classes]]: at least one class is needed".into());

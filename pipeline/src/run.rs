@@ -529,6 +529,11 @@ pub fn execute(
     let mut store = Store::open(out)?;
     let result = run_plan(&chain, &mut store, plan, overlap, on_day);
     match result {
+        // Nothing to do on a root that had no bookkeeping: it is left as the run found it.
+        Ok(s) if s.is_empty() && !bookkept && !store.working() => {
+            store.forget(root_existed)?;
+            Ok(s)
+        }
         Ok(s) => {
             store.publish()?;
             Ok(s)

@@ -273,6 +273,7 @@ pub fn simulate(
     to: Option<NaiveDate>,
     out: &Path,
 ) -> Result<(Vec<WhatIf>, (NaiveDate, NaiveDate))> {
+    check_destination(data, outputs, &candidates, out)?;
     let published = Published::open(outputs)?;
     let root = published.root.clone();
     let days = published.days_in(from, to)?;
@@ -333,6 +334,71 @@ pub fn simulate(
         summaries.push(write_diffs(&baseline, ledger, &cand.name, &dir)?);
     }
     Ok((summaries, (first, last)))
+}
+
+/// README, Simulate writes nothing to the outputs or the data root, and replaces a folder
+/// only where an earlier simulate wrote one: `out` outside both roots, each candidate named
+/// plainly (not `..`, not hidden), and `out/<candidate>/` absent or a simulate result.
+fn check_destination(data: &Path, outputs: &Path, cands: &[Candidate], out: &Path) -> Result<()> {
+    let (to, bad) = (resolved(out), |msg: String| Err(Error::Invalid(msg)));
+    for (root, what) in [(outputs, "the outputs"), (data, "the data root")] {
+        let root = resolved(root);
+        if to.starts_with(&root) {
+            return bad(format!("--out {} is inside {what} ({})", out.display(), root.display()));
+        }
+    }
+    for c in cands {
+        let plain = !c.name.is_empty()
+            && !c.name.starts_with('.')
+            && Path::new(&c.name).components().count() == 1;
+        if !plain {
+            return bad(format!("candidate {:?}: its file needs a plain name", c.name));
+        }
+        let dir = to.join(&c.name);
+        let known = |e: &std::fs::DirEntry| {
+            let name = e.file_name();
+            rtcbill_schemas::SIMULATION.iter().any(|ds| name == ds.name)
+        };
+        if dir.symlink_metadata().is_ok() {
+            let ours = dir.is_dir()
+                && std::fs::read_dir(&dir)
+                    .map_err(|e| Error::io(&dir, e))?
+                    .all(|e| e.as_ref().is_ok_and(known));
+            if !ours {
+                return bad(format!(
+                    "{} exists and is not an earlier simulate's result: not replaced",
+                    dir.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `p` made absolute with its links resolved, as far as it exists (the rest appended).
+fn resolved(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut tail: Vec<std::ffi::OsString> = Vec::new();
+    let mut head = abs.as_path();
+    loop {
+        if let Ok(real) = head.canonicalize() {
+            return tail.iter().rev().fold(real, |mut acc: PathBuf, part| {
+                match part.to_str() {
+                    Some("..") => _ = acc.pop(),
+                    Some(".") => {}
+                    _ => acc.push(part),
+                }
+                acc
+            });
+        }
+        match (head.parent(), head.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                head = parent;
+            }
+            _ => return abs,
+        }
+    }
 }
 
 fn werr(dir: &Path) -> impl Fn(String) -> Error + '_ {

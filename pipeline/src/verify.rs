@@ -359,6 +359,21 @@ fn files_and_schema(
         }
         readable.insert(ds.name);
     }
+    // The state the day left: later days start from it.
+    if let Some(m) = record {
+        let path = ctx.root.join(&m.state.path);
+        let now = crate::store::file_seen(&path, m.state.path.clone(), None).ok();
+        if now.is_none_or(|now| (now.size, &now.blake3) != (m.state.size, &m.state.blake3)) {
+            out.push(Violation {
+                file: Some(m.state.path.clone()),
+                ..v(
+                    Check::FilesAndSchema,
+                    day,
+                    "the state the day left is missing or differs from its record".into(),
+                )
+            });
+        }
+    }
     Ok(readable)
 }
 

@@ -270,3 +270,43 @@ fn an_empty_usage_folder_is_no_day_and_a_day_without_usage_is_billed_with_a_warn
     );
     assert!(err.contains("no usage file for the day") && err.contains("2026-02-11"), "{err}");
 }
+
+#[test]
+fn odd_commands_end_cleanly() {
+    // README, Exit statuses: no panic, and nothing left behind.
+    let root = DataRoot::new();
+    good_day(&root);
+    let tmp = tempfile::tempdir().unwrap();
+    // A nightly with nothing to do on a new root: exit 0, the root as it was found.
+    let (fresh, empty) = (tmp.path().join("fresh"), tmp.path().join("empty"));
+    std::fs::create_dir(&empty).unwrap();
+    for out in [&fresh, &empty] {
+        let args = ["nightly", "--data", root.path().to_str().unwrap(), "--out"];
+        ok(rtcbill(&[&args[..], &[out.to_str().unwrap(), "--today", "2026-02-10"]].concat()));
+    }
+    assert!(!fresh.exists());
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    // No days to generate: a usage error.
+    let g = tmp.path().join("g");
+    assert_eq!(
+        rtcbill(&["generate", "--out", g.to_str().unwrap(), "--days", "0"]).status.code(),
+        Some(64)
+    );
+    // A stdout that cannot be written does not fail a job whose work is done.
+    let out = tmp.path().join("out");
+    let o = std::process::Command::new(bin())
+        .args(["run", "--data", root.path().to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("RTCBILL_LOG", "warn")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stdout cannot be written"));
+    assert!(out.join("current/bills").exists());
+    // A reclaim a hundred million days on is refused, naming the key.
+    let text = std::fs::read_to_string(root.path().join("catalog.toml")).unwrap();
+    let far = text.replace("reclaim_days = 60", "reclaim_days = 100000000");
+    assert_ne!(far, text);
+    std::fs::write(root.path().join("catalog.toml"), far).unwrap();
+    fails_with(&root, &["catalog.toml", "reclaim_days 0 to 36500"]);
+}

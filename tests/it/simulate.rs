@@ -270,3 +270,57 @@ fn a_smaller_package_makes_a_known_renewal_fail() {
     assert!(bill["baseline_amount"].is_null(), "no bill as issued: {bill:?}");
     assert!(stdout.contains("renewals that would fail: 1"), "{stdout}");
 }
+
+#[test]
+fn simulate_writes_nothing_outside_its_out_folder() {
+    // README, Simulate: it writes nothing to the outputs or the data root, and replaces only
+    // an earlier simulate's folder. A candidate named `..` would have put its folder over the
+    // parent of --out.
+    let root = DataRoot::new();
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
+    let (out, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_ok(root.path(), out.path(), &[]);
+    let before = files(out.path());
+    let sim = |cat: &Path, dest: &Path| {
+        rtcbill(&[
+            "simulate",
+            "--data",
+            root.path().to_str().unwrap(),
+            "--outputs",
+            out.path().to_str().unwrap(),
+            "--catalog",
+            cat.to_str().unwrap(),
+            "--out",
+            dest.to_str().unwrap(),
+        ])
+    };
+    let parent = tmp.path().join("parent");
+    std::fs::create_dir_all(parent.join("sim")).unwrap();
+    std::fs::write(parent.join("keep.txt"), "x").unwrap();
+    let dots = tmp.path().join("...toml");
+    std::fs::copy(root.path().join("catalog.toml"), &dots).unwrap();
+    let o = sim(&dots, &parent.join("sim"));
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("plain name"));
+    assert!(parent.join("keep.txt").exists());
+
+    let usage = tmp.path().join("usage.toml");
+    std::fs::copy(root.path().join("catalog.toml"), &usage).unwrap();
+    for (dest, why) in [(out.path(), "inside the outputs"), (root.path(), "inside the data root")] {
+        let o = sim(&usage, dest);
+        assert_eq!(o.status.code(), Some(65), "{why}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(why));
+    }
+    // A folder of the candidate's name that simulate did not write is not replaced.
+    let keep = tmp.path().join("sims");
+    std::fs::create_dir_all(keep.join("usage/mine")).unwrap();
+    let o = sim(&usage, &keep);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an earlier simulate's result"));
+    assert!(keep.join("usage/mine").exists());
+    // An earlier simulate's folder is.
+    ok(sim(&usage, &tmp.path().join("again")));
+    ok(sim(&usage, &tmp.path().join("again")));
+    assert_eq!(files(out.path()), before);
+    assert!(root.path().join("usage/usage_date=2026-02-10/part-0.parquet").exists());
+}

@@ -192,4 +192,11 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     let r = verify(c.data.path(), c.out.path());
     assert_eq!(r.failed, set(&["accounting_identity"]), "{}", r.stdout);
     assert!(r.stdout.contains("the day read"), "{}", r.stdout);
+
+    // 9. the state a day left, gone (every later day starts from it)
+    let c = case(base.path());
+    std::fs::remove_file(c.out.path().join("current/_days/2026-09-03.state.zst")).unwrap();
+    let r = verify(c.data.path(), c.out.path());
+    assert_eq!(r.failed, set(&["files_and_schema"]), "{}", r.stdout);
+    assert!(r.stdout.contains("the state the day left"), "{}", r.stdout);
 }
