@@ -130,6 +130,7 @@ pub fn export(
     let mut rows = Vec::new();
     let mut s = Summary::default();
     let done = published.done_days()?;
+    published.check_days(done.range(add_days(month, -1)..next).copied())?;
     let epoch = done.first().copied().unwrap_or(month);
     for &day in done.range(month..next) {
         s.days += 1;

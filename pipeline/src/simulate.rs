@@ -277,6 +277,7 @@ pub fn simulate(
     let published = Published::open(outputs)?;
     let root = published.root.clone();
     let days = published.days_in(from, to)?;
+    published.check_days(days.iter().copied())?;
     let (first, last) = (days[0], days[days.len() - 1]);
     if days.len() as i64 != (last - first).num_days() + 1 {
         return Err(Error::Invalid(format!(

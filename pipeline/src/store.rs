@@ -846,6 +846,34 @@ impl Published {
         Ok(days)
     }
 
+    /// Checks that `days` (ascending) follow one another, each with a readable record and
+    /// every output file it names (a reader must not take a missing partition, or a missing
+    /// day, for an empty one): bad input naming the file, with the hint to heal it.
+    pub fn check_days(&self, days: impl IntoIterator<Item = NaiveDate>) -> Result<()> {
+        let heal = "run `rtcbill nightly` to heal it";
+        let mut prev: Option<NaiveDate> = None;
+        for day in days {
+            if let Some(p) = prev.filter(|p| p.succ_opt() != Some(day)) {
+                return Err(Error::Invalid(format!(
+                    "{}: no billed day between {p} and {day}: {heal}",
+                    self.root.display()
+                )));
+            }
+            prev = Some(day);
+            let m = self.record(day)?;
+            for f in &m.outputs {
+                let path = self.root.join(&f.path);
+                if std::fs::metadata(&path).ok().map(|md| md.len()) != Some(f.size) {
+                    return Err(Error::Invalid(format!(
+                        "{}: missing or not the file its day recorded: {heal}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A done day's record (its slice counts: the collapsed duplicates are kept only there).
     pub fn record(&self, day: NaiveDate) -> Result<Manifest> {
         match read_record(&self.root, day) {

@@ -324,3 +324,48 @@ fn simulate_writes_nothing_outside_its_out_folder() {
     assert_eq!(files(out.path()), before);
     assert!(root.path().join("usage/usage_date=2026-02-10/part-0.parquet").exists());
 }
+
+#[test]
+fn readers_refuse_a_missing_partition_or_day_instead_of_reading_it_as_empty() {
+    // A bills partition gone, then a whole day's record: simulate, report and the FOCUS export
+    // stop naming it (verify names it too) instead of summing one day less.
+    let root = DataRoot::new();
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
+    root.usage("2026-02-12", "part-0.parquet", &[slice("a2", "2026-02-12T01:00:00Z", 90)]);
+    let (out, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_ok(root.path(), out.path(), &[]);
+    let (d, o) = (root.path().to_str().unwrap(), out.path().to_str().unwrap());
+    let (sim, page, focus) =
+        (tmp.path().join("sim"), tmp.path().join("page.html"), tmp.path().join("f.parquet"));
+    let cat = root.path().join("catalog.toml");
+    let commands: [Vec<&str>; 3] = [
+        vec!["simulate", "--data", d, "--outputs", o, "--catalog", cat.to_str().unwrap()]
+            .into_iter()
+            .chain(["--out", sim.to_str().unwrap()])
+            .collect(),
+        vec!["report", "--data", d, "--outputs", o, "--out", page.to_str().unwrap()],
+        vec!["export", "focus", "--month", "2026-02", "--data", d, "--outputs", o]
+            .into_iter()
+            .chain(["--out", focus.to_str().unwrap()])
+            .collect(),
+    ];
+    for c in &commands {
+        ok(rtcbill(c));
+    }
+    let gone = out.path().join("bills/billing_date=2026-02-11/part-0.parquet");
+    std::fs::remove_file(&gone).unwrap();
+    for c in &commands {
+        let r = rtcbill(c);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(65), "{c:?}: {err}");
+        assert!(err.contains("billing_date=2026-02-11") && err.contains("nightly"), "{err}");
+    }
+    ok(rtcbill(&["nightly", "--data", d, "--out", o, "--today", "2026-02-13"]));
+    std::fs::remove_file(out.path().join("current/_days/2026-02-11.json")).unwrap();
+    for c in &commands {
+        let r = rtcbill(c);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(65), "{c:?}: {err}");
+        assert!(err.contains("between 2026-02-10 and 2026-02-12"), "{err}");
+    }
+}

@@ -195,6 +195,7 @@ impl Lookups {
 pub fn build(opts: &Options) -> Result<Report> {
     let published = Published::open(&opts.outputs)?;
     let days = published.days_in(opts.from, opts.to)?;
+    published.check_days(days.iter().copied())?;
     let lk = Lookups::load(&opts.data)?;
     let root = published.root.as_path();
     let mut out = Vec::with_capacity(days.len());
