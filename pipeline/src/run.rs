@@ -579,6 +579,9 @@ fn run_plan(
         Plan::Run { from, to } => {
             (from.unwrap_or(chain.epoch), to.unwrap_or_else(|| chain.last_usage_day()))
         }
+        Plan::Backfill { from, to: Some(to) } if to < from => {
+            return Err(Error::Invalid(format!("--to {to} is before --from {from}")));
+        }
         Plan::Backfill { from, to } => (from, to.unwrap_or(from).max(last_done.unwrap_or(from))),
         Plan::Nightly { today } => {
             let from = first_unsound

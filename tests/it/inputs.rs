@@ -286,6 +286,12 @@ fn odd_commands_end_cleanly() {
     }
     assert!(!fresh.exists());
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    // A backfill whose --to is before its --from: refused, nothing written.
+    let b = tmp.path().join("b");
+    let args = ["backfill", "--data", root.path().to_str().unwrap(), "--out", b.to_str().unwrap()];
+    let o = rtcbill(&[&args[..], &["--from", "2026-02-10", "--to", "2026-02-09"]].concat());
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!b.exists());
     // No days to generate: a usage error.
     let g = tmp.path().join("g");
     assert_eq!(
