@@ -177,6 +177,16 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
             rank: v.rank,
         });
     }
+    // Two entries in force from the same day would make the one used depend on file order.
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(v) =
+        versions.iter().find(|v| !seen.insert((&v.product, &v.version, v.effective_from)))
+    {
+        return Err(format!(
+            "[[versions]] {} {}: two entries share an effective_from ({})",
+            v.product, v.version, v.effective_from
+        ));
+    }
     let mut topups = Vec::new();
     for t in raw.topups {
         let ctx = format!("[[topups]] {}", t.spec);
@@ -187,6 +197,16 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
             minutes: nonneg(t.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
             spec: t.spec,
         });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(t) = topups.iter().find(|t| !seen.insert((&t.spec, t.effective_from))) {
+        return Err(format!(
+            "[[topups]] {}: two entries share an effective_from ({})",
+            t.spec, t.effective_from
+        ));
+    }
+    if raw.billing.currency.trim().is_empty() {
+        return Err("[billing] currency: empty".into());
     }
     Ok(Catalog::new(
         Zone::from_seconds(offset),
@@ -335,5 +355,20 @@ effective_from = "2020-01-01"
         let e = parse(&CATALOG.replace("video_hd = \"3.99\"", "")).unwrap_err();
         assert!(e.contains("no price for class video_hd"), "{e}");
         assert_eq!(parse_offset("-05:30"), Some(-(5 * 3600 + 30 * 60)));
+        // rules.md, Packages: a version in force from the same day twice, with other minutes,
+        // would bill by file order.
+        let lite = "[[versions]]\nproduct = \"rtc_engine\"\nversion = \"lite\"\nrank = 1\n";
+        let twice = CATALOG.replacen(
+            lite,
+            &format!(
+                "{lite}minutes = 1\nlist_price = \"9.90\"\neffective_from = \"2020-01-01\"\n{lite}"
+            ),
+            1,
+        );
+        assert_ne!(twice, CATALOG);
+        let e = parse(&twice).unwrap_err();
+        assert!(e.contains("[[versions]] rtc_engine lite: two entries share"), "{e}");
+        let e = parse(&CATALOG.replace("currency = \"USD\"", "currency = \"\"")).unwrap_err();
+        assert!(e.contains("currency"), "{e}");
     }
 }
