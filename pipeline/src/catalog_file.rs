@@ -161,7 +161,7 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
         payg.push((from, prices));
     }
     payg.sort_by_key(|p| p.0);
-    if payg.windows(2).any(|w| w[0].0 == w[1].0) {
+    if first_repeat(payg.iter().map(|p| p.0)).is_some() {
         return Err("[[payg]]: two entries share an effective_from".into());
     }
     let mut versions = Vec::new();
@@ -177,14 +177,11 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
             rank: v.rank,
         });
     }
-    // Two entries in force from the same day would make the one used depend on file order.
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(v) =
-        versions.iter().find(|v| !seen.insert((&v.product, &v.version, v.effective_from)))
+    if let Some((product, version, from)) =
+        first_repeat(versions.iter().map(|v| (&v.product, &v.version, v.effective_from)))
     {
         return Err(format!(
-            "[[versions]] {} {}: two entries share an effective_from ({})",
-            v.product, v.version, v.effective_from
+            "[[versions]] {product} {version}: two entries share an effective_from ({from})"
         ));
     }
     let mut topups = Vec::new();
@@ -198,12 +195,8 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
             spec: t.spec,
         });
     }
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(t) = topups.iter().find(|t| !seen.insert((&t.spec, t.effective_from))) {
-        return Err(format!(
-            "[[topups]] {}: two entries share an effective_from ({})",
-            t.spec, t.effective_from
-        ));
+    if let Some((spec, from)) = first_repeat(topups.iter().map(|t| (&t.spec, t.effective_from))) {
+        return Err(format!("[[topups]] {spec}: two entries share an effective_from ({from})"));
     }
     if raw.billing.currency.trim().is_empty() {
         return Err("[billing] currency: empty".into());
@@ -219,6 +212,13 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
         versions,
         topups,
     ))
+}
+
+/// The first key seen twice. Two entries in force from the same day would make the one used
+/// depend on file order.
+fn first_repeat<K: Ord + Clone>(keys: impl IntoIterator<Item = K>) -> Option<K> {
+    let mut seen = std::collections::BTreeSet::new();
+    keys.into_iter().find(|k| !seen.insert(k.clone()))
 }
 
 fn date(v: &toml::Value) -> std::result::Result<NaiveDate, String> {

@@ -429,14 +429,17 @@ fn accounting_identity(
         ));
     }
     // The slices read are the rows of the day's usage files (footers), so a metering that
-    // lost or invented rows does not pass on its own counts. A day metered from a `--metered`
-    // folder may have no raw partition here: nothing to compare.
-    // A usage file that can no longer be read is named by `inputs_unchanged` (its hash moved).
-    let rows =
-        ctx.chain.inputs.usage.get(&day).map(|files| files.iter().map(|f| footer_rows(f)).sum());
-    if let Some(Ok::<u64, Error>(rows)) = rows {
-        if rows != m.slices_read {
-            bad(format!("the day's usage files hold {rows} rows, the day read {}", m.slices_read));
+    // lost or invented rows does not pass on its own counts. Nothing to compare for a day
+    // metered from a `--metered` folder with no raw partition here, nor when a usage file no
+    // longer reads (`inputs_unchanged` names it: its hash moved).
+    if let Some(files) = ctx.chain.inputs.usage.get(&day) {
+        if let Ok(rows) = files.iter().map(|f| footer_rows(f)).sum::<Result<u64>>() {
+            if rows != m.slices_read {
+                bad(format!(
+                    "the day's usage files hold {rows} rows, the day read {}",
+                    m.slices_read
+                ));
+            }
         }
     }
     let f = ctx.file(&schemas::REJECTED_USAGE, day).expect("readable");

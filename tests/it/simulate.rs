@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Output;
 
 use rust_decimal::Decimal;
 
@@ -11,6 +12,11 @@ use crate::common::*;
 use crate::sample::files;
 
 fn simulate(data: &Path, outputs: &Path, catalogs: &[&Path], out: &Path) -> String {
+    String::from_utf8(ok(simulate_status(data, outputs, catalogs, out)).stdout).unwrap()
+}
+
+/// `rtcbill simulate` as it ends, success or not.
+fn simulate_status(data: &Path, outputs: &Path, catalogs: &[&Path], out: &Path) -> Output {
     let mut args = vec![
         "simulate",
         "--data",
@@ -23,7 +29,7 @@ fn simulate(data: &Path, outputs: &Path, catalogs: &[&Path], out: &Path) -> Stri
     for c in catalogs {
         args.extend(["--catalog", c.to_str().unwrap()]);
     }
-    String::from_utf8(ok(rtcbill(&args)).stdout).unwrap()
+    rtcbill(&args)
 }
 
 /// `dataset` of candidate `name` under a simulate `--out`.
@@ -281,19 +287,7 @@ fn simulate_writes_nothing_outside_its_out_folder() {
     let (out, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run_ok(root.path(), out.path(), &[]);
     let before = files(out.path());
-    let sim = |cat: &Path, dest: &Path| {
-        rtcbill(&[
-            "simulate",
-            "--data",
-            root.path().to_str().unwrap(),
-            "--outputs",
-            out.path().to_str().unwrap(),
-            "--catalog",
-            cat.to_str().unwrap(),
-            "--out",
-            dest.to_str().unwrap(),
-        ])
-    };
+    let sim = |cat: &Path, dest: &Path| simulate_status(root.path(), out.path(), &[cat], dest);
     let parent = tmp.path().join("parent");
     std::fs::create_dir_all(parent.join("sim")).unwrap();
     std::fs::write(parent.join("keep.txt"), "x").unwrap();
