@@ -178,21 +178,30 @@ pub fn renewal_failed(
 /// free cycle covering the app has started.
 pub fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, rows: &mut DayRows) {
     let day = ctx.day;
-    let paid = acc.packages.iter().any(|p| {
-        p.kind != Kind::Free && TRTC_PRODUCTS.contains(&p.product.as_str()) && p.purchase_day <= day
-    });
+    // Retired packages were bought before D (package::retire).
+    let paid = acc.retired.paid_trtc
+        || acc.packages.iter().any(|p| {
+            p.kind != Kind::Free
+                && TRTC_PRODUCTS.contains(&p.product.as_str())
+                && p.purchase_day <= day
+        });
     if paid {
         return;
     }
     for &app in apps {
-        let raise = match acc.free_quota_raised.get(&app) {
-            None => true,
-            Some(&last) => acc.packages.iter().any(|p| {
-                p.kind == Kind::Free
-                    && p.covers_app(app)
-                    && p.cycles.iter().any(|c| c.start > last && c.start <= day)
-            }),
-        };
+        let raise =
+            match acc.free_quota_raised.get(&app) {
+                None => true,
+                Some(&last) => {
+                    acc.retired.free_starts.iter().any(|(a, &start)| {
+                        a.is_none_or(|a| a == app) && start > last && start <= day
+                    }) || acc.packages.iter().any(|p| {
+                        p.kind == Kind::Free
+                            && p.covers_app(app)
+                            && p.cycles.iter().any(|c| c.start > last && c.start <= day)
+                    })
+                }
+            };
         if raise {
             acc.free_quota_raised.insert(app, day);
             let t = ctx.catalog.zone.start_of(day);

@@ -26,7 +26,7 @@ use crate::rows::{AccountStatusRow, DayRows, OrderRow, StatusEventRow};
 pub use crate::vocab::AccountState;
 use crate::vocab::{OrderKind, OrderReason, StatusEvent};
 
-pub use package::{Cycle, Kind, Package};
+pub use package::{Cycle, Kind, Package, Retired};
 
 /// rules.md, Clock: order of events at the same instant. Day-end deduction comes first.
 pub mod rank {
@@ -53,8 +53,12 @@ pub struct Account {
     pub grace_deadline: Option<Ts>,
     pub suspended_at: Option<Ts>,
     pub reclaim_at: Option<Ts>,
-    /// Accepted packages, in acceptance order.
+    /// Accepted packages that a cycle from the next day on still covers, in acceptance order;
+    /// each holds its cycles from the current one on ([`package::retire`]).
     pub packages: Vec<Package>,
+    /// What is kept of the packages no cycle will cover again.
+    #[serde(default)]
+    pub retired: Retired,
     /// Monthly accounts: overage minutes of the month so far, by (app, class, price).
     #[serde(with = "pairs")]
     pub month_overage: BTreeMap<(i64, usize, Decimal), i64>,
@@ -75,6 +79,7 @@ impl Account {
             suspended_at: None,
             reclaim_at: None,
             packages: Vec::new(),
+            retired: Retired::default(),
             month_overage: BTreeMap::new(),
             free_quota_raised: BTreeMap::new(),
         }
@@ -109,7 +114,7 @@ pub fn charged(opening_time: Ts, at: Ts) -> bool {
 }
 
 /// A map with tuple keys, persisted as a list of pairs (JSON keys must be strings).
-mod pairs {
+pub(crate) mod pairs {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -311,7 +316,20 @@ fn next_dynamic(
 
 /// Runs one account through day D: the window's events in order, D's deduction at D+1 00:00,
 /// the bill at D+1 08:00. `usage` is the account's metered usage of D, sorted by (app, class).
+/// Then the packages and cycles that no later day can use leave the state.
 pub fn run_day(
+    acc: &mut Account,
+    events: &AccountEvents,
+    usage: &[UsageDaily],
+    ctx: DayCtx,
+) -> DayRows {
+    let rows = run_window(acc, events, usage, ctx);
+    package::retire(acc, ctx.day);
+    rows
+}
+
+/// [`run_day`] but for the pruning: every package and cycle stays in the state.
+fn run_window(
     acc: &mut Account,
     events: &AccountEvents,
     usage: &[UsageDaily],

@@ -1,6 +1,8 @@
 //! rules.md, Packages: kinds, cycles and validity, purchases.
 
-use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +85,14 @@ impl Package {
     }
     pub fn covers_app(&self, app: i64) -> bool {
         self.app_id.is_none_or(|a| a == app)
+    }
+    /// The number of the cycle a renewal adds. Cycle n starts `add_months(S, n)` (every cycle is
+    /// one: purchase adds cycle 0, each renewal the next), so n follows from the last cycle's
+    /// start, whatever earlier cycles [`retire`] dropped.
+    pub fn next_cycle(&self) -> u32 {
+        let last = self.cycles.last().expect("a package has a cycle").start;
+        let months = |d: NaiveDate| d.year() * 12 + d.month0() as i32;
+        (months(last) - months(self.purchase_day) + 1) as u32
     }
     /// rules.md, Validity: cycle n of a free or monthly package is
     /// `[add_months(S, n), add_months(S, n+1))`.
@@ -167,12 +177,58 @@ pub fn purchase(acc: &mut Account, o: &PackageOrder, cat: &Catalog, rows: &mut D
     rows.orders.push(order(o).accepted(o.paid_price, minutes, (start, end)));
 }
 
+/// What the state keeps of the packages no cycle covers from the next day on: only what later
+/// events still ask of them. They can never be deducted from, shown in `package_balances`,
+/// upgraded or renewed again (their renewal instant, 00:00 of their last day, has passed), so
+/// the state grows with the packages in force, not with the history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retired {
+    /// Id → kind, and whether the product is upgradable: an upgrade of one is rejected
+    /// `not_in_force` or `not_upgradable`, not `unknown_package`; an auto-renew event of a
+    /// monthly one is ignored as of a package that has ended.
+    pub ids: BTreeMap<String, (Kind, bool)>,
+    /// Whether one was a paid package of a TRTC product (rules.md, Free quota exhausted).
+    pub paid_trtc: bool,
+    /// The latest cycle start of the free packages, by the app they cover (none: every app).
+    #[serde(with = "super::pairs")]
+    pub free_starts: BTreeMap<Option<i64>, NaiveDate>,
+}
+
+/// After day `day`: packages whose last cycle ends by `day + 1` leave for [`Retired`]; the
+/// others drop the cycles that ended by then (every rule reads the cycle covering a day from
+/// `day + 1` on, or the last one).
+pub fn retire(acc: &mut Account, day: NaiveDate) {
+    let next = add_days(day, 1);
+    let retired = &mut acc.retired;
+    acc.packages.retain_mut(|p| {
+        let last = p.cycles.last().expect("a package has a cycle");
+        if last.end > next {
+            let ended = p.cycles.iter().take_while(|c| c.end <= next).count();
+            p.cycles.drain(..ended);
+            return true;
+        }
+        let upgradable = super::upgrade::UPGRADABLE.contains(&p.product.as_str());
+        retired.ids.insert(std::mem::take(&mut p.id), (p.kind, upgradable));
+        match p.kind {
+            Kind::Free => {
+                let start = retired.free_starts.entry(p.app_id).or_insert(last.start);
+                *start = (*start).max(last.start);
+            }
+            _ if TRTC_PRODUCTS.contains(&p.product.as_str()) => retired.paid_trtc = true,
+            _ => {}
+        }
+        false
+    });
+}
+
 /// rules.md, Auto-renewal flag events: they set the flag of monthly packages only, and of no
 /// package that has ended (reclaimed, renewal failed, or its last cycle past its renewal
 /// instant without one): such a package can never renew, so its flag stays as it is
 /// (rules.md, Choices). Returns whether the event was ignored for that reason.
 pub fn set_auto_renew(acc: &mut Account, package_id: &str, on: bool, t: Ts, zone: &Zone) -> bool {
-    let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) else { return false };
+    let Some(p) = acc.packages.iter_mut().find(|p| p.id == package_id) else {
+        return acc.retired.ids.get(package_id).is_some_and(|(kind, _)| *kind == Kind::Monthly);
+    };
     if p.kind != Kind::Monthly {
         return false;
     }

@@ -28,6 +28,8 @@ struct Spec {
     balance_cents: i64,
     orders: Vec<OrderSpec>,
     upgrades: Vec<(usize, i64, u8)>,
+    /// Auto-renew events: (package, day, on).
+    toggles: Vec<(usize, i64, bool)>,
     txns: Vec<(i64, i64)>,
     usage: Vec<(i64, i64, usize, i64)>,
 }
@@ -48,14 +50,16 @@ fn spec() -> impl Strategy<Value = Spec> {
             0..6,
         ),
         prop::collection::vec((0usize..6, 0i64..DAYS, 0u8..4), 0..3),
+        prop::collection::vec((0usize..6, -5i64..DAYS, any::<bool>()), 0..3),
         prop::collection::vec((0i64..DAYS * 24, -3_000i64..20_000), 0..6),
         prop::collection::vec((0i64..DAYS, 11i64..13, 0usize..2, 0i64..40_000), 0..40),
     )
-        .prop_map(|(monthly, balance_cents, orders, upgrades, txns, usage)| Spec {
+        .prop_map(|(monthly, balance_cents, orders, upgrades, toggles, txns, usage)| Spec {
             monthly,
             balance_cents,
             orders,
             upgrades,
+            toggles,
             txns,
             usage,
         })
@@ -63,7 +67,8 @@ fn spec() -> impl Strategy<Value = Spec> {
 
 const VERSIONS: [&str; 4] = ["free", "lite", "standard", "pro"];
 
-fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
+/// Runs the spec's days; `retire`: as [`run_day`] does, or keeping every package in the state.
+fn run(s: &Spec, retire: bool) -> (Account, Vec<DayRows>, Decimal) {
     let cat = catalog();
     let z = cat.zone;
     let at = |day: i64, hour: i64| {
@@ -100,18 +105,25 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
             }
         })
         .collect();
-    let pevents: Vec<PackageEvent> = s
-        .upgrades
-        .iter()
-        .enumerate()
-        .map(|(i, &(p, day, v))| PackageEvent {
-            event_id: format!("u{i}"),
-            package_id: format!("p{p}"),
-            time: at(day, 5),
-            kind: records::PackageEventKind::Upgrade,
-            target_version: Some(VERSIONS[v as usize].into()),
-        })
-        .collect();
+    let upgrades = s.upgrades.iter().enumerate().map(|(i, &(p, day, v))| PackageEvent {
+        event_id: format!("u{i}"),
+        package_id: format!("p{p}"),
+        time: at(day, 5),
+        kind: records::PackageEventKind::Upgrade,
+        target_version: Some(VERSIONS[v as usize].into()),
+    });
+    let toggles = s.toggles.iter().enumerate().map(|(i, &(p, day, on))| PackageEvent {
+        event_id: format!("a{i}"),
+        package_id: format!("p{p}"),
+        time: at(day, 1),
+        kind: if on {
+            records::PackageEventKind::AutoRenewOn
+        } else {
+            records::PackageEventKind::AutoRenewOff
+        },
+        target_version: None,
+    });
+    let pevents: Vec<PackageEvent> = upgrades.chain(toggles).collect();
     let txns: Vec<Txn> = s
         .txns
         .iter()
@@ -152,7 +164,12 @@ fn run(s: &Spec) -> (Account, Vec<DayRows>, Decimal) {
                 package_minutes: m * cat.classes[class].ratio,
             })
             .collect();
-        let rows = run_day(&mut acc, &ev, &usage, DayCtx { catalog: &cat, day, epoch: n == 0 });
+        let ctx = DayCtx { catalog: &cat, day, epoch: n == 0 };
+        let rows = if retire {
+            run_day(&mut acc, &ev, &usage, ctx)
+        } else {
+            run_window(&mut acc, &ev, &usage, ctx)
+        };
         // billable = covered + overage, per (app, class)
         for u in &usage {
             let covered: i64 = rows
@@ -197,7 +214,7 @@ proptest! {
 
     #[test]
     fn invariants_hold_on_random_accounts(s in spec()) {
-        let (acc, days, ledger) = run(&s);
+        let (acc, days, ledger) = run(&s, true);
         prop_assert_eq!(acc.balance, ledger);
         for p in &acc.packages {
             for c in &p.cycles {
@@ -219,7 +236,12 @@ proptest! {
             prop_assert_eq!(s.arrears_since.is_some(), s.state != AccountState::Current);
         }
         // the core is pure: the same inputs give the same rows
-        let (_, again, _) = run(&s);
-        prop_assert_eq!(days, again);
+        let (_, again, _) = run(&s, true);
+        prop_assert_eq!(&days, &again);
+        // what leaves the state (package::retire) changes no row
+        let (whole, kept, _) = run(&s, false);
+        prop_assert_eq!(days, kept);
+        prop_assert_eq!(acc.balance, whole.balance);
+        prop_assert!(acc.packages.len() <= whole.packages.len());
     }
 }

@@ -21,7 +21,7 @@ pub fn renew(acc: &mut Account, package_id: &str, t: Ts, cat: &Catalog, rows: &m
     let Some(pi) = acc.packages.iter().position(|p| p.id == package_id) else { return };
     let p = &acc.packages[pi];
     let last = p.cycles.last().expect("a package has a cycle").clone();
-    let n = p.cycles.len() as u32;
+    let n = p.next_cycle();
     let (start, end) = Package::monthly_cycle(p.purchase_day, n);
     let order_id = format!("{}@{}", p.id, start.format("%Y-%m-%d"));
     let row = OrderRow::new(

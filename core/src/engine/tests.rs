@@ -455,8 +455,12 @@ fn upgrade_on_the_first_and_last_day_of_a_cycle_and_to_each_higher_rank() {
         ups.iter().map(|u| (u.amount, u.minutes_added)).collect::<Vec<_>>(),
         vec![(Some(dec("89.10")), Some(200_000)), (Some(dec("8.39")), Some(24_193))]
     );
-    assert_eq!(acc.packages[0].cycles[0].minutes_total, 50_000 + 200_000 + 24_193);
+    let last = all(&rows, |r| &r.package_balances).pop().unwrap();
+    assert_eq!((last.version.as_str(), last.minutes_total), ("pro", 50_000 + 200_000 + 24_193));
     assert_eq!(acc.balance, dec("1000.00") - dec("9.90") - dec("89.10") - dec("8.39"));
+    // Its last cycle over and no renewal: only what an upgrade of it would be told is kept.
+    assert!(acc.packages.is_empty());
+    assert_eq!(acc.retired.ids["mon"], (Kind::Monthly, true));
 }
 
 #[test]
@@ -511,11 +515,22 @@ fn a_renewed_cycle_keeps_its_version_when_the_old_cycle_is_upgraded_on_its_last_
         "9.90",
     )];
     c.pevents = vec![upgrade_event("u", "mon", "2026-03-31T03:00:00Z", "standard")];
-    let (acc, _) = c.run("2026-03-01", "2026-04-01", |_| vec![]);
+    let (acc, rows) = c.run("2026-03-01", "2026-04-01", |_| vec![]);
+    let seen: Vec<_> = all(&rows, |r| &r.package_balances)
+        .into_iter()
+        .map(|b| (b.cycle_start, b.version, b.minutes_total))
+        .skip(30)
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (d("2026-03-01"), "standard".to_string(), 50_000 + 200_000 / 31),
+            (d("2026-04-01"), "lite".to_string(), 50_000),
+        ]
+    );
+    // The ended cycle left the state; the renewal count goes on from the last cycle's start.
     let p = &acc.packages[0];
-    assert_eq!(p.cycles.len(), 2);
-    assert_eq!((p.cycles[0].version.as_str(), p.cycles[1].version.as_str()), ("standard", "lite"));
-    assert_eq!(p.cycles[1].minutes_total, 50_000);
+    assert_eq!((p.cycles.len(), p.next_cycle()), (1, 2));
 }
 
 #[test]
@@ -703,5 +718,8 @@ fn an_auto_renew_event_on_a_package_that_has_ended_is_ignored() {
     }];
     let (acc, rows) = c.run("2026-02-10", "2026-03-10", |_| vec![]);
     assert!(all(&rows, |r| &r.orders).iter().all(|o| o.kind != OrderKind::Renewal));
-    assert!(!acc.packages[0].auto_renew);
+    let balances = all(&rows, |r| &r.package_balances);
+    assert_eq!(balances.last().unwrap().cycle_end, d("2026-03-10"));
+    assert!(balances.iter().all(|b| !b.auto_renew));
+    assert!(acc.packages.is_empty());
 }

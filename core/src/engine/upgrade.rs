@@ -46,7 +46,13 @@ pub fn upgrade(
     );
     let mut reject = |reason, amount| rows.orders.push(row.clone().rejected(reason, amount));
     let Some(pi) = acc.packages.iter().position(|p| p.id == package_id) else {
-        return reject(OrderReason::UnknownPackage, None);
+        // A retired package has no cycle covering U (package::retire).
+        let reason = match acc.retired.ids.get(package_id) {
+            None => OrderReason::UnknownPackage,
+            Some((Kind::Monthly, true)) => OrderReason::NotInForce,
+            Some(_) => OrderReason::NotUpgradable,
+        };
+        return reject(reason, None);
     };
     let p = &acc.packages[pi];
     if p.kind != Kind::Monthly || !UPGRADABLE.contains(&p.product.as_str()) {
