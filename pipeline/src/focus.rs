@@ -483,4 +483,5 @@ fn to_batch(
         .str("x_UsageClass", r.iter().map(|r| r.usage_class.as_deref()))
         .finish()
         .map(|(_, b)| b)
+        .map_err(String::from)
 }

@@ -470,15 +470,11 @@ fn werr(path: &Path, m: String) -> Error {
     Error::Write { path: path.to_path_buf(), msg: m }
 }
 
-fn write(
-    out: &Path,
-    ds: &'static Dataset,
-    b: std::result::Result<(&'static Dataset, arrow::array::RecordBatch), String>,
-) -> Result<()> {
+fn write(out: &Path, ds: &'static Dataset, b: crate::output::Batch) -> Result<()> {
     let dir = out.join(ds.name);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let path = dir.join("part-0.parquet");
-    let (_, b) = b.map_err(|m| werr(&path, m))?;
+    let (_, b) = b.map_err(|m| werr(&path, m.into()))?;
     write_file(&path, ds, &b)
 }
 
@@ -503,7 +499,7 @@ fn write_usage(path: &Path, rows: &[Slice]) -> Result<()> {
         .ts("start_time", rows.iter().map(|r| r.5))
         .i64("seconds", rows.iter().map(|r| r.6))
         .finish();
-    let (_, b) = b.map_err(|m| werr(path, m))?;
+    let (_, b) = b.map_err(|m| werr(path, m.into()))?;
     write_file(path, &schemas::USAGE, &b)
 }
 

@@ -43,6 +43,30 @@ pub(crate) struct Cols {
     misplaced: Option<String>,
 }
 
+/// Why a dataset's rows could not become a batch.
+#[derive(Debug)]
+pub enum BatchError {
+    /// A value the contract's type cannot hold (an amount beyond decimal(18,2)): the inputs
+    /// led there, so the run stops as on bad input.
+    OutOfRange(String),
+    /// The rows do not match the contract: a defect.
+    Contract(String),
+}
+
+impl From<String> for BatchError {
+    fn from(m: String) -> BatchError {
+        BatchError::Contract(m)
+    }
+}
+
+impl From<BatchError> for String {
+    fn from(e: BatchError) -> String {
+        match e {
+            BatchError::OutOfRange(m) | BatchError::Contract(m) => m,
+        }
+    }
+}
+
 fn dec(d: Decimal, scale: u32) -> std::result::Result<i128, String> {
     let mut x = d;
     x.rescale(scale);
@@ -105,23 +129,24 @@ impl Cols {
         self,
         name: &str,
         v: impl IntoIterator<Item = Option<Decimal>>,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, BatchError> {
         let ty = self.ds.columns.iter().find(|c| c.name == name).map(|c| c.ty);
         let Some(ColType::Decimal(scale)) = ty else {
-            return Err(format!("{}: {name} is not a decimal column", self.ds.name));
+            return Err(format!("{}: {name} is not a decimal column", self.ds.name).into());
         };
         let vals: Vec<Option<i128>> = v
             .into_iter()
             .map(|d| d.map(|d| dec(d, scale as u32)).transpose())
-            .collect::<std::result::Result<_, _>>()?;
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|m| BatchError::OutOfRange(format!("{}.{name}: {m}", self.ds.name)))?;
         let a = Decimal128Array::from_iter(vals)
             .with_precision_and_scale(18, scale)
             .map_err(|e| e.to_string())?;
         Ok(self.push(name, Arc::new(a)))
     }
-    pub(crate) fn finish(self) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+    pub(crate) fn finish(self) -> Batch {
         if let Some(m) = self.misplaced {
-            return Err(m);
+            return Err(m.into());
         }
         let b = RecordBatch::try_new(self.ds.schema(), self.cols)
             .map_err(|e| format!("{}: {e}", self.ds.name))?;
@@ -135,10 +160,7 @@ fn s(x: &str) -> Option<&str> {
 
 /// A day's `usage_daily` as an Arrow batch, built in the dataset's key order (classes by
 /// name) so the writer makes no sorted copy: at 100M slices a day has millions of rows.
-pub fn usage_daily_batch(
-    u: &[UsageDaily],
-    cat: &Catalog,
-) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+pub fn usage_daily_batch(u: &[UsageDaily], cat: &Catalog) -> Batch {
     let class = |i: usize| cat.classes[i].name.as_str();
     let mut order: Vec<&UsageDaily> = u.iter().collect();
     order.par_sort_unstable_by_key(|r| (r.account_id, r.app_id, class(r.class)));
@@ -198,14 +220,14 @@ fn rejected_batch(r: &[RejectedSlice]) -> Batch {
 }
 
 /// One dataset's rows as an Arrow batch, or why they do not fit its contract.
-pub type Batch = std::result::Result<(&'static Dataset, RecordBatch), String>;
+pub type Batch = std::result::Result<(&'static Dataset, RecordBatch), BatchError>;
 
 /// The engine's datasets of (part of) a day as Arrow batches; each dataset's rows are freed
 /// once converted.
 pub fn rows_batches(
     mut rows: DayRows,
     cat: &Catalog,
-) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, String> {
+) -> std::result::Result<Vec<(&'static Dataset, RecordBatch)>, BatchError> {
     // Each statement frees its dataset's rows.
     let deductions = deductions_batch(&std::mem::take(&mut rows.deductions), cat)?;
     let charges = charges_batch(&std::mem::take(&mut rows.charges), cat)?;
@@ -349,9 +371,7 @@ fn status_events_batch(e: &[StatusEventRow]) -> Batch {
 }
 
 /// The `bill_revisions` batch.
-pub fn revisions_batch(
-    r: &[RevisionRow],
-) -> std::result::Result<(&'static Dataset, RecordBatch), String> {
+pub fn revisions_batch(r: &[RevisionRow]) -> Batch {
     Cols::new(&schemas::BILL_REVISIONS)
         .str("bill_id", r.iter().map(|r| s(&r.bill_id)))
         .i64("account_id", r.iter().map(|r| Some(r.account_id)))
@@ -470,7 +490,10 @@ mod tests {
             .i64("accepted", [Some(2)])
             .i64("collapsed", [Some(0)])
             .finish();
-        assert_eq!(swapped.unwrap_err(), "meter_counts: column 1 is accepted, written as rejected");
+        assert_eq!(
+            String::from(swapped.unwrap_err()),
+            "meter_counts: column 1 is accepted, written as rejected"
+        );
         let extra = Cols::new(&schemas::METER_COUNTS)
             .i64("slices_read", [Some(3)])
             .i64("accepted", [Some(2)])
@@ -478,7 +501,10 @@ mod tests {
             .i64("collapsed", [Some(0)])
             .i64("late", [Some(0)])
             .finish();
-        assert_eq!(extra.unwrap_err(), "meter_counts: late written past the last column");
+        assert_eq!(
+            String::from(extra.unwrap_err()),
+            "meter_counts: late written past the last column"
+        );
         let missing = Cols::new(&schemas::METER_COUNTS).i64("slices_read", [Some(3)]).finish();
         assert!(missing.is_err());
     }

@@ -728,7 +728,13 @@ fn run_and_write_day(
     if !chain.usage_days.contains(&day) {
         tracing::warn!(day = %day, "no usage file for the day: billed as a day without usage");
     }
-    let werr = |m: String| Error::Write { path: store.out.clone(), msg: m };
+    // An amount beyond the contract's decimals came from the inputs: bad input, nothing kept.
+    let werr = |e: output::BatchError| match e {
+        output::BatchError::OutOfRange(m) => Error::Invalid(format!(
+            "{day}: {m}: an input amount (balance, transaction, price) is out of range"
+        )),
+        output::BatchError::Contract(m) => Error::Write { path: store.out.clone(), msg: m },
+    };
     let previous = Previous::load(store.root(), day)?;
     let mut staged = store.stage(day)?;
     let mut s =

@@ -398,8 +398,14 @@ fn resolved(p: &Path) -> PathBuf {
     }
 }
 
-fn werr(dir: &Path) -> impl Fn(String) -> Error + '_ {
-    move |msg| Error::Write { path: dir.to_path_buf(), msg }
+fn werr(dir: &Path) -> impl Fn(crate::output::BatchError) -> Error + '_ {
+    move |e| match e {
+        // A candidate's prices can lead beyond the contract's decimals: its input's fault.
+        crate::output::BatchError::OutOfRange(m) => {
+            Error::Invalid(format!("{}: {m}: an amount is out of range", dir.display()))
+        }
+        crate::output::BatchError::Contract(msg) => Error::Write { path: dir.to_path_buf(), msg },
+    }
 }
 
 /// Writes the four datasets of one candidate (into a folder renamed into place at the end)

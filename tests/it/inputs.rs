@@ -247,6 +247,40 @@ fn a_time_outside_the_years_1_to_9999_outside_usage_names_its_row() {
     }
 }
 
+/// An amount the outputs cannot hold (rules.md, Outputs: money is decimal(18,2)) is found
+/// only when a day is written: a recharge of 9,999,999,999,999,999.00 on top of 100.00. Bad
+/// input: exit 65 naming the day, dataset and column, and the output root as it was, whether
+/// new or with days done (no `work/` left for the next nightly to trip on again).
+#[test]
+fn an_amount_beyond_the_outputs_decimals_is_bad_input_and_writes_nothing() {
+    let root = DataRoot::new();
+    good_day(&root);
+    root.usage("2026-02-11", "part-0.parquet", &[slice("b1", "2026-02-11T01:00:00Z", 60)]);
+    let recharge = 999_999_999_999_999_900;
+    write_txns(
+        &root.path().join("transactions/part-0.parquet"),
+        &[("huge", 10, "2026-02-11T03:00:00Z", "recharge", recharge)],
+    );
+    fails_with(&root, &["2026-02-11: ", "balance", "does not fit decimal(18,2)", "out of range"]);
+
+    let out = tempfile::tempdir().unwrap();
+    run_ok(root.path(), out.path(), &["--to", "2026-02-10"]);
+    let before = read_dataset(out.path(), "account_status");
+    let data = root.path().to_str().unwrap();
+    let o = rtcbill(&[
+        "nightly",
+        "--data",
+        data,
+        "--out",
+        out.path().to_str().unwrap(),
+        "--today",
+        "2026-02-12",
+    ]);
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_dataset(out.path(), "account_status"), before);
+    assert!(!out.path().join("_rtcbill/work").exists());
+}
+
 #[test]
 fn an_empty_usage_folder_is_no_day_and_a_day_without_usage_is_billed_with_a_warning() {
     // rules.md, Choices: usage on 02-10 and 02-12, an empty folder for 02-15.
