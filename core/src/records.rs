@@ -38,7 +38,7 @@ pub struct Txn {
     pub amount: Decimal,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PackageOrder {
     pub package_id: String,
     pub account_id: i64,
@@ -52,14 +52,14 @@ pub struct PackageOrder {
     pub auto_renew: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PackageEventKind {
     Upgrade,
     AutoRenewOn,
     AutoRenewOff,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PackageEvent {
     pub event_id: String,
     pub package_id: String,

@@ -293,50 +293,49 @@ impl Chain {
     }
 
     /// Hash of the events in each day's window (rules.md, Clock), for every day with events: one
-    /// pass over the events, whatever the number of days.
+    /// pass over the events, whatever the number of days. Each event is hashed as its bincode
+    /// encoding (every field, self-delimiting), in account order.
     pub fn window_hashes(&self) -> WindowHashes {
-        use std::fmt::Write;
         let zone = self.inputs.catalog.zone;
         // The epoch's window also holds everything before it.
         let day_of = |t: crate::clock::Ts| zone.window_day(t).max(self.epoch);
         let mut hashers: BTreeMap<NaiveDate, blake3::Hasher> = BTreeMap::new();
-        // Each day's text, in event order, hashed in one update a batch (small updates are
+        // Each day's bytes, in event order, hashed in one update a batch (small updates are
         // slow): the bytes hashed are the same as one event at a time.
-        let mut texts: BTreeMap<NaiveDate, String> = BTreeMap::new();
-        let mut flush = |texts: &mut BTreeMap<NaiveDate, String>| {
-            for (d, text) in texts.iter_mut() {
-                hashers.entry(*d).or_default().update(text.as_bytes());
-                text.clear();
+        let mut bytes: BTreeMap<NaiveDate, Vec<u8>> = BTreeMap::new();
+        let mut flush = |bytes: &mut BTreeMap<NaiveDate, Vec<u8>>| {
+            for (d, b) in bytes.iter_mut() {
+                hashers.entry(*d).or_default().update(b);
+                b.clear();
             }
         };
-        // Formatting is most of the cost (a year of events is read every night): the accounts
-        // of a bounded batch are formatted in parallel, then taken in their order.
+        // A year of events is hashed every night: the accounts of a bounded batch are encoded
+        // in parallel, then taken in their order.
         for batch in self.events.chunks(WINDOW_BATCH) {
-            let formatted: Vec<(String, Vec<(NaiveDate, usize)>)> = batch
+            let encoded: Vec<(Vec<u8>, Vec<(NaiveDate, usize)>)> = batch
                 .par_iter()
                 .map(|ev| {
-                    let (mut text, mut ends) = (String::new(), Vec::new());
+                    let (mut buf, mut ends) = (Vec::new(), Vec::new());
                     for e in &ev.events {
-                        write!(text, "{e:?}").expect("formatting into a string does not fail");
-                        ends.push((day_of(e.time), text.len()));
+                        encode_event(e, &mut buf);
+                        ends.push((day_of(e.time), buf.len()));
                     }
-                    (text, ends)
+                    (buf, ends)
                 })
                 .collect();
-            for (text, ends) in &formatted {
+            for (buf, ends) in &encoded {
                 let mut from = 0;
                 for &(d, to) in ends {
-                    texts.entry(d).or_default().push_str(&text[from..to]);
+                    bytes.entry(d).or_default().extend_from_slice(&buf[from..to]);
                     from = to;
                 }
             }
-            flush(&mut texts);
+            flush(&mut bytes);
         }
         for e in &self.orphan_upgrades {
-            write!(texts.entry(day_of(e.time)).or_default(), "{e:?}")
-                .expect("formatting into a string does not fail");
+            encode_event(e, bytes.entry(day_of(e.time)).or_default());
         }
-        flush(&mut texts);
+        flush(&mut bytes);
         WindowHashes(
             hashers.into_iter().map(|(d, h)| (d, h.finalize().to_hex().to_string())).collect(),
         )
@@ -365,7 +364,13 @@ impl Chain {
     }
 }
 
-/// Accounts whose events [`Chain::window_hashes`] formats at once.
+/// Appends an event's bincode encoding to `buf` (what [`Chain::window_hashes`] hashes).
+fn encode_event(e: &impl serde::Serialize, buf: &mut Vec<u8>) {
+    bincode::serde::encode_into_std_write(e, buf, bincode::config::standard())
+        .expect("encoding into memory does not fail");
+}
+
+/// Accounts whose events [`Chain::window_hashes`] encodes at once.
 const WINDOW_BATCH: usize = 4096;
 
 /// The hash of each day's window events ([`Chain::window_hashes`]).
@@ -840,7 +845,7 @@ fn run_and_write_day(
 mod tests {
     use super::*;
 
-    /// The window hashes are those of each event's text hashed one at a time, in account
+    /// The window hashes are those of each event's encoding hashed one at a time, in account
     /// order (the records of done days hold them: batching must not move a byte).
     #[test]
     fn window_hashes_hash_each_days_events_in_account_order() {
@@ -848,12 +853,15 @@ mod tests {
         let chain = Chain::load(data, Source::Raw(meter::MeterEngine::Stream)).unwrap();
         let zone = chain.inputs.catalog.zone;
         let mut want: BTreeMap<NaiveDate, blake3::Hasher> = BTreeMap::new();
+        fn encoded(e: &impl serde::Serialize) -> Vec<u8> {
+            bincode::serde::encode_to_vec(e, bincode::config::standard()).unwrap()
+        }
         let events =
-            chain.events.iter().flat_map(|ev| ev.events.iter().map(|e| (e.time, format!("{e:?}"))));
-        let orphans = chain.orphan_upgrades.iter().map(|e| (e.time, format!("{e:?}")));
-        for (t, text) in events.chain(orphans) {
+            chain.events.iter().flat_map(|ev| ev.events.iter().map(|e| (e.time, encoded(e))));
+        let orphans = chain.orphan_upgrades.iter().map(|e| (e.time, encoded(e)));
+        for (t, bytes) in events.chain(orphans) {
             let day = zone.window_day(t).max(chain.epoch);
-            want.entry(day).or_default().update(text.as_bytes());
+            want.entry(day).or_default().update(&bytes);
         }
         assert!(want.len() > 20, "the sample has events on many days");
         let got = chain.window_hashes();

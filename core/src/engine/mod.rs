@@ -138,8 +138,9 @@ pub(crate) mod pairs {
     }
 }
 
-/// A static event of an account, known from the inputs.
-#[derive(Debug, Clone)]
+/// A static event of an account, known from the inputs. Serialized only to be hashed (the
+/// window hashes of day records).
+#[derive(Debug, Clone, Serialize)]
 pub enum EventKind {
     Txn { amount: Decimal, kind: String },
     Purchase(Box<PackageOrder>),
@@ -150,7 +151,7 @@ pub enum EventKind {
     AppReclaim { app_id: i64, violation_at: Ts },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub time: Ts,
     pub rank: u8,
