@@ -312,7 +312,7 @@ impl Chain {
         // A year of events is hashed every night: the accounts of a bounded batch are encoded
         // in parallel, then taken in their order.
         for batch in self.events.chunks(WINDOW_BATCH) {
-            let encoded: Vec<(Vec<u8>, Vec<(NaiveDate, usize)>)> = batch
+            let encoded: Vec<_> = batch
                 .par_iter()
                 .map(|ev| {
                     let (mut buf, mut ends) = (Vec::new(), Vec::new());

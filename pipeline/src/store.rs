@@ -133,50 +133,10 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(path, e))
 }
 
-/// Opens a state file written by this release: bincode (serde) after this line, zstd-compressed.
-/// States of earlier releases are still read: bincode without `retired` ([`STATE_MAGIC_1`]),
-/// or zstd JSON with no such line.
+/// Opens a state file: bincode (serde) after this line, zstd-compressed. Only records of this
+/// format ([`RECORD_FORMAT`]) lead to a state, so states of earlier releases (bincode 1, JSON)
+/// are never read: their days are redone.
 const STATE_MAGIC: &[u8] = b"rtcbill state bincode 2\n";
-const STATE_MAGIC_1: &[u8] = b"rtcbill state bincode 1\n";
-
-/// An account in a state of [`STATE_MAGIC_1`]: every package it ever accepted, none retired.
-/// The next day run from it retires them (`package::retire`).
-#[derive(Deserialize)]
-struct AccountV1 {
-    id: i64,
-    mode: rtcbill_core::records::BillingMode,
-    opening_time: crate::clock::Ts,
-    balance: rust_decimal::Decimal,
-    status: crate::engine::AccountState,
-    arrears_since: Option<crate::clock::Ts>,
-    grace_deadline: Option<crate::clock::Ts>,
-    suspended_at: Option<crate::clock::Ts>,
-    reclaim_at: Option<crate::clock::Ts>,
-    packages: Vec<crate::engine::Package>,
-    // Persisted as a list of pairs, as `Account` persists it.
-    month_overage: Vec<((i64, usize, rust_decimal::Decimal), i64)>,
-    free_quota_raised: BTreeMap<i64, NaiveDate>,
-}
-
-impl From<AccountV1> for Account {
-    fn from(a: AccountV1) -> Account {
-        Account {
-            id: a.id,
-            mode: a.mode,
-            opening_time: a.opening_time,
-            balance: a.balance,
-            status: a.status,
-            arrears_since: a.arrears_since,
-            grace_deadline: a.grace_deadline,
-            suspended_at: a.suspended_at,
-            reclaim_at: a.reclaim_at,
-            packages: a.packages,
-            retired: Default::default(),
-            month_overage: a.month_overage.into_iter().collect(),
-            free_quota_raised: a.free_quota_raised,
-        }
-    }
-}
 
 /// The state as zstd-compressed bincode, streamed (no full copy in memory), fsynced. Binary,
 /// not JSON: a nightly reads and writes the state of every account, and JSON's text made that
@@ -198,20 +158,9 @@ fn write_state(path: &Path, state: &[Account]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// A state file's accounts, from its decompressed bytes (this release's bincode, or an earlier
-/// release's JSON).
+/// A state file's accounts, from its decompressed bytes.
 fn parse_state(bytes: &[u8]) -> std::result::Result<Vec<Account>, String> {
-    if let Some(body) = bytes.strip_prefix(STATE_MAGIC) {
-        decode_all(body)
-    } else if let Some(body) = bytes.strip_prefix(STATE_MAGIC_1) {
-        Ok(decode_all::<AccountV1>(body)?.into_iter().map(Account::from).collect())
-    } else {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
-    }
-}
-
-/// Bincode accounts filling `body` exactly.
-fn decode_all<A: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Result<Vec<A>, String> {
+    let body = bytes.strip_prefix(STATE_MAGIC).ok_or("not a state of this release")?;
     let (state, read) = bincode::serde::decode_from_slice(body, bincode::config::standard())
         .map_err(|e| e.to_string())?;
     if read != body.len() {
@@ -1088,10 +1037,9 @@ mod tests {
     use super::*;
     use crate::run::{Chain, Source};
 
-    /// A state file round-trips, and states written as JSON by earlier releases still read the
-    /// same (a nightly after the upgrade starts from yesterday's state, not from the epoch).
+    /// A state file round-trips; bytes of another kind are refused.
     #[test]
-    fn states_read_back_in_both_formats() {
+    fn states_read_back() {
         let data = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-data"));
         let chain = Chain::load(data, Source::Raw(crate::meter::MeterEngine::Stream)).unwrap();
         let (mut state, mut day) = (chain.opening_state(), chain.epoch);
@@ -1115,7 +1063,8 @@ mod tests {
         let bytes = zstd::decode_all(File::open(&path).unwrap()).unwrap();
         assert!(bytes.starts_with(STATE_MAGIC));
         assert_eq!(parse_state(&bytes).unwrap(), state);
-        assert_eq!(parse_state(&serde_json::to_vec(&state).unwrap()).unwrap(), state);
+        let json = serde_json::to_vec(&state).unwrap();
+        assert_eq!(parse_state(&json).unwrap_err(), "not a state of this release");
 
         let mut longer = bytes.clone();
         longer.push(0);
@@ -1158,43 +1107,5 @@ mod tests {
         File::options().write(true).open(&path).unwrap().set_modified(modified).unwrap();
         assert_eq!(file_seen(&path, "state.zst".into(), Some(&seen)).unwrap(), seen);
         assert_eq!(read_state(dir.path(), &m), None);
-    }
-    /// A state of the release before packages were retired (bincode 1, every package and cycle
-    /// kept: `testdata/`, written by that release for the sample's 2026-10-15) still reads, and
-    /// the next day run from it gives the rows and the state a run of this release gives.
-    #[test]
-    fn a_state_of_the_release_before_continues_the_chain() {
-        let data = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-data"));
-        let chain = Chain::load(data, Source::Raw(crate::meter::MeterEngine::Stream)).unwrap();
-        let last = crate::clock::add_days(chain.epoch, 44);
-        let (mut state, mut day) = (chain.opening_state(), chain.epoch);
-        while day <= last {
-            let usage = chain.meter(day).unwrap().usage;
-            chain.advance(&mut state, day, &usage, |_| Ok(())).unwrap();
-            day = crate::clock::add_days(day, 1);
-        }
-        let fixture =
-            concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/state-bincode-1-2026-10-15.zst");
-        let bytes = zstd::decode_all(File::open(fixture).unwrap()).unwrap();
-        assert!(bytes.starts_with(STATE_MAGIC_1));
-        let mut old = parse_state(&bytes).unwrap();
-        // It holds what this release retired: packages whose last cycle ended.
-        let count = |s: &[Account]| s.iter().map(|a| a.packages.len()).sum::<usize>();
-        assert!(count(&old) > count(&state));
-        assert!(old.iter().all(|a| a.retired == Default::default()));
-
-        let usage = chain.meter(day).unwrap().usage;
-        let run = |state: &mut Vec<Account>| {
-            let mut rows = Vec::new();
-            chain
-                .advance(state, day, &usage, |r| {
-                    rows.push(r);
-                    Ok(())
-                })
-                .unwrap();
-            rows
-        };
-        assert_eq!(run(&mut state), run(&mut old));
-        assert_eq!(old, state);
     }
 }

@@ -57,7 +57,6 @@ pub struct Account {
     /// each holds its cycles from the current one on ([`package::retire`]).
     pub packages: Vec<Package>,
     /// What is kept of the packages no cycle will cover again.
-    #[serde(default)]
     pub retired: Retired,
     /// Monthly accounts: overage minutes of the month so far, by (app, class, price).
     #[serde(with = "pairs")]

@@ -471,6 +471,7 @@ fn upgrade_rejections_in_order() {
         order("bar", "monthly", "beauty_ar", "standard", Some(11), "2026-03-01T02:00:00Z", "0.00"),
         order("top", "topup", "rtc_engine", "25k", None, "2026-03-01T02:00:00Z", "0.00"),
         order("old", "monthly", "rtc_engine", "lite", Some(12), "2025-11-01T02:00:00Z", "9.90"),
+        order("gone", "free", "rtc_engine", "free", Some(12), "2025-11-01T02:00:00Z", "0.00"),
     ];
     c.orders[3].auto_renew = Some(false);
     c.pevents = vec![
@@ -483,6 +484,8 @@ fn upgrade_rejections_in_order() {
         upgrade_event("e7", "mon", "2026-03-02T03:00:00Z", "ultra"),
         // (99.00 − 9.90) × 30/31 = 86.23 > 10.10 left
         upgrade_event("e8", "mon", "2026-03-02T03:00:00Z", "standard"),
+        // Both retired after the first day (package::retire): the reasons stay.
+        upgrade_event("e9", "gone", "2026-03-02T03:00:00Z", "pro"),
     ];
     let (acc, rows) = c.run("2026-03-01", "2026-03-02", |_| vec![]);
     let got: BTreeMap<String, (Option<&str>, Option<Decimal>)> = all(&rows, |r| &r.orders)
@@ -498,6 +501,8 @@ fn upgrade_rejections_in_order() {
     assert_eq!(got["e6"].0, Some("not_higher_version"));
     assert_eq!(got["e7"].0, Some("not_higher_version"));
     assert_eq!(got["e8"], (Some("insufficient_balance"), Some(dec("86.23"))));
+    assert_eq!(got["e9"].0, Some("not_upgradable"));
+    assert!(acc.retired.ids.contains_key("old") && acc.retired.ids.contains_key("gone"));
     assert_eq!(acc.balance, dec("10.10"));
 }
 
