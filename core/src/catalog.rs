@@ -5,17 +5,18 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::Serialize;
 
 use crate::clock::Zone;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UsageClass {
     pub name: String,
     /// Package minutes per usage minute (rules.md, Class ratios).
     pub ratio: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Version {
     pub product: String,
     pub version: String,
@@ -25,7 +26,7 @@ pub struct Version {
     pub effective_from: NaiveDate,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Topup {
     pub spec: String,
     pub minutes: i64,
@@ -36,7 +37,8 @@ pub struct Topup {
 /// (effective_from, price per 1,000 minutes by class index).
 pub type PaygEntry = (NaiveDate, Vec<Decimal>);
 
-#[derive(Debug, Clone)]
+/// Serialized only to be hashed (the chain hash of day records).
+#[derive(Debug, Clone, Serialize)]
 pub struct Catalog {
     pub zone: Zone,
     pub utc_offset: String,

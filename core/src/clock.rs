@@ -46,7 +46,7 @@ pub fn month_start(d: NaiveDate) -> NaiveDate {
 }
 
 /// The billing zone: a fixed offset from UTC (rules.md, Clock, `[billing] utc_offset`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Zone {
     /// Offset east of UTC, in microseconds.
     pub offset_us: i64,

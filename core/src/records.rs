@@ -12,7 +12,7 @@ pub enum BillingMode {
     Monthly,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AccountRecord {
     pub id: i64,
     pub mode: BillingMode,
@@ -20,7 +20,7 @@ pub struct AccountRecord {
     pub opening_time: Ts,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct App {
     pub id: i64,
     pub account_id: i64,

@@ -56,7 +56,8 @@ const RUN: &str = "RUN.json";
 /// between runs as the spare the next run recycles into its `work/`.
 const KEEP: usize = 3;
 /// The day record's format: a record of another format is not trusted (its day is redone).
-/// 4: window events hashed as their bincode encoding (3 hashed their debug text).
+/// 4: window events, catalog, accounts and apps hashed as their bincode encoding (3 hashed
+/// their debug text).
 pub const RECORD_FORMAT: u32 = 4;
 
 /// A file as a run wrote or saw it: size and time to notice a change cheaply, the hash to
