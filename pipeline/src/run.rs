@@ -472,6 +472,9 @@ fn scan(chain: &Chain, store: &Store, chain_hash: &str, windows: &WindowHashes) 
     Ok(Scan { first_unsound: None, last_done })
 }
 
+/// Most days a run bills after the last usage day (rules.md, Choices: empty usage folders).
+const DAYS_PAST_USAGE: i64 = 400;
+
 /// Most days [`scan`] checks at once.
 const SCAN_BATCH: i64 = 64;
 
@@ -618,6 +621,15 @@ fn run_plan(
             return Ok(Vec::new());
         }
         return Err(Error::Invalid(format!("--to {to} is before --from {asked}")));
+    }
+    // A mistyped date would bill years of empty days, a partition of every dataset each.
+    let last_usage = chain.last_usage_day();
+    if (to - last_usage).num_days() > DAYS_PAST_USAGE {
+        return Err(Error::Invalid(format!(
+            "{to} is {} days after the last usage day {last_usage}: a run bills at most \
+             {DAYS_PAST_USAGE} days without usage after it (is --today or --to right?)",
+            (to - last_usage).num_days()
+        )));
     }
     let from = heal.map_or(asked, |h| h.min(asked));
     let to = if heal.is_some_and(|h| h < asked) { to.max(last_done.unwrap_or(to)) } else { to };

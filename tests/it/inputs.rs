@@ -281,6 +281,42 @@ fn an_amount_beyond_the_outputs_decimals_is_bad_input_and_writes_nothing() {
     assert!(!out.path().join("_rtcbill/work").exists());
 }
 
+/// rules.md, Choices 8: at most 400 days are billed after the last usage day (02-10 here);
+/// a mistyped date stops the run before anything is written, whichever command.
+#[test]
+fn a_date_far_past_the_last_usage_day_is_refused() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let data = root.path().to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("out");
+    let dest = dest.to_str().unwrap();
+    for args in [
+        vec!["run", "--data", data, "--out", dest, "--to", "2027-03-18"],
+        vec!["nightly", "--data", data, "--out", dest, "--today", "9999-12-31"],
+        vec![
+            "backfill",
+            "--data",
+            data,
+            "--out",
+            dest,
+            "--from",
+            "2026-02-10",
+            "--to",
+            "2099-01-01",
+        ],
+    ] {
+        let o = rtcbill(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(65), "{args:?}: {err}");
+        assert!(err.contains("after the last usage day 2026-02-10"), "{err}");
+        assert!(!out.path().join("out").exists(), "{args:?} wrote");
+    }
+    // 400 days after it is still billed.
+    let o = rtcbill(&["run", "--data", data, "--out", dest, "--to", "2027-03-17"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn an_empty_usage_folder_is_no_day_and_a_day_without_usage_is_billed_with_a_warning() {
     // rules.md, Choices: usage on 02-10 and 02-12, an empty folder for 02-15.
