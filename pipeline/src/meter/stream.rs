@@ -417,14 +417,12 @@ fn row_groups(files: &[UsageFile]) -> Result<Vec<Task<'_>>> {
             .fields()
             .iter()
             .map(|x| {
-                let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8);
-                match x.data_type() {
-                    t if text(t) => x.as_ref().clone().with_data_type(DataType::Utf8View),
-                    // dictionary-encoded text (pandas categoricals) as plain views
-                    DataType::Dictionary(_, v) if text(v) || **v == DataType::Utf8View => {
-                        x.as_ref().clone().with_data_type(DataType::Utf8View)
-                    }
-                    _ => x.as_ref().clone(),
+                // Every type the contract takes as text, dictionary-encoded text (pandas
+                // categoricals) included, as plain views.
+                if schemas::ColType::Utf8.accepts(x.data_type()) {
+                    x.as_ref().clone().with_data_type(DataType::Utf8View)
+                } else {
+                    x.as_ref().clone()
                 }
             })
             .collect();
