@@ -3,6 +3,7 @@
 //! Every `status_events` row is raised here: these transitions, the app events (disabled,
 //! violation, its reclaim), a failed renewal and the free quota exhausted.
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::catalog::Catalog;
@@ -189,19 +190,19 @@ pub fn free_quota(acc: &mut Account, apps: &[i64], ctx: DayCtx, rows: &mut DayRo
         return;
     }
     for &app in apps {
-        let raise =
-            match acc.free_quota_raised.get(&app) {
-                None => true,
-                Some(&last) => {
-                    acc.retired.free_starts.iter().any(|(a, &start)| {
-                        a.is_none_or(|a| a == app) && start > last && start <= day
-                    }) || acc.packages.iter().any(|p| {
+        let raise = match acc.free_quota_raised.get(&app) {
+            None => true,
+            Some(&last) => {
+                let new = |start: NaiveDate| start > last && start <= day;
+                let retired = &acc.retired.free_starts;
+                retired.iter().any(|(a, &start)| a.is_none_or(|a| a == app) && new(start))
+                    || acc.packages.iter().any(|p| {
                         p.kind == Kind::Free
                             && p.covers_app(app)
-                            && p.cycles.iter().any(|c| c.start > last && c.start <= day)
+                            && p.cycles.iter().any(|c| new(c.start))
                     })
-                }
-            };
+            }
+        };
         if raise {
             acc.free_quota_raised.insert(app, day);
             let t = ctx.catalog.zone.start_of(day);
