@@ -572,52 +572,72 @@ fn load_txns(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Txn>> {
 
 /// `packages` (orders) of known accounts.
 fn load_packages(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<PackageOrder>> {
-    let mut seen = FxHashSet::default();
-    load_dataset(data, &schemas::PACKAGES, |t| {
-        let ids = t.str(c::PACKAGE_ID)?;
-        let acc = t.i64(c::ACCOUNT_ID)?;
-        let app = t.opt_i64(c::APP_ID)?;
-        let kind = t.str(c::KIND)?;
-        let product = t.str(c::PRODUCT)?;
-        let version = t.str(c::VERSION)?;
-        let qty = t.opt_i64(c::QUANTITY)?;
-        let at = t.instant(c::PURCHASED_AT)?;
-        let price = t.money(c::PAID_PRICE)?;
-        let ar = t.opt_bool(c::AUTO_RENEW)?;
-        let mut v = Vec::with_capacity(t.rows());
-        // The text columns are moved into the rows, not copied (every package of the
-        // history is loaded every night).
-        let mut text = ids.into_iter().zip(kind).zip(product).zip(version);
-        for i in 0..t.rows() {
-            let (((id, kind), product), version) = text.next().expect("a value per row");
-            if !known_accounts.contains(&acc[i]) {
-                return Err(t.bad_value(
-                    c::ACCOUNT_ID,
-                    i,
-                    format!("account {} is not in accounts", acc[i]),
-                ));
-            }
-            if price[i].is_sign_negative() && !price[i].is_zero() {
-                return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
-            }
-            if !seen.insert(id.clone()) {
-                return Err(zip_err(t.file, "package_id", &id));
-            }
-            v.push(PackageOrder {
-                package_id: id,
-                account_id: acc[i],
-                app_id: app[i],
-                kind,
-                product,
-                version,
-                quantity: qty[i],
-                purchased_at: at[i],
-                paid_price: price[i],
-                auto_renew: ar[i],
-            });
+    // Each file with the number of packages before it, to name where a duplicate is.
+    let mut files = Vec::new();
+    let mut packages = Vec::new();
+    for file in parquet_files(&data.join(schemas::PACKAGES.name))? {
+        let t = Table::load(&file, &schemas::PACKAGES)?;
+        files.push((packages.len(), file.clone()));
+        packages.extend(package_rows(&t, known_accounts)?);
+    }
+    // Ids borrowed, not copied (every package of the history is loaded every night).
+    let mut seen = FxHashSet::with_capacity_and_hasher(packages.len(), Default::default());
+    match packages.iter().position(|p| !seen.insert(p.package_id.as_str())) {
+        Some(i) => {
+            let (first, file) = files.iter().rev().find(|(first, _)| *first <= i).expect("a file");
+            Err(Error::Row {
+                file: file.clone(),
+                column: c::PACKAGE_ID.into(),
+                row: i - first,
+                msg: format!("package_id {} appears twice", packages[i].package_id),
+            })
         }
-        Ok(v)
-    })
+        None => Ok(packages),
+    }
+}
+
+/// One file's packages.
+fn package_rows(t: &Table, known_accounts: &FxHashSet<i64>) -> Result<Vec<PackageOrder>> {
+    let ids = t.str(c::PACKAGE_ID)?;
+    let acc = t.i64(c::ACCOUNT_ID)?;
+    let app = t.opt_i64(c::APP_ID)?;
+    let kind = t.str(c::KIND)?;
+    let product = t.str(c::PRODUCT)?;
+    let version = t.str(c::VERSION)?;
+    let qty = t.opt_i64(c::QUANTITY)?;
+    let at = t.instant(c::PURCHASED_AT)?;
+    let price = t.money(c::PAID_PRICE)?;
+    let ar = t.opt_bool(c::AUTO_RENEW)?;
+    let mut v = Vec::with_capacity(t.rows());
+    // The text columns are moved into the rows, not copied (every package of the
+    // history is loaded every night).
+    let mut text = ids.into_iter().zip(kind).zip(product).zip(version);
+    for i in 0..t.rows() {
+        let (((id, kind), product), version) = text.next().expect("a value per row");
+        if !known_accounts.contains(&acc[i]) {
+            return Err(t.bad_value(
+                c::ACCOUNT_ID,
+                i,
+                format!("account {} is not in accounts", acc[i]),
+            ));
+        }
+        if price[i].is_sign_negative() && !price[i].is_zero() {
+            return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
+        }
+        v.push(PackageOrder {
+            package_id: id,
+            account_id: acc[i],
+            app_id: app[i],
+            kind,
+            product,
+            version,
+            quantity: qty[i],
+            purchased_at: at[i],
+            paid_price: price[i],
+            auto_renew: ar[i],
+        });
+    }
+    Ok(v)
 }
 
 /// `package_events`.

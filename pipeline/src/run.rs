@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::clock::add_days;
 use crate::engine::{self, Account, AccountEvents, DayCtx};
@@ -87,38 +88,44 @@ impl Chain {
         for t in &inputs.txns {
             txns[index[&t.account_id]].push(t);
         }
-        let mut owner = BTreeMap::new();
-        for p in &inputs.packages {
-            owner.insert(p.package_id.as_str(), index[&p.account_id]);
-            pkgs[index[&p.account_id]].push(p);
+        // Owners of the packages events name (a year of packages is loaded every night: the
+        // others need no look-up).
+        let mut owner: FxHashMap<&str, Option<usize>> =
+            inputs.package_events.iter().map(|e| (e.package_id.as_str(), None)).collect();
+        for p in std::mem::take(&mut inputs.packages) {
+            let i = index[&p.account_id];
+            if let Some(o) = owner.get_mut(p.package_id.as_str()) {
+                *o = Some(i);
+            }
+            pkgs[i].push(p);
         }
         let mut orphan_upgrades = Vec::new();
         for e in &inputs.package_events {
-            match owner.get(e.package_id.as_str()) {
-                Some(&i) => pevs[i].push(e),
+            match owner[e.package_id.as_str()] {
+                Some(i) => pevs[i].push(e),
                 None if e.kind == PackageEventKind::Upgrade => orphan_upgrades.push(e.clone()),
                 None => {
                     tracing::warn!(event_id = %e.event_id, package_id = %e.package_id, "auto-renew event of an unknown package ignored")
                 }
             }
         }
-        let events = (0..n)
+        let events = pkgs
             .into_par_iter()
-            .map(|i| {
+            .enumerate()
+            .map(|(i, pkgs)| {
                 AccountEvents::build(
                     &accounts[i],
                     &apps[i],
                     &txns[i],
-                    &pkgs[i],
+                    pkgs,
                     &pevs[i],
                     &inputs.catalog,
                 )
             })
             .collect();
         // The events hold what the runs need of these: keep one copy.
-        drop((apps, txns, pkgs, pevs, owner));
+        drop((apps, txns, pevs, owner));
         inputs.txns = Vec::new();
-        inputs.packages = Vec::new();
         inputs.package_events = Vec::new();
         Ok(Chain {
             epoch,

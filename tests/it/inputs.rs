@@ -163,6 +163,23 @@ fn an_app_of_an_unknown_account() {
     );
 }
 
+/// rules.md, Inputs: ids are unique. A package id in two files names the second file and the
+/// row of its second occurrence there.
+#[test]
+fn a_package_id_in_two_files_names_the_file_and_row_of_the_second() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let pkg = |id| {
+        (id, 10, Some(101), "monthly", "rtc_engine", "lite", "2026-02-01T02:00:00Z", 990, None)
+    };
+    write_packages(&root.path().join("packages/part-0.parquet"), &[pkg("m-1"), pkg("m-2")]);
+    write_packages(&root.path().join("packages/part-1.parquet"), &[pkg("m-3"), pkg("m-1")]);
+    fails_with(
+        &root,
+        &["packages/part-1.parquet", "column package_id, row 1", "m-1 appears twice"],
+    );
+}
+
 #[test]
 fn a_bad_catalog() {
     let root = DataRoot::new();

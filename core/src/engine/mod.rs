@@ -177,7 +177,7 @@ impl AccountEvents {
         account: &records::AccountRecord,
         apps: &[&records::App],
         txns: &[&records::Txn],
-        packages: &[&PackageOrder],
+        packages: Vec<PackageOrder>,
         package_events: &[&records::PackageEvent],
         catalog: &Catalog,
     ) -> AccountEvents {
@@ -201,12 +201,13 @@ impl AccountEvents {
                 kind: EventKind::Txn { amount: t.amount, kind: t.kind.clone() },
             });
         }
+        // Moved in, not copied: a year of packages is built every night.
         for p in packages {
             events.push(Event {
                 time: p.purchased_at,
                 rank: rank::PURCHASE,
                 id: p.package_id.clone(),
-                kind: EventKind::Purchase(Box::new((*p).clone())),
+                kind: EventKind::Purchase(Box::new(p)),
             });
         }
         for e in package_events {

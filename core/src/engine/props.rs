@@ -142,7 +142,7 @@ fn run(s: &Spec, retire: bool) -> (Account, Vec<DayRows>, Decimal) {
         &account,
         &[],
         &txns.iter().collect::<Vec<_>>(),
-        &orders.iter().collect::<Vec<_>>(),
+        orders,
         &pevents.iter().collect::<Vec<_>>(),
         &cat,
     );

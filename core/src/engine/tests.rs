@@ -96,9 +96,9 @@ impl Case {
     ) -> (Account, Vec<DayRows>) {
         let apps: Vec<&App> = self.apps.iter().collect();
         let txns: Vec<&Txn> = self.txns.iter().collect();
-        let orders: Vec<&PackageOrder> = self.orders.iter().collect();
         let pev: Vec<&PackageEvent> = self.pevents.iter().collect();
-        let ev = AccountEvents::build(&self.account, &apps, &txns, &orders, &pev, &self.cat);
+        let ev =
+            AccountEvents::build(&self.account, &apps, &txns, self.orders.clone(), &pev, &self.cat);
         let mut acc = Account::open(&self.account);
         let mut out = Vec::new();
         let (mut day, to) = (d(from), d(to));
