@@ -304,6 +304,16 @@ pub fn simulate(
     let mut runs: Vec<(Candidate, Chain, Vec<Account>, Ledger)> = candidates
         .into_iter()
         .map(|c| {
+            // The billing day of every slice and event follows the offset: the days replayed
+            // would not be the days metered.
+            if c.catalog.zone != chain.inputs.catalog.zone {
+                return Err(Error::Invalid(format!(
+                    "candidate {}: [billing] utc_offset differs from the data root's catalog: it \
+                     moves every slice to another billing day, which needs re-metering (simulate \
+                     does not re-meter: run the jobs on a copy of the data root instead)",
+                    c.name
+                )));
+            }
             let ch = chain.for_catalog(c.catalog.clone());
             ch.check_prices(first)?;
             Ok((c, ch, start.clone(), Ledger::default()))

@@ -277,6 +277,23 @@ fn a_smaller_package_makes_a_known_renewal_fail() {
     assert!(stdout.contains("renewals that would fail: 1"), "{stdout}");
 }
 
+/// README, Simulate: a candidate with another `utc_offset` would replay days metered under
+/// the old one (every slice's billing day moves): refused before anything is written.
+#[test]
+fn a_candidate_with_another_utc_offset_is_refused() {
+    let root = DataRoot::new();
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
+    let (out, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_ok(root.path(), out.path(), &[]);
+    let tokyo = candidate(root.path(), tmp.path(), "tokyo", &[("\"+08:00\"", "\"+09:00\"")]);
+    let dest = tmp.path().join("sim");
+    let o = simulate_status(root.path(), out.path(), &[&tokyo], &dest);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(err.contains("candidate tokyo") && err.contains("utc_offset"), "{err}");
+    assert!(!dest.join("tokyo").exists());
+}
+
 #[test]
 fn simulate_writes_nothing_outside_its_out_folder() {
     // README, Simulate: it writes nothing to the outputs or the data root, and replaces only
