@@ -543,6 +543,13 @@ fn bad_rows(day_index: u32, c: &Clock, day: NaiveDate) -> Vec<Slice> {
 
 /// Writes the data root.
 pub fn generate(o: &GenerateOptions) -> Result<()> {
+    // Files of an earlier root left beside these would be read with them.
+    if std::fs::read_dir(&o.out).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(Error::Invalid(format!(
+            "--out {} is not empty: generate writes a whole data root (remove it first)",
+            o.out.display()
+        )));
+    }
     let cat = crate::catalog_file::parse(CATALOG).map_err(Error::Invalid)?;
     let c = Clock { cat };
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);

@@ -385,6 +385,13 @@ fn odd_commands_end_cleanly() {
         rtcbill(&["generate", "--out", g.to_str().unwrap(), "--days", "0"]).status.code(),
         Some(64)
     );
+    // Into a folder that holds something: refused, the folder as it was (an earlier root's
+    // files would be read beside the new ones).
+    std::fs::create_dir_all(g.join("usage/usage_date=2020-01-01")).unwrap();
+    let o = rtcbill(&["generate", "--out", g.to_str().unwrap(), "--days", "1"]);
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
+    assert_eq!(std::fs::read_dir(&g).unwrap().count(), 1);
     // A stdout that cannot be written does not fail a job whose work is done.
     let out = tmp.path().join("out");
     let o = std::process::Command::new(bin())
