@@ -15,6 +15,7 @@ equal in every column count once, copies that differ are all rejected
 """
 import argparse
 import datetime as dt
+import re
 import tomllib
 
 from pyspark.sql import SparkSession, Window
@@ -138,14 +139,29 @@ def main():
         .withColumn("collapsed", F.col("slices_read") - F.col("accepted") - F.col("rejected"))
         .select("slices_read", "accepted", "rejected", "collapsed", "billing_date")
     )
-    for name, df in [("usage_daily", usage_daily), ("rejected_usage", rejected), ("meter_counts", counts)]:
-        # Replace only the partitions of the days metered here.
-        (
-            df.repartition("billing_date").write.mode("overwrite")
-            .option("partitionOverwriteMode", "dynamic")
-            .partitionBy("billing_date").parquet(f"{a.out}/{name}")
-        )
+    try:
+        for name, df in [("usage_daily", usage_daily), ("rejected_usage", rejected), ("meter_counts", counts)]:
+            # Replace only the partitions of the days metered here.
+            (
+                df.repartition("billing_date").write.mode("overwrite")
+                .option("partitionOverwriteMode", "dynamic")
+                .partitionBy("billing_date").parquet(f"{a.out}/{name}")
+            )
+    except Exception as e:
+        raise SystemExit(unreadable(str(e)) or e)
     spark.stop()
+
+
+def unreadable(error):
+    """A file Spark's reader fails on, in one line instead of a JVM stack (None for other errors).
+    Its reader turns millisecond timestamps into microseconds with overflow checks: a start_time
+    beyond what microseconds hold stops the job, where rtcbill's own metering rejects the slice
+    `wrong_partition`."""
+    m = re.search(r"Encountered error while reading file (\S+?)\.(\s|$)", error)
+    if m is None:
+        return None
+    why = "a timestamp beyond what microseconds hold" if "long overflow" in error else "see Spark's log"
+    return f"meter.py: Spark cannot read {m.group(1)} ({why}); nothing of the failed dataset was written"
 
 
 class open_text:

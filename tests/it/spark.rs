@@ -119,3 +119,50 @@ fn days_metered_from_a_folder_verify_against_that_folder() {
     assert_eq!(raw.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&raw.stdout).contains("inputs_unchanged"));
 }
+
+/// Spark's reader turns millisecond timestamps into microseconds with overflow checks: a
+/// `start_time` beyond what microseconds hold (which rtcbill's own metering rejects
+/// `wrong_partition`) stops the job with one line naming the file, and nothing is written.
+#[test]
+fn a_start_time_beyond_microseconds_stops_the_spark_job_naming_its_file() {
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
+    use std::sync::Arc;
+    let py = python_venv("RTCBILL_SPARK_PYTHON", "py-spark", &["pyspark==3.5.*"]);
+    let root = DataRoot::new();
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
+    let strs = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+    let far = root.path().join("usage/usage_date=2026-02-10/far.parquet");
+    write_parquet(
+        &far,
+        &batch(vec![
+            ("event_id", strs("far"), true),
+            ("app_id", Arc::new(Int64Array::from(vec![101])), true),
+            ("user_id", strs("u1"), true),
+            ("room_id", strs("r1"), true),
+            ("usage_class", strs("audio"), true),
+            (
+                "start_time",
+                Arc::new(TimestampMillisecondArray::from(vec![i64::MAX / 10]).with_timezone("UTC")),
+                true,
+            ),
+            ("seconds", Arc::new(Int64Array::from(vec![60])), true),
+        ]),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let metered = tmp.path().join("metered");
+    let o = Command::new(&py)
+        .arg(repo().join("jobs/spark/meter.py"))
+        .args(["--master", "local[2]", "--data", root.path().to_str().unwrap()])
+        .args(["--out", metered.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("meter.py: Spark cannot read"), "{err}");
+    assert!(
+        last.contains("far.parquet") && last.contains("beyond what microseconds hold"),
+        "{last}"
+    );
+    assert!(!metered.join("usage_daily").exists());
+}
