@@ -642,6 +642,23 @@ fn run_plan(
     let to = if heal.is_some_and(|h| h < asked) { to.max(last_done.unwrap_or(to)) } else { to };
     // The days a run computes without writing (a `--from` past a gap) start at the last sound one.
     let sound_until = first_unsound.as_ref().map(|(d, _)| add_days(*d, -1)).or(last_done);
+    // The state the day before `from` left is read whole here (the scan trusts sizes and
+    // times): one whose bytes differ from its record makes its day unsound too, and the day is
+    // redone, its state written again. Worked around instead, the next day's start would not
+    // match it, and every later night would restate from there.
+    let mut from = from;
+    let mut start = None;
+    while from > chain.epoch && sound_until.is_some_and(|s| add_days(from, -1) <= s) {
+        let prev = add_days(from, -1);
+        if let Record::Found(m) = store.record(prev) {
+            if let Some(s) = store.state(&m).filter(|s| s.len() == chain.accounts.len()) {
+                start = Some((s, Some(m.state.blake3.clone())));
+                break;
+            }
+        }
+        tracing::warn!(day = %prev, "the state this day left is unusable: the day is redone");
+        from = prev;
+    }
     let first_computed =
         from.min(sound_until.map_or(chain.epoch, |d| add_days(d, 1)).max(chain.epoch));
     chain.check_prices(first_computed)?;
@@ -655,7 +672,10 @@ fn run_plan(
     };
     store.begin(&RunRecord { job: job.into(), from, to })?;
     let clock = std::time::Instant::now();
-    let (mut state, start_hash) = start_state(chain, store, from, sound_until)?;
+    let (mut state, start_hash) = match start {
+        Some(start) => start,
+        None => start_state(chain, store, from, sound_until)?,
+    };
     tracing::debug!(secs = clock.elapsed().as_secs_f64(), "start state read");
     let head = last_done.map_or(to, |l| l.max(to));
     let total = (to - from).num_days() as usize + 1;
@@ -764,7 +784,10 @@ fn run_and_write_day(
         )),
         output::BatchError::Contract(m) => Error::Write { path: store.out.clone(), msg: m },
     };
-    let previous = Previous::load(store.root(), day)?;
+    let previous = match store.published() {
+        Some(published) => Previous::load(published, day)?,
+        None => Previous::default(),
+    };
     let mut staged = store.stage(day)?;
     let mut s =
         DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };

@@ -122,6 +122,8 @@ pub struct Store {
     /// Days the interrupted run taken up was writing when it stopped (left in its `_staging/`):
     /// their files may be half replaced under a record that still looks sound.
     interrupted: BTreeSet<NaiveDate>,
+    /// The snapshot readers saw when the run began: what a bill a run changes was.
+    published: Option<PathBuf>,
     _lock: File,
 }
 
@@ -296,8 +298,9 @@ impl Store {
             // marks the day as not done until it is written again whole.
             interrupted = staged_days(&work)?;
         }
-        let root = if working { work } else { current_snapshot(out).unwrap_or(work) };
-        Ok(Store { out: out.to_path_buf(), root, working, interrupted, _lock: lock })
+        let published = current_snapshot(out);
+        let root = if working { work } else { published.clone().unwrap_or(work) };
+        Ok(Store { out: out.to_path_buf(), root, working, interrupted, published, _lock: lock })
     }
 
     /// Whether this run has a `work/` snapshot (its own, or one an interrupted run left).
@@ -308,6 +311,13 @@ impl Store {
     /// Where the done days' partitions are read (the outputs as this run sees them).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The snapshot published when the run began, if any: bills are revised against what
+    /// readers saw, never against the unpublished work of an interrupted run (whose half-
+    /// committed day, or restatement of data since withdrawn, no reader ever saw).
+    pub fn published(&self) -> Option<&Path> {
+        self.published.as_deref()
     }
 
     /// Days with a record.

@@ -163,17 +163,52 @@ fn late_usage_restated_by_an_interrupted_nightly_revises_the_bill_and_every_late
     let s = setup();
     // 6000 s of audio more on 2026-10-20 for app 100401 of account 1004 (daily, no package).
     let late = Slice { app_id: Some(100401), ..slice("late-u-1", "2026-10-20T03:00:00Z", 6000) };
-    write_usage(&s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet"), &[late]);
+    write_usage(&s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet"), &[late.clone()]);
     let clean = s.out();
     ok(nightly(s.data.path(), clean.path(), &[]));
     let want = files(clean.path());
-    for point in ["day:1", "day:3", "renamed:15"] {
+    // (each commit renames 13 files in order: renamed:3 and :16 fall after a day's
+    // bill_revisions is in place and before its bills are)
+    for point in ["day:1", "day:3", "renamed:3", "renamed:15", "renamed:16"] {
         let out = s.out();
         assert!(!nightly(s.data.path(), out.path(), &[("RTCBILL_CRASH_AT", point)])
             .status
             .success());
         ok(nightly(s.data.path(), out.path(), &[]));
         assert_same(&want, &files(out.path()), point);
+    }
+    // The state the day before the restatement left rotted in place, its size and time kept
+    // (the scan trusts those): the restatement reads it whole, finds it differs from its
+    // record, and redoes that day too. Worked around, the state stayed wrong and every later
+    // night restated again.
+    let out = s.out();
+    let f = std::fs::canonicalize(out.path().join("current/_days/2026-10-19.state.zst")).unwrap();
+    let mut bytes = std::fs::read(&f).unwrap();
+    let modified = std::fs::metadata(&f).unwrap().modified().unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    let mut file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+    std::io::Write::write_all(&mut file, &bytes).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let o = ok(nightly(s.data.path(), out.path(), &[]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2026-10-19.state.zst") && err.contains("WARN"), "{err}");
+    assert_same(&want, &files(out.path()), "a rotted state before the restatement");
+    let o = ok(nightly(s.data.path(), out.path(), &[("RTCBILL_LOG", "info")]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to do"), "restated again");
+    // Bills are revised against what readers saw: a restatement killed before it was
+    // published, whose late usage is then withdrawn, leaves no revision behind.
+    let late_file = s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet");
+    for point in ["day:1", "day:3", "renamed:3"] {
+        let out = s.out();
+        write_usage(&late_file, &[late.clone()]);
+        assert!(!nightly(s.data.path(), out.path(), &[("RTCBILL_CRASH_AT", point)])
+            .status
+            .success());
+        std::fs::remove_file(&late_file).unwrap();
+        ok(nightly(s.data.path(), out.path(), &[]));
+        assert_same(&files(s.base.path()), &files(out.path()), &format!("{point}, withdrawn"));
     }
     // The bill of 10-20 is at revision 2, and the next day's bill starts from its new balance.
     let bills = read_dataset(clean.path(), "bills");
