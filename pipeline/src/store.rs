@@ -278,12 +278,25 @@ impl Store {
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
         migrate_legacy(out)?;
-        // A run killed between naming its snapshot and switching `current` to it.
-        if let Some((n, _)) = snapshots(out)?.last_key_value() {
+        // A run killed between naming its snapshot and switching `current` to it: the newest
+        // snapshot, next after `current` (or the first), and not empty. Any other folder is
+        // not a publication (a stray one would otherwise be shown to readers).
+        if let Some((n, dir)) = snapshots(out)?.last_key_value() {
             let target = snapshot_name(*n);
-            if std::fs::read_link(out.join(CURRENT)).ok().as_deref() != Some(target.as_path()) {
-                tracing::warn!(snapshot = %target.display(), "finishing the publication of a run that was interrupted");
-                publish_links(out, &target)?;
+            let linked = std::fs::read_link(out.join(CURRENT)).ok();
+            let current_n = linked.as_deref().and_then(|l| {
+                l.parent().filter(|p| *p == Path::new(META).join(SNAPSHOTS))?;
+                l.file_name()?.to_str()?.parse::<u64>().ok()
+            });
+            let next = current_n.map_or(true, |c| c + 1 == *n);
+            let whole = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+            if linked.as_deref() != Some(target.as_path()) {
+                if next && whole {
+                    tracing::warn!(snapshot = %target.display(), "finishing the publication of a run that was interrupted");
+                    publish_links(out, &target)?;
+                } else {
+                    tracing::warn!(snapshot = %target.display(), "not a publication of this root (not the one after current, or empty): left alone");
+                }
             }
         }
         let work = meta.join(WORK);

@@ -276,6 +276,13 @@ fn damaged_outputs_and_bookkeeping_are_healed_by_the_next_nightly_with_a_warning
         std::fs::remove_file(days.join("2026-10-15.json")).unwrap();
         std::fs::copy(days.join("2026-10-14.json"), days.join("2026-10-15.json")).unwrap();
     });
+    // A stray folder among the snapshots is not taken for an interrupted publication (it
+    // was: `current` switched to it, and readers saw no outputs).
+    for stray in ["00000099", "00000002"] {
+        heals(&s, "a stray snapshot folder", stray, |out| {
+            std::fs::create_dir_all(out.join("_rtcbill/snapshots").join(stray)).unwrap();
+        });
+    }
     // A corrupt record never blocks `run` either, nor makes it exit 65.
     let out = s.out();
     let f = cur(out.path()).join("_days/2026-10-20.json");
