@@ -640,6 +640,19 @@ fn run_plan(
     }
     let from = heal.map_or(asked, |h| h.min(asked));
     let to = if heal.is_some_and(|h| h < asked) { to.max(last_done.unwrap_or(to)) } else { to };
+    // The day this run's bill changes are reported on (`restated_on`).
+    let head = last_done.map_or(to, |l| l.max(to));
+    // The days an interrupted run committed report theirs on its own head: taken up by a run
+    // whose head is another day, they are redone from its first, as a run never interrupted
+    // would have written them.
+    let taken_up = store.taken_up().filter(|r| r.head.unwrap_or(r.to) == head).map(|r| r.from);
+    let from = match store.taken_up() {
+        Some(r) if taken_up.is_none() && r.from < from => {
+            tracing::info!(from = %r.from, "the interrupted run reported its changes on another day: redoing its days");
+            r.from
+        }
+        _ => from,
+    };
     // The days a run computes without writing (a `--from` past a gap) start at the last sound one.
     let sound_until = first_unsound.as_ref().map(|(d, _)| add_days(*d, -1)).or(last_done);
     // The state the day before `from` left is read whole here (the scan trusts sizes and
@@ -670,14 +683,15 @@ fn run_plan(
         Plan::Backfill { .. } => "backfill",
         Plan::Nightly { .. } => "nightly",
     };
-    store.begin(&RunRecord { job: job.into(), from, to })?;
+    // (days the interrupted run taken up wrote are this run's too)
+    let first = taken_up.map_or(from, |t| t.min(from));
+    store.begin(&RunRecord { job: job.into(), from: first, to, head: Some(head) })?;
     let clock = std::time::Instant::now();
     let (mut state, start_hash) = match start {
         Some(start) => start,
         None => start_state(chain, store, from, sound_until)?,
     };
     tracing::debug!(secs = clock.elapsed().as_secs_f64(), "start state read");
-    let head = last_done.map_or(to, |l| l.max(to));
     let total = (to - from).num_days() as usize + 1;
     let mut summaries = Vec::with_capacity(total);
     let mut start_hash = start_hash;

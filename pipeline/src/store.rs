@@ -108,8 +108,12 @@ pub enum Record {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub job: String,
+    /// The first day written (by this run, or by the interrupted run it took up).
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// The day its bill changes are reported on (`restated_on`).
+    #[serde(default)]
+    pub head: Option<NaiveDate>,
 }
 
 /// The output root, locked for one run.
@@ -124,6 +128,8 @@ pub struct Store {
     interrupted: BTreeSet<NaiveDate>,
     /// The snapshot readers saw when the run began: what a bill a run changes was.
     published: Option<PathBuf>,
+    /// What the interrupted run whose `work/` this run takes up was doing, if it said.
+    taken_up: Option<RunRecord>,
     _lock: File,
 }
 
@@ -302,18 +308,27 @@ impl Store {
         let work = meta.join(WORK);
         let working = work.is_dir();
         let mut interrupted = BTreeSet::new();
+        let mut taken_up = None;
         if working {
-            let run = std::fs::read(work.join(RUN))
+            taken_up = std::fs::read(work.join(RUN))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
-            tracing::warn!(run = ?run, "taking up the work of an interrupted run: each of its days is checked before it is kept");
+            tracing::warn!(run = ?taken_up, "taking up the work of an interrupted run: each of its days is checked before it is kept");
             // A day's folder stays in `_staging/` until every file of the day is in place: it
             // marks the day as not done until it is written again whole.
             interrupted = staged_days(&work)?;
         }
         let published = current_snapshot(out);
         let root = if working { work } else { published.clone().unwrap_or(work) };
-        Ok(Store { out: out.to_path_buf(), root, working, interrupted, published, _lock: lock })
+        Ok(Store {
+            out: out.to_path_buf(),
+            root,
+            working,
+            interrupted,
+            published,
+            taken_up,
+            _lock: lock,
+        })
     }
 
     /// Whether this run has a `work/` snapshot (its own, or one an interrupted run left).
@@ -331,6 +346,11 @@ impl Store {
     /// committed day, or restatement of data since withdrawn, no reader ever saw).
     pub fn published(&self) -> Option<&Path> {
         self.published.as_deref()
+    }
+
+    /// What the interrupted run this one takes up was doing (none for a fresh `work/`).
+    pub fn taken_up(&self) -> Option<&RunRecord> {
+        self.taken_up.as_ref()
     }
 
     /// Days with a record.

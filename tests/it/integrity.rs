@@ -177,6 +177,23 @@ fn late_usage_restated_by_an_interrupted_nightly_revises_the_bill_and_every_late
         ok(nightly(s.data.path(), out.path(), &[]));
         assert_same(&want, &files(out.path()), point);
     }
+    // Killed one night and taken up the next, a restatement reports its bill changes
+    // (`restated_on`) on the next night's day, as a run not interrupted then would.
+    let next = ["nightly", "--today", "2026-11-03"];
+    let uninterrupted = s.out();
+    ok(job(s.data.path(), uninterrupted.path(), &next, &[]));
+    for point in ["day:1", "day:5"] {
+        let out = s.out();
+        assert!(!nightly(s.data.path(), out.path(), &[("RTCBILL_CRASH_AT", point)])
+            .status
+            .success());
+        ok(job(s.data.path(), out.path(), &next, &[]));
+        assert_same(
+            &files(uninterrupted.path()),
+            &files(out.path()),
+            &format!("{point}, next night"),
+        );
+    }
     // The state the day before the restatement left rotted in place, its size and time kept
     // (the scan trusts those): the restatement reads it whole, finds it differs from its
     // record, and redoes that day too. Worked around, the state stayed wrong and every later
