@@ -586,6 +586,10 @@ fn run_plan(
     tracing::debug!(last_done = ?last_done, secs = clock.elapsed().as_secs_f64(), "done days checked");
     if let Some((day, why)) = &first_unsound {
         match why {
+            // A hole in the chain: the record of a day before the last done one is gone.
+            Unsound::NotDone if last_done.is_some_and(|l| *day < l) => {
+                tracing::warn!(day = %day, "no record of the day though later days are done: the day and every day after it are redone")
+            }
             Unsound::NotDone => {}
             Unsound::Damaged(why) => {
                 tracing::warn!(day = %day, "{why}: the day and every day after it are redone")

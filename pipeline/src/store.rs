@@ -265,6 +265,39 @@ fn switch_link(link: &Path, target: &Path) -> Result<()> {
     std::fs::rename(&tmp, link).map_err(|e| Error::io(link, e))
 }
 
+/// Removes, with a warning, what sits at a bookkeeping path with the wrong kind (a folder
+/// where a file or a link goes, or the other way round): nothing there may block a job.
+fn clear_stray(path: &Path, dir: bool) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() != dir => {
+            let want = if dir { "a folder" } else { "a file or link" };
+            tracing::warn!(path = %path.display(), "not {want}: removed");
+            remove_entry(path, m.is_dir())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Links each dataset's plain path through `current` again where it is missing or points
+/// elsewhere (with a warning): readers of the plain paths see the published outputs.
+fn repair_links(out: &Path) -> Result<()> {
+    let mut repaired = false;
+    for ds in rtcbill_schemas::OUTPUTS {
+        let (link, want) = (out.join(ds.name), Path::new(CURRENT).join(ds.name));
+        if std::fs::read_link(&link).is_ok_and(|t| t == want) {
+            continue;
+        }
+        tracing::warn!(link = %link.display(), "dataset link missing or pointing elsewhere: linked through current again");
+        clear_stray(&link, false)?;
+        switch_link(&link, &want)?;
+        repaired = true;
+    }
+    if repaired {
+        sync_dir(out)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating) the output root and takes its lock; a second run gets `Error::Locked`.
     /// Finishes a publication a killed run left half done, and takes up its `work/`.
@@ -272,6 +305,7 @@ impl Store {
         let meta = out.join(META);
         std::fs::create_dir_all(&meta).map_err(|e| Error::io(&meta, e))?;
         let lock_path = meta.join("lock");
+        clear_stray(&lock_path, false)?;
         let lock = File::options()
             .create(true)
             .truncate(false)
@@ -282,6 +316,10 @@ impl Store {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(out.to_path_buf())),
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+        clear_stray(&out.join(CURRENT), false)?;
+        for tree in [WORK, RECYCLING] {
+            clear_stray(&meta.join(tree), true)?;
         }
         migrate_legacy(out)?;
         // A run killed between naming its snapshot and switching `current` to it: the newest
@@ -304,6 +342,9 @@ impl Store {
                     tracing::warn!(snapshot = %target.display(), "not a publication of this root (not the one after current, or empty): left alone");
                 }
             }
+        }
+        if current_snapshot(out).is_some() {
+            repair_links(out)?;
         }
         let work = meta.join(WORK);
         let working = work.is_dir();
@@ -1027,6 +1068,7 @@ impl Staged<'_> {
         for (src, dest) in moves {
             let parent = dest.parent().expect("has a parent");
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            clear_stray(&dest, false)?;
             std::fs::rename(&src, &dest).map_err(|e| Error::io(&dest, e))?;
             sync_dir(parent)?;
             crash_point("renamed");

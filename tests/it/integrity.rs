@@ -300,6 +300,39 @@ fn damaged_outputs_and_bookkeeping_are_healed_by_the_next_nightly_with_a_warning
             std::fs::create_dir_all(out.join("_rtcbill/snapshots").join(stray)).unwrap();
         });
     }
+    // Entries of the wrong kind where the bookkeeping goes never block a job (each exited 74
+    // until removed by hand), and the datasets' plain paths are linked again.
+    heals(&s, "a folder at current", "current", |out| {
+        std::fs::remove_file(out.join("current")).unwrap();
+        std::fs::create_dir(out.join("current")).unwrap();
+    });
+    heals(&s, "a folder at a record", "2026-10-15.json", |out| {
+        let f = cur(out).join("_days/2026-10-15.json");
+        std::fs::remove_file(&f).unwrap();
+        std::fs::create_dir(&f).unwrap();
+    });
+    heals(&s, "a folder at the lock", "lock", |out| {
+        let f = out.join("_rtcbill/lock");
+        let _ = std::fs::remove_file(&f);
+        std::fs::create_dir(&f).unwrap();
+    });
+    for tree in ["work", "recycling"] {
+        heals(&s, "a file at work/ or recycling/", tree, |out| {
+            std::fs::write(out.join("_rtcbill").join(tree), b"x").unwrap();
+            // (with work to do: the record of a day gone)
+            std::fs::remove_file(cur(out).join("_days/2026-10-30.json")).unwrap();
+        });
+    }
+    heals(&s, "a dataset link deleted", "bills", |out| {
+        std::fs::remove_file(out.join("bills")).unwrap();
+    });
+    heals(&s, "a dataset link pointing elsewhere", "bills", |out| {
+        std::fs::remove_file(out.join("bills")).unwrap();
+        std::os::unix::fs::symlink("current/bill_lines", out.join("bills")).unwrap();
+    });
+    heals(&s, "a record deleted mid-history", "2026-10-15", |out| {
+        std::fs::remove_file(cur(out).join("_days/2026-10-15.json")).unwrap();
+    });
     // A corrupt record never blocks `run` either, nor makes it exit 65.
     let out = s.out();
     let f = cur(out.path()).join("_days/2026-10-20.json");
