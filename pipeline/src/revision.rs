@@ -3,7 +3,7 @@
 //! change). A bill is "changed" when its amount or its lines differ.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use rtcbill_schemas::{self as schemas, c};
@@ -13,7 +13,6 @@ use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::error::Result;
 use crate::input::Table;
-use crate::output::partition_file;
 use crate::rows::{DayRows, RevisionRow};
 
 /// A bill as an earlier run wrote it.
@@ -52,14 +51,17 @@ impl Default for Previous {
 }
 
 impl Previous {
-    /// Reads the `bills`, `bill_lines` and `bill_revisions` partitions of `day`, if any. A
-    /// partition that is missing or unreadable (a damaged day being healed) is taken as empty,
-    /// with a warning; without its lines, a bill is compared by its amount alone.
-    pub fn load(out: &Path, day: NaiveDate) -> Result<Previous> {
+    /// Reads the `bills`, `bill_lines` and `bill_revisions` partitions of `day` where `file`
+    /// finds them. A partition that is missing or unreadable (a damaged day being healed) is
+    /// taken as empty, with a warning; without its lines, a bill is compared by its amount alone.
+    pub fn load(
+        file: impl Fn(&'static schemas::Dataset) -> Option<PathBuf>,
+        day: NaiveDate,
+    ) -> Result<Previous> {
         let mut p = Previous::default();
         let [bills, lines, revisions] =
             [&schemas::BILLS, &schemas::BILL_LINES, &schemas::BILL_REVISIONS]
-                .map(|ds| (ds, partition_file(out, ds, day)));
+                .map(|ds| (ds, file(ds)));
         fn read<'a>(
             (ds, f): &'a (&'static schemas::Dataset, Option<PathBuf>),
             day: NaiveDate,

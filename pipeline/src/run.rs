@@ -802,10 +802,7 @@ fn run_and_write_day(
         )),
         output::BatchError::Contract(m) => Error::Write { path: store.out.clone(), msg: m },
     };
-    let previous = match store.published() {
-        Some(published) => Previous::load(published, day)?,
-        None => Previous::default(),
-    };
+    let previous = Previous::load(|ds| store.published_file(ds, day), day)?;
     let mut staged = store.stage(day)?;
     let mut s =
         DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };

@@ -704,3 +704,39 @@ fn a_commit_cut_short_is_redone_whole_even_when_its_files_hash_as_recorded() {
         }
     }
 }
+
+/// A restated day whose published `bills` file is gone: what readers saw is read from an older
+/// snapshot still holding it, so the changed bill still gets its revision and its
+/// `bill_revisions` row (it was published at revision 1 without a trace of the old amount).
+#[test]
+fn a_restated_day_whose_published_bills_are_gone_is_revised_from_an_older_snapshot() {
+    let s = setup();
+    let late = |id: &'static str, day: &str, at: &'static str| {
+        let slice = Slice { app_id: Some(100401), ..slice(id, at, 6000) };
+        write_usage(
+            &s.data.path().join(format!("usage/usage_date={day}/late-{id}.parquet")),
+            &[slice],
+        );
+    };
+    // A first restatement (10-25 on) publishes a second snapshot; 10-20 is as it was.
+    late("l1", "2026-10-25", "2026-10-25T03:00:00Z");
+    let out = s.out();
+    ok(nightly(s.data.path(), out.path(), &[]));
+    let want_out = s.out();
+    ok(nightly(s.data.path(), want_out.path(), &[]));
+    // Then late usage of 10-20, with the published bills of 10-20 deleted meanwhile.
+    late("l2", "2026-10-20", "2026-10-20T03:00:00Z");
+    ok(nightly(s.data.path(), want_out.path(), &[]));
+    std::fs::remove_file(out.path().join("bills/billing_date=2026-10-20/part-0.parquet")).unwrap();
+    let o = ok(nightly(s.data.path(), out.path(), &[]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("read from an older snapshot"), "{err}");
+    assert_same(&files(want_out.path()), &files(out.path()), "bills gone, then restated");
+    let bills = read_dataset(out.path(), "bills");
+    let b = bills.iter().find(|b| text(b, "bill_id") == "daily-1004-20261020").unwrap();
+    assert_eq!(int(b, "revision"), 2);
+    let revs = read_dataset(out.path(), "bill_revisions");
+    assert!(revs
+        .iter()
+        .any(|r| text(r, "bill_id") == "daily-1004-20261020" && int(r, "revision") == 1));
+}
