@@ -663,8 +663,7 @@ fn run_plan(
     // times): one whose bytes differ from its record makes its day unsound too, and the day is
     // redone, its state written again. Worked around instead, the next day's start would not
     // match it, and every later night would restate from there.
-    let mut from = from;
-    let mut start = None;
+    let (mut from, mut start, reading) = (from, None, std::time::Instant::now());
     while from > chain.epoch && sound_until.is_some_and(|s| add_days(from, -1) <= s) {
         let prev = add_days(from, -1);
         if let Record::Found(m) = store.record(prev) {
@@ -676,6 +675,7 @@ fn run_plan(
         tracing::warn!(day = %prev, "the state this day left is unusable: the day is redone");
         from = prev;
     }
+    let reading = reading.elapsed();
     let first_computed =
         from.min(sound_until.map_or(chain.epoch, |d| add_days(d, 1)).max(chain.epoch));
     chain.check_prices(first_computed)?;
@@ -695,7 +695,7 @@ fn run_plan(
         Some(start) => start,
         None => start_state(chain, store, from, sound_until)?,
     };
-    tracing::debug!(secs = clock.elapsed().as_secs_f64(), "start state read");
+    tracing::debug!(secs = (reading + clock.elapsed()).as_secs_f64(), "start state read");
     let total = (to - from).num_days() as usize + 1;
     let mut summaries = Vec::with_capacity(total);
     let mut start_hash = start_hash;
