@@ -451,9 +451,9 @@ impl Inputs {
         let (accounts, known) = load_accounts(data)?;
         // Two halves loaded side by side (read every night, a year of history included); the
         // first bad file in the order below is the one reported, whichever finished first.
-        let ((apps, txns), (packages, package_events, usage)) = rayon::join(
-            || (load_apps(data, &known), load_txns(data, &known)),
-            || (load_packages(data, &known), load_package_events(data), usage_partitions(data)),
+        let ((apps, txns, usage), (packages, package_events)) = rayon::join(
+            || (load_apps(data, &known), load_txns(data, &known), usage_partitions(data)),
+            || (load_packages(data, &known), load_package_events(data)),
         );
         let (apps, txns, packages) = (apps?, txns?, packages?);
         let (package_events, usage) = (package_events?, usage?);
