@@ -545,13 +545,15 @@ pub fn execute(
         peak_mib = crate::peak_mib(),
         "inputs loaded"
     );
-    let (root_existed, bookkept) = (out.exists(), out.join(store::META).exists());
+    // The topmost folder of `out` not there yet: what the run made, removed if it forgets.
+    let made = out.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).last();
+    let bookkept = out.join(store::META).exists();
     let mut store = Store::open(out)?;
     let result = run_plan(&chain, &mut store, plan, overlap, on_day);
     match result {
         // Nothing to do on a root that had no bookkeeping: it is left as the run found it.
         Ok(s) if s.is_empty() && !bookkept && !store.working() => {
-            store.forget(root_existed)?;
+            store.forget(made)?;
             Ok(s)
         }
         Ok(s) => {
@@ -562,7 +564,7 @@ pub fn execute(
             store.discard()?;
             // A root that had no bookkeeping is left as the run found it.
             if !bookkept {
-                store.forget(root_existed)?;
+                store.forget(made)?;
             }
             Err(e)
         }

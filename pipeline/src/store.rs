@@ -517,12 +517,10 @@ impl Store {
         Ok(())
     }
 
-    /// Drops this run's `work/`: the published outputs stay as they were before the run. The
-    /// tree is kept aside, to be brought up to date by the next run rather than linked anew.
-    /// Removes the bookkeeping this run made in a root that had none (and the root, when the
-    /// run made it), unless a snapshot was published from it (an earlier version's outputs,
-    /// taken up when the store opened).
-    pub fn forget(self, root_existed: bool) -> Result<()> {
+    /// Removes the bookkeeping this run made in a root that had none (and the root with the
+    /// folders above it the run made, `made` the topmost), unless a snapshot was published
+    /// from it (an earlier version's outputs, taken up when the store opened).
+    pub fn forget(self, made: Option<&Path>) -> Result<()> {
         let out = self.out.clone();
         drop(self);
         if current_snapshot(&out).is_some() {
@@ -530,12 +528,17 @@ impl Store {
         }
         let meta = out.join(META);
         std::fs::remove_dir_all(&meta).map_err(|e| Error::io(&meta, e))?;
-        if !root_existed {
-            std::fs::remove_dir(&out).map_err(|e| Error::io(&out, e))?;
+        // The root and the folders above it the run made, up to the first that was there.
+        if let Some(top) = made {
+            for dir in out.ancestors().take_while(|d| d.starts_with(top)) {
+                std::fs::remove_dir(dir).map_err(|e| Error::io(dir, e))?;
+            }
         }
         Ok(())
     }
 
+    /// Drops this run's `work/`: the published outputs stay as they were before the run. The
+    /// tree is kept aside, to be brought up to date by the next run rather than linked anew.
     pub fn discard(&mut self) -> Result<()> {
         let meta = self.out.join(META);
         let (work, aside) = (meta.join(WORK), meta.join(RECYCLING));
