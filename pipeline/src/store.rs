@@ -332,7 +332,7 @@ impl Store {
                 l.parent().filter(|p| *p == Path::new(META).join(SNAPSHOTS))?;
                 l.file_name()?.to_str()?.parse::<u64>().ok()
             });
-            let next = current_n.map_or(true, |c| c + 1 == *n);
+            let next = current_n.is_none_or(|c| c + 1 == *n);
             let whole = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
             if linked.as_deref() != Some(target.as_path()) {
                 if next && whole {

@@ -163,7 +163,10 @@ fn late_usage_restated_by_an_interrupted_nightly_revises_the_bill_and_every_late
     let s = setup();
     // 6000 s of audio more on 2026-10-20 for app 100401 of account 1004 (daily, no package).
     let late = Slice { app_id: Some(100401), ..slice("late-u-1", "2026-10-20T03:00:00Z", 6000) };
-    write_usage(&s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet"), &[late.clone()]);
+    write_usage(
+        &s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet"),
+        std::slice::from_ref(&late),
+    );
     let clean = s.out();
     ok(nightly(s.data.path(), clean.path(), &[]));
     let want = files(clean.path());
@@ -219,7 +222,7 @@ fn late_usage_restated_by_an_interrupted_nightly_revises_the_bill_and_every_late
     let late_file = s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet");
     for point in ["day:1", "day:3", "renamed:3"] {
         let out = s.out();
-        write_usage(&late_file, &[late.clone()]);
+        write_usage(&late_file, std::slice::from_ref(&late));
         assert!(!nightly(s.data.path(), out.path(), &[("RTCBILL_CRASH_AT", point)])
             .status
             .success());
