@@ -618,6 +618,20 @@ fn run_plan(
             (from, add_days(today, -1))
         }
     };
+    // The days an interrupted run committed report their bill changes (`restated_on`) on its
+    // own last day. Taken up by a run that would report on another one (counted from what
+    // readers saw), its work is dropped: this run does what it would have done had the
+    // interrupted one never run.
+    let taken_up = store.taken_up().map(|r| r.head.unwrap_or(r.to));
+    if let Some(then) = taken_up {
+        let published = store.published_days()?.last().copied();
+        let now = published.map_or(to, |l| l.max(to));
+        if then != now {
+            tracing::info!(then = %then, now = %now, "the interrupted run reported its changes on another day: its work is dropped");
+            store.discard()?;
+            return run_plan(chain, store, plan, overlap, on_day);
+        }
+    }
     if asked < chain.epoch {
         return Err(Error::Invalid(format!(
             "--from {asked} is before the epoch {} (the earliest usage day)",
@@ -648,17 +662,6 @@ fn run_plan(
     let to = if heal.is_some_and(|h| h < asked) { to.max(last_done.unwrap_or(to)) } else { to };
     // The day this run's bill changes are reported on (`restated_on`).
     let head = last_done.map_or(to, |l| l.max(to));
-    // The days an interrupted run committed report theirs on its own head: taken up by a run
-    // whose head is another day, they are redone from its first, as a run never interrupted
-    // would have written them.
-    let taken_up = store.taken_up().filter(|r| r.head.unwrap_or(r.to) == head).map(|r| r.from);
-    let from = match store.taken_up() {
-        Some(r) if taken_up.is_none() && r.from < from => {
-            tracing::info!(from = %r.from, "the interrupted run reported its changes on another day: redoing its days");
-            r.from
-        }
-        _ => from,
-    };
     // The days a run computes without writing (a `--from` past a gap) start at the last sound one.
     let sound_until = first_unsound.as_ref().map(|(d, _)| add_days(*d, -1)).or(last_done);
     // The state the day before `from` left is read whole here (the scan trusts sizes and
@@ -690,7 +693,7 @@ fn run_plan(
         Plan::Nightly { .. } => "nightly",
     };
     // (days the interrupted run taken up wrote are this run's too)
-    let first = taken_up.map_or(from, |t| t.min(from));
+    let first = store.taken_up().map_or(from, |r| r.from.min(from));
     store.begin(&RunRecord { job: job.into(), from: first, to, head: Some(head) })?;
     let clock = std::time::Instant::now();
     let (mut state, start_hash) = match start {

@@ -321,10 +321,14 @@ impl Store {
         for tree in [WORK, RECYCLING] {
             clear_stray(&meta.join(tree), true)?;
         }
-        migrate_legacy(out)?;
+        // (an earlier version's root has neither; in this one's, a folder at a dataset's path
+        // is a wrong-kind entry, replaced by its link below)
+        if snapshots(out)?.is_empty() && std::fs::symlink_metadata(out.join(CURRENT)).is_err() {
+            migrate_legacy(out)?;
+        }
         // A run killed between naming its snapshot and switching `current` to it: the newest
-        // snapshot, next after `current` (or the first), and not empty. Any other folder is
-        // not a publication (a stray one would otherwise be shown to readers).
+        // snapshot, next after `current` (or the first), with day records. Any other folder
+        // is not a publication (a stray one would otherwise be shown to readers).
         if let Some((n, dir)) = snapshots(out)?.last_key_value() {
             let target = snapshot_name(*n);
             let linked = std::fs::read_link(out.join(CURRENT)).ok();
@@ -333,13 +337,13 @@ impl Store {
                 l.file_name()?.to_str()?.parse::<u64>().ok()
             });
             let next = current_n.is_none_or(|c| c + 1 == *n);
-            let whole = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+            let whole = recorded_days(dir).is_ok_and(|d| !d.is_empty());
             if linked.as_deref() != Some(target.as_path()) {
                 if next && whole {
                     tracing::warn!(snapshot = %target.display(), "finishing the publication of a run that was interrupted");
                     publish_links(out, &target)?;
                 } else {
-                    tracing::warn!(snapshot = %target.display(), "not a publication of this root (not the one after current, or empty): left alone");
+                    tracing::warn!(snapshot = %target.display(), "not a publication of this root (not the one after current, or without day records): left alone");
                 }
             }
         }
@@ -407,6 +411,11 @@ impl Store {
         }
         tracing::warn!(file = %published.join(&f.path).display(), "published file missing or damaged in every snapshot kept: bills this run changes that day are written without their earlier revision");
         None
+    }
+
+    /// The days recorded in the snapshot published when the run began.
+    pub fn published_days(&self) -> Result<BTreeSet<NaiveDate>> {
+        self.published.as_deref().map_or(Ok(BTreeSet::new()), recorded_days)
     }
 
     /// What the interrupted run this one takes up was doing (none for a fresh `work/`).
@@ -551,6 +560,7 @@ impl Store {
         }
         self.working = false;
         self.root = current_snapshot(&self.out).unwrap_or(work);
+        (self.interrupted, self.taken_up) = (BTreeSet::new(), None);
         Ok(())
     }
 }

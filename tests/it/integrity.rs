@@ -299,9 +299,12 @@ fn damaged_outputs_and_bookkeeping_are_healed_by_the_next_nightly_with_a_warning
     // A stray folder among the snapshots is not taken for an interrupted publication (it
     // was: `current` switched to it, and readers saw no outputs).
     for stray in ["00000099", "00000002"] {
-        heals(&s, "a stray snapshot folder", stray, |out| {
-            std::fs::create_dir_all(out.join("_rtcbill/snapshots").join(stray)).unwrap();
-        });
+        for inside in ["", "bills"] {
+            heals(&s, "a stray snapshot folder", stray, |out| {
+                std::fs::create_dir_all(out.join("_rtcbill/snapshots").join(stray).join(inside))
+                    .unwrap();
+            });
+        }
     }
     // Entries of the wrong kind where the bookkeeping goes never block a job (each exited 74
     // until removed by hand), and the datasets' plain paths are linked again.
@@ -326,6 +329,12 @@ fn damaged_outputs_and_bookkeeping_are_healed_by_the_next_nightly_with_a_warning
             std::fs::remove_file(cur(out).join("_days/2026-10-30.json")).unwrap();
         });
     }
+    // (not taken for an earlier version's root, whose datasets were folders: it has no
+    // snapshots)
+    heals(&s, "a folder at a dataset link", "bills", |out| {
+        std::fs::remove_file(out.join("bills")).unwrap();
+        std::fs::create_dir(out.join("bills")).unwrap();
+    });
     heals(&s, "a dataset link deleted", "bills", |out| {
         std::fs::remove_file(out.join("bills")).unwrap();
     });
@@ -742,4 +751,29 @@ fn a_restated_day_whose_published_bills_are_gone_is_revised_from_an_older_snapsh
     assert!(revs
         .iter()
         .any(|r| text(r, "bill_id") == "daily-1004-20261020" && int(r, "revision") == 1));
+}
+
+/// A restatement killed on the night of the 2nd (reporting its changes on 11-01) and taken up
+/// by a run of the 1st (which reports on 10-31): the interrupted work is dropped and the run
+/// writes what it would have written had the other never run (it published the killed run's
+/// days, changes dated in the next month, and said there was nothing to do).
+#[test]
+fn a_restatement_taken_up_by_a_run_reporting_on_an_earlier_day_is_dropped() {
+    let s = setup();
+    let (o31, want) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = ["nightly", "--today", "2026-11-01"];
+    ok(job(s.data.path(), o31.path(), &first, &[]));
+    let late = Slice { app_id: Some(100401), ..slice("late-u-1", "2026-10-20T03:00:00Z", 6000) };
+    write_usage(&s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet"), &[late]);
+    copy_out(o31.path(), want.path());
+    ok(job(s.data.path(), want.path(), &first, &[]));
+    for point in ["day:1", "day:5", "renamed:3"] {
+        let out = tempfile::tempdir().unwrap();
+        copy_out(o31.path(), out.path());
+        assert!(!nightly(s.data.path(), out.path(), &[("RTCBILL_CRASH_AT", point)])
+            .status
+            .success());
+        ok(job(s.data.path(), out.path(), &first, &[]));
+        assert_same(&files(want.path()), &files(out.path()), point);
+    }
 }
