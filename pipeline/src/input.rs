@@ -573,13 +573,12 @@ fn load_txns(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Txn>> {
 /// `packages` (orders) of known accounts.
 fn load_packages(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<PackageOrder>> {
     // Each file with the number of packages before it, to name where a duplicate is.
-    let mut files = Vec::new();
-    let mut packages = Vec::new();
-    for file in parquet_files(&data.join(schemas::PACKAGES.name))? {
-        let t = Table::load(&file, &schemas::PACKAGES)?;
-        files.push((packages.len(), file.clone()));
-        packages.extend(package_rows(&t, known_accounts)?);
-    }
+    let (mut files, mut before) = (Vec::new(), 0);
+    let packages = load_dataset(data, &schemas::PACKAGES, |t| {
+        files.push((before, t.file.to_path_buf()));
+        before += t.rows();
+        package_rows(t, known_accounts)
+    })?;
     // Ids borrowed, not copied (every package of the history is loaded every night).
     let mut seen = FxHashSet::with_capacity_and_hasher(packages.len(), Default::default());
     match packages.iter().position(|p| !seen.insert(p.package_id.as_str())) {

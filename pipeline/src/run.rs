@@ -807,7 +807,8 @@ fn run_and_write_day(
         )),
         output::BatchError::Contract(m) => Error::Write { path: store.out.clone(), msg: m },
     };
-    let previous = Previous::load(|ds| store.published_file(ds, day), day)?;
+    let published = store.published_day(day);
+    let previous = Previous::load(|ds| published.file(ds), day)?;
     let mut staged = store.stage(day)?;
     let mut s =
         DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };

@@ -386,31 +386,11 @@ impl Store {
         &self.root
     }
 
-    /// Day `day`'s file of `ds` as readers saw it (bills are revised against what readers saw,
-    /// never against the unpublished work of an interrupted run, whose half-committed day or
-    /// restatement of data since withdrawn no reader saw): the published snapshot's, or where that one
-    /// is missing or differs from the day's record, an older kept snapshot's holding the
-    /// recorded bytes (each is a link of the same file until a run replaced it). None when
-    /// nothing was published, the day recorded no such file, or no snapshot kept holds it (a
-    /// warning: a bill this run changes that day cannot show what it was).
-    pub fn published_file(&self, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
-        let published = self.published.as_ref()?;
-        let Record::Found(m) = read_record(published, day) else {
-            return crate::partition::file(published, ds, day);
-        };
-        let name = crate::partition::of(Path::new(""), ds, day).join(crate::partition::PART_FILE);
-        let f = m.outputs.iter().find(|f| Path::new(&f.path) == name)?;
-        let older = snapshots(&self.out).unwrap_or_default().into_values().rev();
-        for root in std::iter::once(published.clone()).chain(older) {
-            if check_file(&root, f).is_ok() {
-                if &root != published {
-                    tracing::warn!(file = %published.join(&f.path).display(), from = %root.display(), "published file missing or damaged: what readers saw read from an older snapshot");
-                }
-                return Some(root.join(&f.path));
-            }
-        }
-        tracing::warn!(file = %published.join(&f.path).display(), "published file missing or damaged in every snapshot kept: bills this run changes that day are written without their earlier revision");
-        None
+    /// What readers saw of day `day`: its record in the snapshot published when the run began
+    /// (read once for the day's files, [`PublishedDay::file`]).
+    pub fn published_day(&self, day: NaiveDate) -> PublishedDay<'_> {
+        let record = self.published.as_deref().map(|p| read_record(p, day));
+        PublishedDay { store: self, day, record }
     }
 
     /// The days recorded in the snapshot published when the run began.
@@ -562,6 +542,43 @@ impl Store {
         self.root = current_snapshot(&self.out).unwrap_or(work);
         (self.interrupted, self.taken_up) = (BTreeSet::new(), None);
         Ok(())
+    }
+}
+
+/// A day as the snapshot published when the run began shows it ([`Store::published_day`]).
+pub struct PublishedDay<'a> {
+    store: &'a Store,
+    day: NaiveDate,
+    record: Option<Record>,
+}
+
+impl PublishedDay<'_> {
+    /// The day's file of `ds` as readers saw it (bills are revised against what readers saw,
+    /// never against the unpublished work of an interrupted run, whose half-committed day or
+    /// restatement of data since withdrawn no reader saw): the published snapshot's, or where
+    /// that one is missing or differs from the day's record, an older kept snapshot's holding
+    /// the recorded bytes (each is a link of the same file until a run replaced it). None when
+    /// nothing was published, the day recorded no such file, or no snapshot kept holds it (a
+    /// warning: a bill this run changes that day cannot show what it was).
+    pub fn file(&self, ds: &Dataset) -> Option<PathBuf> {
+        let published = self.store.published.as_ref()?;
+        let Some(Record::Found(m)) = &self.record else {
+            return crate::partition::file(published, ds, self.day);
+        };
+        let name =
+            crate::partition::of(Path::new(""), ds, self.day).join(crate::partition::PART_FILE);
+        let f = m.outputs.iter().find(|f| Path::new(&f.path) == name)?;
+        let older = snapshots(&self.store.out).unwrap_or_default().into_values().rev();
+        for root in std::iter::once(published.clone()).chain(older) {
+            if check_file(&root, f).is_ok() {
+                if &root != published {
+                    tracing::warn!(file = %published.join(&f.path).display(), from = %root.display(), "published file missing or damaged: what readers saw read from an older snapshot");
+                }
+                return Some(root.join(&f.path));
+            }
+        }
+        tracing::warn!(file = %published.join(&f.path).display(), "published file missing or damaged in every snapshot kept: bills this run changes that day are written without their earlier revision");
+        None
     }
 }
 
