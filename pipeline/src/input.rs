@@ -361,6 +361,12 @@ impl<'a> Table<'a> {
     fn bad_value(&self, name: &str, row: usize, msg: String) -> Error {
         Error::Row { file: self.file.to_path_buf(), column: name.into(), row, msg }
     }
+
+    /// rules.md, Inputs: ids are unique; the second occurrence is named (the first may be
+    /// in an earlier file).
+    fn twice(&self, name: &str, row: usize, id: impl std::fmt::Display) -> Error {
+        self.bad_value(name, row, format!("{name} {id} appears twice"))
+    }
 }
 
 /// Instants the inputs outside usage may hold: 0001-01-01T00:00:00Z to
@@ -433,10 +439,6 @@ fn load_dataset<T>(
     Ok(out)
 }
 
-fn zip_err(file: &Path, what: &str, id: impl std::fmt::Display) -> Error {
-    Error::Input { file: file.to_path_buf(), msg: format!("{what} {id} appears twice") }
-}
-
 impl Inputs {
     /// Loads and validates a data root. Stops at the first bad file, naming file, column, row.
     pub fn load(data: &Path) -> Result<Inputs> {
@@ -483,7 +485,7 @@ fn load_accounts(data: &Path) -> Result<(Vec<AccountRecord>, FxHashSet<i64>)> {
                 }
             };
             if !seen.insert(ids[i]) {
-                return Err(zip_err(t.file, "account_id", ids[i]));
+                return Err(t.twice(c::ACCOUNT_ID, i, ids[i]));
             }
             v.push(AccountRecord {
                 id: ids[i],
@@ -516,7 +518,7 @@ fn load_apps(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<App>> {
                 ));
             }
             if !seen.insert(ids[i]) {
-                return Err(zip_err(t.file, "app_id", ids[i]));
+                return Err(t.twice(c::APP_ID, i, ids[i]));
             }
             v.push(App {
                 id: ids[i],
@@ -556,7 +558,7 @@ fn load_txns(data: &Path, known_accounts: &FxHashSet<i64>) -> Result<Vec<Txn>> {
                 ));
             }
             if !seen.insert(ids[i].clone()) {
-                return Err(zip_err(t.file, "txn_id", &ids[i]));
+                return Err(t.twice(c::TXN_ID, i, &ids[i]));
             }
             v.push(Txn {
                 id: ids[i].clone(),
@@ -663,7 +665,7 @@ fn load_package_events(data: &Path) -> Result<Vec<PackageEvent>> {
                 }
             };
             if !seen.insert(ids[i].clone()) {
-                return Err(zip_err(t.file, "event_id", &ids[i]));
+                return Err(t.twice(c::EVENT_ID, i, &ids[i]));
             }
             v.push(PackageEvent {
                 event_id: ids[i].clone(),

@@ -549,7 +549,16 @@ pub fn execute(
     let made = out.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).last();
     let bookkept = out.join(store::META).exists();
     let mut store = Store::open(out)?;
-    let result = run_plan(&chain, &mut store, plan, overlap, on_day);
+    let result = std::thread::scope(|scope| {
+        let chain = &chain;
+        // An ordinary nightly meters its one new day while the history is checked: metering
+        // needs nothing of the history, and the checks leave a core idle much of the time.
+        let ahead = ahead_day(chain, &store, plan, overlap)
+            .map(|day| (day, scope.spawn(move || chain.meter(day))));
+        run_plan(chain, &mut store, plan, overlap, ahead, on_day)
+    });
+    // A year of events is freed beside the publication (and not waited for at exit).
+    std::thread::spawn(move || drop(chain));
     match result {
         // Nothing to do on a root that had no bookkeeping: it is left as the run found it.
         Ok(s) if s.is_empty() && !bookkept && !store.working() => {
@@ -572,11 +581,39 @@ pub fn execute(
     }
 }
 
+/// The day an ordinary nightly adds (the day after the last done day is yesterday), metered
+/// ahead of the checks of the done days: it is in the plan whatever they find (a restatement
+/// starts earlier and ends there too).
+fn ahead_day(chain: &Chain, store: &Store, plan: Plan, overlap: bool) -> Option<NaiveDate> {
+    let Plan::Nightly { today } = plan else { return None };
+    let day = add_days(today, -1);
+    let last = store.done_days().ok()?.last().copied();
+    (overlap && day > chain.epoch && last == Some(add_days(day, -1))).then_some(day)
+}
+
+/// A day metered ahead ([`ahead_day`]), to be taken when the run gets to it.
+type Ahead<'s> = Option<(NaiveDate, std::thread::ScopedJoinHandle<'s, Result<meter::Metered>>)>;
+
+/// Day `day` metered: the one metered ahead if it is that day, else metered now.
+fn metered_day(chain: &Chain, ahead: &mut Ahead, day: NaiveDate) -> Result<meter::Metered> {
+    match ahead.take() {
+        Some((d, handle)) if d == day => {
+            tracing::debug!(%day, "metered ahead of the checks of the done days");
+            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }
+        other => {
+            *ahead = other;
+            chain.meter(day)
+        }
+    }
+}
+
 fn run_plan(
     chain: &Chain,
     store: &mut Store,
     plan: Plan,
     overlap: bool,
+    mut ahead: Ahead,
     on_day: &mut dyn FnMut(&DaySummary, usize, usize),
 ) -> Result<Vec<DaySummary>> {
     let clock = std::time::Instant::now();
@@ -629,7 +666,7 @@ fn run_plan(
         if then != now {
             tracing::info!(then = %then, now = %now, "the interrupted run reported its changes on another day: its work is dropped");
             store.discard()?;
-            return run_plan(chain, store, plan, overlap, on_day);
+            return run_plan(chain, store, plan, overlap, ahead, on_day);
         }
     }
     if asked < chain.epoch {
@@ -716,7 +753,7 @@ fn run_plan(
     if !overlap {
         let mut day = from;
         for i in 0..total {
-            done(i, day, chain.meter(day))?;
+            done(i, day, metered_day(chain, &mut ahead, day))?;
             day = add_days(day, 1);
         }
         return Ok(summaries);
@@ -728,7 +765,7 @@ fn run_plan(
         scope.spawn(move || {
             let mut day = from;
             while day <= to {
-                if tx.send((day, chain.meter(day))).is_err() {
+                if tx.send((day, metered_day(chain, &mut ahead, day))).is_err() {
                     break;
                 }
                 day = add_days(day, 1);

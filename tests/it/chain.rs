@@ -168,6 +168,40 @@ fn late_usage_found_by_nightly_gives_revision_2_and_keeps_the_first() {
     assert!(others(&after).iter().all(|b| b.2 == 1));
 }
 
+/// An ordinary nightly meters its new day while the done days are checked (README, State):
+/// the bytes are those of a nightly that meters after the checks (`--no-overlap`), also when
+/// the checks find a day to restate and the day metered ahead waits for the restated ones.
+#[test]
+fn a_nightly_metering_its_day_ahead_gives_the_bytes_of_one_that_does_not() {
+    let data = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("sample-data"), data.path());
+    let d = data.path().to_str().unwrap();
+    let (ahead, after) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for out in [&ahead, &after] {
+        ok(job(out.path(), &["run", "--data", d, "--to", "2026-10-30"], &[]));
+    }
+    let debug = [("RTCBILL_LOG", "debug")];
+    let both = |today: &str| {
+        let o = job(ahead.path(), &["nightly", "--data", d, "--today", today], &debug);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        ok(o);
+        assert!(err.contains("metered ahead of the checks"), "{err}");
+        let o =
+            job(after.path(), &["--no-overlap", "nightly", "--data", d, "--today", today], &debug);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        ok(o);
+        assert!(!err.contains("metered ahead"), "{err}");
+        assert_same(&files(ahead.path()), &files(after.path()));
+    };
+    both("2026-11-01");
+    // late usage of 2026-09-10 (account 1004): the next nightly restates from there
+    let late = Slice { app_id: Some(100401), ..slice("late-1", "2026-09-10T03:00:00Z", 6000) };
+    write_usage(&data.path().join("usage/usage_date=2026-09-10/late-0.parquet"), &[late]);
+    both("2026-11-02");
+    let revs = read_dataset(ahead.path(), "bill_revisions");
+    assert_eq!(revs.len(), 1, "the late usage revised one bill: {revs:?}");
+}
+
 #[test]
 fn a_second_run_on_a_locked_output_is_refused_and_changes_nothing() {
     let out = tempfile::tempdir().unwrap();

@@ -181,6 +181,45 @@ fn a_package_id_in_two_files_names_the_file_and_row_of_the_second() {
     );
 }
 
+/// rules.md, Inputs: ids are unique. Every kind of id names the file, column and row of
+/// its second occurrence (a transaction id across two files, an event id and an app id within
+/// one).
+#[test]
+fn a_repeated_id_of_every_table_names_the_file_and_row_of_the_second() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let t = |id| (id, 10, "2026-02-01T00:00:00Z", "recharge", 100);
+    write_txns(&root.path().join("transactions/part-0.parquet"), &[t("t-1"), t("t-2")]);
+    write_txns(&root.path().join("transactions/part-1.parquet"), &[t("t-3"), t("t-4"), t("t-2")]);
+    fails_with(
+        &root,
+        &["transactions/part-1.parquet", "column txn_id, row 2", "txn_id t-2 appears twice"],
+    );
+
+    let root = DataRoot::new();
+    good_day(&root);
+    let ts = Arc::new(TimestampMicrosecondArray::from(vec![0i64; 3]).with_timezone("UTC"));
+    write_parquet(
+        &root.path().join("package_events/part-0.parquet"),
+        &batch(vec![
+            ("event_id", Arc::new(StringArray::from(vec!["e-1", "e-2", "e-1"])) as ArrayRef, false),
+            ("package_id", Arc::new(StringArray::from(vec!["m-1"; 3])), false),
+            ("time", ts, false),
+            ("kind", Arc::new(StringArray::from(vec!["auto_renew_off"; 3])), false),
+            ("target_version", Arc::new(StringArray::from(vec![None::<&str>; 3])), true),
+        ]),
+    );
+    fails_with(
+        &root,
+        &["package_events/part-0.parquet", "column event_id, row 2", "event_id e-1 appears twice"],
+    );
+
+    let root = DataRoot::new();
+    good_day(&root);
+    edit_parquet(&root.path().join("apps/part-0.parquet"), |b| map_column(b, "app_id", |_, _| 101));
+    fails_with(&root, &["apps/part-0.parquet", "column app_id, row 1", "app_id 101 appears twice"]);
+}
+
 #[test]
 fn a_bad_catalog() {
     let root = DataRoot::new();
