@@ -27,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -228,7 +228,10 @@ fn next_snapshot(out: &Path) -> Result<PathBuf> {
 fn recorded_days(root: &Path) -> Result<BTreeSet<NaiveDate>> {
     let dir = root.join(DAYS);
     let mut out = BTreeSet::new();
-    if !dir.exists() {
+    if !dir.is_dir() {
+        if dir.exists() {
+            tracing::warn!(path = %dir.display(), "not a folder: no day is recorded");
+        }
         return Ok(out);
     }
     for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
@@ -603,7 +606,10 @@ fn entries(dir: &Path) -> Result<BTreeMap<OsString, Entry>> {
     let mut found = BTreeMap::new();
     let listing = match std::fs::read_dir(dir) {
         Ok(l) => l,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        // (a file where the folder goes is mirrored as the file it is, then cleared)
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(found)
+        }
         Err(e) => return Err(Error::io(dir, e)),
     };
     for e in listing {
@@ -916,7 +922,7 @@ fn read_record(root: &Path, d: NaiveDate) -> Record {
     let p = root.join(record_name(d));
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Record::Missing,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Record::Missing,
         Err(e) => return Record::Damaged(format!("{}: {e}", p.display())),
     };
     match serde_json::from_slice::<Manifest>(&bytes) {
@@ -1117,6 +1123,12 @@ impl Staged<'_> {
         moves.push((record_src, root.join(record_name(self.day))));
         for (src, dest) in moves {
             let parent = dest.parent().expect("has a parent");
+            // A file where a folder of the tree goes (damage in the snapshot the work was
+            // linked from) would block every later job.
+            let dirs: Vec<&Path> = parent.ancestors().take_while(|d| *d != root).collect();
+            for dir in dirs.into_iter().rev() {
+                clear_stray(dir, true)?;
+            }
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             clear_stray(&dest, false)?;
             std::fs::rename(&src, &dest).map_err(|e| Error::io(&dest, e))?;
