@@ -281,6 +281,20 @@ fn clear_stray(path: &Path, dir: bool) -> Result<()> {
     }
 }
 
+/// Removes, with a warning, what a partition folder holds besides its one file: readers of
+/// the dataset would read it too (`verify` names it; a rerun of the day heals it).
+fn clear_partition(dir: &Path) -> Result<()> {
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        if e.file_name() != PART_FILE {
+            tracing::warn!(path = %e.path().display(), "not written by a run: removed");
+            let is_dir = e.file_type().map_err(|x| Error::io(e.path(), x))?.is_dir();
+            remove_entry(&e.path(), is_dir)?;
+        }
+    }
+    Ok(())
+}
+
 /// Links each dataset's plain path through `current` again where it is missing or points
 /// elsewhere (with a warning): readers of the plain paths see the published outputs.
 fn repair_links(out: &Path) -> Result<()> {
@@ -1130,6 +1144,9 @@ impl Staged<'_> {
                 clear_stray(dir, true)?;
             }
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            if dest.file_name() == Some(OsStr::new(PART_FILE)) {
+                clear_partition(parent)?;
+            }
             clear_stray(&dest, false)?;
             std::fs::rename(&src, &dest).map_err(|e| Error::io(&dest, e))?;
             sync_dir(parent)?;

@@ -319,6 +319,18 @@ fn files_and_schema(
             file: Some(name.clone()),
             ..v(Check::FilesAndSchema, day, msg)
         };
+        // Readers of the dataset read whatever else the folder holds too.
+        let folder = path.parent().expect("in a partition folder");
+        for e in std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))? {
+            let e = e.map_err(|e| Error::io(folder, e))?;
+            if e.file_name() != crate::partition::PART_FILE {
+                let other = e.path();
+                out.push(Violation {
+                    file: Some(other.strip_prefix(&ctx.root).unwrap_or(&other).display().to_string()),
+                    ..v(Check::FilesAndSchema, day, "not written by a run: readers of the dataset read it too; `backfill --from` the day removes it".into())
+                });
+            }
+        }
         let meta = File::open(&path)
             .ok()
             .and_then(|f| SerializedFileReader::new(f).ok())

@@ -121,6 +121,25 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     assert_eq!(r.failed, set(&["files_and_schema"]), "{}", r.stdout);
     assert!(r.stdout.contains("the bill_lines partition is missing"), "{}", r.stdout);
 
+    // 9. a copy of a bills file beside it (readers would count every bill twice): named, and
+    // removed by a backfill of the day, which writes the same bytes
+    let c = case(base.path());
+    let copy = part(c.out.path(), "bills", day).with_file_name("copy.parquet");
+    std::fs::copy(part(c.out.path(), "bills", day), &copy).unwrap();
+    let r = verify(c.data.path(), c.out.path());
+    assert_eq!(r.failed, set(&["files_and_schema"]), "{}", r.stdout);
+    let named = r.lines.iter().find(|l| l["check"] == "files_and_schema").unwrap();
+    assert_eq!(
+        named["file"].as_str(),
+        Some(format!("bills/billing_date={day}/copy.parquet").as_str()),
+        "{named}"
+    );
+    let args = ["backfill", "--data", c.data.path().to_str().unwrap(), "--from", day];
+    ok(rtcbill(&[&args[..], &["--out", c.out.path().to_str().unwrap()]].concat()));
+    assert!(!copy.exists());
+    assert_eq!(verify(c.data.path(), c.out.path()).code, Some(0));
+    assert_eq!(read_dataset(c.out.path(), "bills"), read_dataset(base.path(), "bills"));
+
     // 5. a balance edited: that account's chain breaks on that day and the next
     let c = case(base.path());
     let st = read_file(&part(c.out.path(), "account_status", day))[0].clone();
