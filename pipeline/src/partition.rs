@@ -29,6 +29,20 @@ pub fn file(root: &Path, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
     f.exists().then_some(f)
 }
 
+/// What an output partition folder holds besides its one file (a reader of the dataset
+/// reads it too), each with whether it is a folder.
+pub fn strays(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        if e.file_name() != PART_FILE {
+            let is_dir = e.file_type().map_err(|x| Error::io(e.path(), x))?.is_dir();
+            out.push((e.path(), is_dir));
+        }
+    }
+    Ok(out)
+}
+
 /// The partition folders `parent/<key>=D` by day. Names starting with `.` or `_` are skipped;
 /// any other entry that is not such a folder is an input error. A missing `parent` has none.
 pub fn list(parent: &Path, key: &str) -> Result<BTreeMap<NaiveDate, PathBuf>> {

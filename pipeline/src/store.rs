@@ -284,13 +284,9 @@ fn clear_stray(path: &Path, dir: bool) -> Result<()> {
 /// Removes, with a warning, what a partition folder holds besides its one file: readers of
 /// the dataset would read it too (`verify` names it; a rerun of the day heals it).
 fn clear_partition(dir: &Path) -> Result<()> {
-    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let e = e.map_err(|e| Error::io(dir, e))?;
-        if e.file_name() != PART_FILE {
-            tracing::warn!(path = %e.path().display(), "not written by a run: removed");
-            let is_dir = e.file_type().map_err(|x| Error::io(e.path(), x))?.is_dir();
-            remove_entry(&e.path(), is_dir)?;
-        }
+    for (path, is_dir) in crate::partition::strays(dir)? {
+        tracing::warn!(path = %path.display(), "not written by a run: removed");
+        remove_entry(&path, is_dir)?;
     }
     Ok(())
 }

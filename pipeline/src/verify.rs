@@ -321,15 +321,11 @@ fn files_and_schema(
         };
         // Readers of the dataset read whatever else the folder holds too.
         let folder = path.parent().expect("in a partition folder");
-        for e in std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))? {
-            let e = e.map_err(|e| Error::io(folder, e))?;
-            if e.file_name() != crate::partition::PART_FILE {
-                let other = e.path();
-                out.push(Violation {
-                    file: Some(other.strip_prefix(&ctx.root).unwrap_or(&other).display().to_string()),
-                    ..v(Check::FilesAndSchema, day, "not written by a run: readers of the dataset read it too; `backfill --from` the day removes it".into())
-                });
-            }
+        for (other, _) in crate::partition::strays(folder)? {
+            let why = "not written by a run: readers of the dataset read it too; \
+                       `backfill --from` the day removes it";
+            let other = other.strip_prefix(&ctx.root).unwrap_or(&other).display().to_string();
+            out.push(Violation { file: Some(other), ..v(Check::FilesAndSchema, day, why.into()) });
         }
         let meta = File::open(&path)
             .ok()

@@ -343,21 +343,13 @@ fn damaged_outputs_and_bookkeeping_are_healed_by_the_next_nightly_with_a_warning
         std::os::unix::fs::symlink("current/bill_lines", out.join("bills")).unwrap();
     });
     // A file where a folder of a snapshot goes (exited 74 every night).
-    heals(&s, "a file at a partition folder", "bills/billing_date=2026-10-15", |out| {
-        let d = cur(out).join("bills/billing_date=2026-10-15");
-        std::fs::remove_dir_all(&d).unwrap();
-        std::fs::write(&d, b"x").unwrap();
-    });
-    heals(&s, "a file at a dataset folder", "bill_lines", |out| {
-        let d = cur(out).join("bill_lines");
-        std::fs::remove_dir_all(&d).unwrap();
-        std::fs::write(&d, b"x").unwrap();
-    });
-    heals(&s, "a file at the days' records", "_days", |out| {
-        let d = cur(out).join("_days");
-        std::fs::remove_dir_all(&d).unwrap();
-        std::fs::write(&d, b"x").unwrap();
-    });
+    for folder in ["bills/billing_date=2026-10-15", "bill_lines", "_days"] {
+        heals(&s, "a file where a folder goes", folder, |out| {
+            let d = cur(out).join(folder);
+            std::fs::remove_dir_all(&d).unwrap();
+            std::fs::write(&d, b"x").unwrap();
+        });
+    }
     heals(&s, "a record deleted mid-history", "2026-10-15", |out| {
         std::fs::remove_file(cur(out).join("_days/2026-10-15.json")).unwrap();
     });
