@@ -100,6 +100,12 @@ pub fn parse_offset(s: &str) -> Option<i64> {
 /// Longest grace (ten years) and reclaim delay (a hundred years) a catalog may set.
 const MAX_GRACE_HOURS: i64 = 87_600;
 const MAX_RECLAIM_DAYS: i64 = 36_500;
+/// Largest class ratio (rules.md lists 1 to 36) and minutes in a version or top-up block (its
+/// largest is 1,000,000): far beyond any real catalog, and far enough from i64's range that
+/// package minutes (a block times a quantity of int32, billable minutes times a ratio) and
+/// their sums cannot wrap.
+const MAX_RATIO: i64 = 10_000;
+const MAX_MINUTES: i64 = 1_000_000_000;
 
 /// Reads and checks a `catalog.toml`.
 pub fn load(path: &Path) -> Result<Catalog> {
@@ -134,8 +140,8 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
     }
     let mut classes = Vec::new();
     for c in raw.usage_classes {
-        if c.ratio < 1 {
-            return Err(format!("[[usage_classes]] {}: ratio must be >= 1", c.name));
+        if !(1..=MAX_RATIO).contains(&c.ratio) {
+            return Err(format!("[[usage_classes]] {}: ratio must be 1 to {MAX_RATIO}", c.name));
         }
         if classes.iter().any(|x: &UsageClass| x.name == c.name) {
             return Err(format!("[[usage_classes]] {}: listed twice", c.name));
@@ -171,7 +177,7 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
             list_price: money(&v.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
             effective_from: date(&v.effective_from)
                 .map_err(|e| format!("{ctx} effective_from: {e}"))?,
-            minutes: nonneg(v.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
+            minutes: minutes(v.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
             product: v.product,
             version: v.version,
             rank: v.rank,
@@ -191,7 +197,7 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
             list_price: money(&t.list_price, 2).map_err(|e| format!("{ctx} list_price: {e}"))?,
             effective_from: date(&t.effective_from)
                 .map_err(|e| format!("{ctx} effective_from: {e}"))?,
-            minutes: nonneg(t.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
+            minutes: minutes(t.minutes).map_err(|e| format!("{ctx} minutes: {e}"))?,
             spec: t.spec,
         });
     }
@@ -253,9 +259,11 @@ fn money(v: &toml::Value, max_scale: u32) -> std::result::Result<Decimal, String
     Ok(d)
 }
 
-fn nonneg(n: i64) -> std::result::Result<i64, String> {
+fn minutes(n: i64) -> std::result::Result<i64, String> {
     if n < 0 {
         Err(format!("{n} is negative"))
+    } else if n > MAX_MINUTES {
+        Err(format!("{n} is above {MAX_MINUTES}"))
     } else {
         Ok(n)
     }

@@ -625,6 +625,11 @@ fn package_rows(t: &Table, known_accounts: &FxHashSet<i64>) -> Result<Vec<Packag
         if price[i].is_sign_negative() && !price[i].is_zero() {
             return Err(t.bad_value(c::PAID_PRICE, i, format!("{} is negative", price[i])));
         }
+        // The contract's int32, whatever width the file uses: minutes of a larger quantity
+        // could wrap.
+        if let Some(q) = qty[i].filter(|q| i32::try_from(*q).is_err()) {
+            return Err(t.bad_value(c::QUANTITY, i, format!("{q} is beyond int32")));
+        }
         v.push(PackageOrder {
             package_id: id,
             account_id: acc[i],

@@ -29,6 +29,11 @@ pub fn file(root: &Path, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
     f.exists().then_some(f)
 }
 
+/// The day of an output partition folder's name (`billing_date=D`).
+pub fn day(name: &std::ffi::OsStr) -> Option<NaiveDate> {
+    name.to_str()?.strip_prefix(PARTITION_KEY)?.strip_prefix('=')?.parse().ok()
+}
+
 /// What an output partition folder holds besides its one file (a reader of the dataset
 /// reads it too), each with whether it is a folder.
 pub fn strays(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {

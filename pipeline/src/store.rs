@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use rayon::prelude::*;
-use rtcbill_schemas::{Dataset, PARTITION_KEY};
+use rtcbill_schemas::Dataset;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Account;
@@ -360,6 +360,19 @@ impl Store {
                 }
             }
         }
+        if current_snapshot(out).is_none() {
+            // `current` lost (missing, or its snapshot gone) on a root with snapshots: the
+            // newest one kept with day records is the latest the root still holds of what
+            // readers saw. Starting afresh would bill every day again, every bill at revision 1.
+            let kept = snapshots(out)?;
+            let newest =
+                kept.iter().rev().find(|(_, d)| recorded_days(d).is_ok_and(|d| !d.is_empty()));
+            if let Some((n, _)) = newest {
+                let target = snapshot_name(*n);
+                tracing::warn!(snapshot = %target.display(), "current is missing or points at nothing: readers are switched to the newest snapshot kept with day records, and the days after it are billed again");
+                publish_links(out, &target)?;
+            }
+        }
         if current_snapshot(out).is_some() {
             repair_links(out)?;
         }
@@ -671,11 +684,6 @@ fn days_entry(name: &OsStr) -> Option<(NaiveDate, bool)> {
     Some((name.strip_suffix(".state.zst")?.parse().ok()?, false))
 }
 
-/// The day of a partition folder's name (`billing_date=D`).
-fn partition_day(name: &OsStr) -> Option<NaiveDate> {
-    name.to_str()?.strip_prefix(PARTITION_KEY)?.strip_prefix('=')?.parse().ok()
-}
-
 /// What [`refresh`] did.
 #[derive(Debug, Default)]
 struct Refreshed {
@@ -776,6 +784,8 @@ fn refresh(
             })
             .collect();
     }
+    let recorded: BTreeSet<NaiveDate> =
+        c.keys().filter_map(|n| days_entry(n).filter(|(_, r)| *r).map(|(d, _)| d)).collect();
     let mut relinked = BTreeSet::new();
     let (ce, te) = (entries(cur)?, entries(tree)?);
     let datasets: BTreeSet<&OsStr> =
@@ -787,11 +797,27 @@ fn refresh(
         }
         let (from_dir, to_dir) = (cur.join(name), tree.join(name));
         match (f, to) {
-            (Some(a), Some(b)) if a.dir && b.dir && datasets.contains(name.as_os_str()) => {
+            (Some(a), t) if a.dir && datasets.contains(name.as_os_str()) => {
+                if !t.is_some_and(|b| b.dir) {
+                    if let Some(b) = t {
+                        remove_entry(&to_dir, b.dir)?;
+                    }
+                    std::fs::create_dir(&to_dir).map_err(|e| Error::io(&to_dir, e))?;
+                }
                 let (fp, tp) = (entries(&from_dir)?, entries(&to_dir)?);
                 for part in fp.keys().chain(tp.keys()).collect::<BTreeSet<_>>() {
                     let (pf, pt) = (fp.get(part).copied(), tp.get(part).copied());
-                    let day = partition_day(part);
+                    let day = crate::partition::day(part);
+                    // What no run wrote (not the partition of a recorded day) is not carried
+                    // into the next snapshot: readers of the dataset would read it too. (An
+                    // earlier version's root, migrated, has no records yet.)
+                    if !recorded.is_empty() && !day.is_some_and(|d| recorded.contains(&d)) {
+                        if pf.is_some() {
+                            tracing::warn!(path = %from_dir.join(part).display(), "not written by a run: left out of the next snapshot");
+                        }
+                        mirror_entry(&from_dir.join(part), &to_dir.join(part), None, pt)?;
+                        continue;
+                    }
                     let both_dirs = pf.is_some_and(|e| e.dir) && pt.is_some_and(|e| e.dir);
                     if both_dirs && day.is_some_and(|d| trusted.contains(&d)) {
                         continue;

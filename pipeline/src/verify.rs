@@ -177,6 +177,7 @@ pub fn verify(
             d = add_days(d, 1);
         }
     }
+    outcome.violations.extend(not_of_a_day(&root, &done)?);
     let mut carry = Carry::start(&ctx, days.first().copied())?;
     // A few days at a time in parallel; the carried checks then walk them in order.
     let batch = rayon::current_num_threads().max(1) * 2;
@@ -294,6 +295,35 @@ impl Day {
         }
         Ok(d)
     }
+}
+
+/// Check 9 outside the days: an entry of a dataset folder that is not the partition of a done
+/// day (readers of the dataset read it too; the next run leaves it out of its snapshot).
+fn not_of_a_day(root: &Path, done: &BTreeSet<NaiveDate>) -> Result<Vec<Violation>> {
+    let mut found = Vec::new();
+    for ds in OUTPUTS {
+        let dir = root.join(ds.name);
+        // (a dataset folder missing is named by each day's check)
+        let Ok(listing) = std::fs::read_dir(&dir) else { continue };
+        for e in listing {
+            let e = e.map_err(|e| Error::io(&dir, e))?;
+            if crate::partition::day(&e.file_name()).is_some_and(|d| done.contains(&d)) {
+                continue;
+            }
+            found.push(Violation {
+                day: None,
+                file: Some(Path::new(ds.name).join(e.file_name()).display().to_string()),
+                ..v(
+                    Check::FilesAndSchema,
+                    NaiveDate::MIN,
+                    "not the partition of a done day: readers of the dataset read it too; the \
+                     next run leaves it out"
+                        .into(),
+                )
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// Check 9: every dataset has its partition for a done day, with the contract's schema and

@@ -222,12 +222,46 @@ fn a_repeated_id_of_every_table_names_the_file_and_row_of_the_second() {
 
 #[test]
 fn a_bad_catalog() {
+    // rules.md, Inputs: a ratio or a block of minutes beyond the catalog's limits would wrap
+    // package minutes (a ratio of i64::MAX gave billable 128, package minutes -128).
+    for (from, to, needle) in [
+        ("audio = \"0.99\"", "audio = 0.99", "no floats for money"),
+        ("ratio = 4", "ratio = 9223372036854775807", "ratio must be 1 to 10000"),
+        ("minutes = 10000", "minutes = 1000000001", "1000000001 is above 1000000000"),
+    ] {
+        let root = DataRoot::new();
+        good_day(&root);
+        let p = root.path().join("catalog.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from));
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+        fails_with(&root, &["catalog.toml", needle]);
+    }
+}
+
+#[test]
+fn a_quantity_beyond_int32_names_its_row() {
+    // The contract's quantity is int32; a wider column is read, but 2^50 blocks of minutes
+    // wrapped to a negative balance that the run published.
+    use arrow::datatypes::{DataType, Field, Schema};
     let root = DataRoot::new();
     good_day(&root);
-    let p = root.path().join("catalog.toml");
-    let text = std::fs::read_to_string(&p).unwrap().replacen("audio = \"0.99\"", "audio = 0.99", 1);
-    std::fs::write(&p, text).unwrap();
-    fails_with(&root, &["catalog.toml", "no floats for money"]);
+    let f = root.path().join("packages/part-0.parquet");
+    let order = |id| (id, 10, None, "topup", "rtc_engine", "25k", "2026-02-01T00:00:00Z", 0, None);
+    write_packages(&f, &[order("top-1"), order("top-2")]);
+    edit_parquet(&f, |b| {
+        let i = b.schema().index_of("quantity").unwrap();
+        let mut fields: Vec<Field> =
+            b.schema().fields().iter().map(|x| x.as_ref().clone()).collect();
+        fields[i] = Field::new("quantity", DataType::Int64, true);
+        let mut cols = b.columns().to_vec();
+        cols[i] = Arc::new(Int64Array::from(vec![i32::MAX as i64, 1 << 50]));
+        arrow::array::RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    });
+    fails_with(
+        &root,
+        &["packages/part-0.parquet", "column quantity, row 1", "1125899906842624 is beyond int32"],
+    );
 }
 
 #[test]

@@ -785,3 +785,23 @@ fn a_restatement_taken_up_by_a_run_reporting_on_an_earlier_day_is_dropped() {
         assert_same(&files(want.path()), &files(out.path()), point);
     }
 }
+
+/// `current`'s snapshot lost (moved away, the link left dangling): readers are switched to the
+/// newest snapshot kept with day records, and the nightly restates from there. It billed every
+/// day again as a new root, the restated bills back at revision 1 without their revisions.
+#[test]
+fn a_lost_current_snapshot_is_replaced_by_the_newest_kept_one() {
+    let s = setup();
+    let late = Slice { app_id: Some(100401), ..slice("late-u-1", "2026-10-20T03:00:00Z", 6000) };
+    write_usage(&s.data.path().join("usage/usage_date=2026-10-20/late-0.parquet"), &[late]);
+    let out = s.out();
+    ok(nightly(s.data.path(), out.path(), &[]));
+    let want = files(out.path());
+    assert!(!read_dataset(out.path(), "bill_revisions").is_empty());
+    let away = tempfile::tempdir().unwrap();
+    std::fs::rename(current_snapshot(out.path()), away.path().join("lost")).unwrap();
+    let o = ok(nightly(s.data.path(), out.path(), &[]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("readers are switched to the newest snapshot kept"), "{err}");
+    assert_same(&want, &files(out.path()), "current's snapshot lost");
+}

@@ -140,6 +140,28 @@ fn a_clean_run_verifies_and_each_damage_is_named_by_its_check() {
     assert_eq!(verify(c.data.path(), c.out.path()).code, Some(0));
     assert_eq!(read_dataset(c.out.path(), "bills"), read_dataset(base.path(), "bills"));
 
+    // 9. a partition of no done day and a file beside the partitions (readers read both; the
+    // nightly carried them into each new snapshot): named, and left out of the snapshot the
+    // next run publishes
+    let c = case(base.path());
+    let bills = c.out.path().join("bills");
+    let (stray_day, stray) = (bills.join("billing_date=2030-01-01"), bills.join("stray.parquet"));
+    std::fs::create_dir(&stray_day).unwrap();
+    std::fs::copy(part(c.out.path(), "bills", day), stray_day.join("part-0.parquet")).unwrap();
+    std::fs::copy(part(c.out.path(), "bills", day), &stray).unwrap();
+    let r = verify(c.data.path(), c.out.path());
+    assert_eq!(r.failed, set(&["files_and_schema"]), "{}", r.stdout);
+    let named: BTreeSet<&str> = (r.lines.iter())
+        .filter(|l| l["check"] == "files_and_schema")
+        .filter_map(|l| l["file"].as_str())
+        .collect();
+    assert_eq!(named, BTreeSet::from(["bills/billing_date=2030-01-01", "bills/stray.parquet"]));
+    let args = ["backfill", "--data", c.data.path().to_str().unwrap(), "--from", day];
+    let o = ok(rtcbill(&[&args[..], &["--out", c.out.path().to_str().unwrap()]].concat()));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("left out of the next snapshot"));
+    assert!(!stray_day.exists() && !stray.exists());
+    assert_eq!(verify(c.data.path(), c.out.path()).code, Some(0));
+
     // 5. a balance edited: that account's chain breaks on that day and the next
     let c = case(base.path());
     let st = read_file(&part(c.out.path(), "account_status", day))[0].clone();
