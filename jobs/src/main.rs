@@ -553,8 +553,8 @@ fn simulate(
         let page = rtcbill_pipeline::report::whatif::page((first, last), &currency, &summaries)
             .map_err(|msg| anyhow::anyhow!("drawing {}: {msg}", file.display()))?;
         let tmp = file.with_extension("html.tmp");
-        std::fs::write(&tmp, page)?;
-        std::fs::rename(&tmp, file)?;
+        std::fs::write(&tmp, page).map_err(|e| rtcbill_pipeline::Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, file).map_err(|e| rtcbill_pipeline::Error::io(file, e))?;
         outln!("what-if report: {}", file.display());
     }
     Ok(())

@@ -119,6 +119,7 @@ pub fn export(
     provider: &str,
     dest: &Path,
 ) -> Result<Summary> {
+    crate::destination::outside_outputs(dest, out)?;
     // The published snapshot: a run never changes it, so no lock is needed to read it whole.
     let published = Published::open(out)?;
     let out = published.root.as_path();

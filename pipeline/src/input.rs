@@ -50,6 +50,9 @@ pub struct UsageFile {
 }
 
 /// The `*.parquet` files of a dataset folder, sorted; a missing folder is an empty dataset.
+/// Hidden names (`.` or `_`, as Spark's `_SUCCESS` and `.crc` files) are skipped; an entry
+/// named like Parquet that is not a file (a folder, a link to nothing, `.PARQUET`) is an input
+/// error, since rows there would be lost unread; any other entry is skipped with a warning.
 pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.exists() {
         return Ok(Vec::new());
@@ -58,8 +61,8 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let p = e.path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name.starts_with('_') || !name.ends_with(".parquet") {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
             continue;
         }
         // The listing's own file type spares a stat per file (a nightly lists every day's
@@ -68,8 +71,23 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
             Ok(t) if !t.is_symlink() => t.is_file(),
             _ => p.is_file(),
         };
-        if file {
-            out.push(p);
+        match (name.ends_with(".parquet"), file) {
+            (true, true) => out.push(p),
+            (true, false) => {
+                return Err(Error::Input {
+                    file: p,
+                    msg: "not a file (a folder, or a link to nothing): its rows would not be \
+                          read; a dataset's Parquet files go in its folder itself"
+                        .into(),
+                })
+            }
+            _ if name.to_ascii_lowercase().ends_with(".parquet") => {
+                return Err(Error::Input {
+                    file: p,
+                    msg: "not read: a Parquet file's name ends in .parquet (lower case)".into(),
+                })
+            }
+            _ => tracing::warn!(path = %p.display(), "not a *.parquet file: not read"),
         }
     }
     out.sort();

@@ -11,9 +11,11 @@
 //! - [`report`]: the outputs drawn as one self-contained HTML page (README, Report)
 //! - [`simulate`]: what-if re-rating of published days under candidate catalogs
 //! - [`verify`]: the audit of a range of outputs against their inputs and the ledger
-//! - [`focus`]: the FOCUS export; [`generate`]: synthetic data roots
+//! - [`focus`]: the FOCUS export; [`generate`]: synthetic data roots; [`destination`]: where
+//!   the jobs that read the outputs may write
 
 pub mod catalog_file;
+pub mod destination;
 pub mod error;
 pub mod focus;
 pub mod generate;

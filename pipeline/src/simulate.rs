@@ -281,6 +281,7 @@ pub fn simulate(
     published.check_days(days.iter().copied())?;
     let (first, last) = (days[0], days[days.len() - 1]);
     let chain = Chain::load(data, Source::Raw(MeterEngine::Stream))?;
+    inputs_as_billed(&chain, &root, &days)?;
     let start: Vec<Account> = if first == chain.epoch {
         chain.opening_state()
     } else {
@@ -343,17 +344,37 @@ pub fn simulate(
     Ok((summaries, (first, last)))
 }
 
+/// The days replayed were billed from the inputs the data root holds now: else the diff would
+/// hold what changed since as the candidate's effect (a late refund, or another data root).
+fn inputs_as_billed(chain: &Chain, root: &Path, days: &[NaiveDate]) -> Result<()> {
+    let (chain_hash, windows) = (chain.chain_hash(), chain.window_hashes());
+    for &day in days {
+        let Record::Found(m) = Record::read(root, day) else {
+            return Err(Error::Invalid(format!("{day}: no usable record")));
+        };
+        let changed = if m.chain_hash != chain_hash {
+            "the catalog, accounts or apps"
+        } else if m.window_hash != windows.of(day) {
+            "the transactions, packages or package events of its window"
+        } else if chain.usage_seen(day, Some(&m))? != m.usage_files {
+            "its usage files"
+        } else {
+            continue;
+        };
+        return Err(Error::Invalid(format!(
+            "{day}: {changed} changed since the day was billed (or --data is another data \
+             root): run `rtcbill nightly` first, so the diff holds only the candidate's effect"
+        )));
+    }
+    Ok(())
+}
+
 /// README, Simulate writes nothing to the outputs or the data root, and replaces a folder
 /// only where an earlier simulate wrote one: `out` outside both roots, each candidate named
 /// plainly (not `..`, not hidden), and `out/<candidate>/` absent or a simulate result.
 fn check_destination(data: &Path, outputs: &Path, cands: &[Candidate], out: &Path) -> Result<()> {
-    let (to, bad) = (resolved(out), |msg: String| Err(Error::Invalid(msg)));
-    for (root, what) in [(outputs, "the outputs"), (data, "the data root")] {
-        let root = resolved(root);
-        if to.starts_with(&root) {
-            return bad(format!("--out {} is inside {what} ({})", out.display(), root.display()));
-        }
-    }
+    crate::destination::outside(out, &[(outputs, "the outputs"), (data, "the data root")])?;
+    let (to, bad) = (crate::destination::resolved(out), |msg: String| Err(Error::Invalid(msg)));
     for c in cands {
         let plain = !c.name.is_empty()
             && !c.name.starts_with('.')
@@ -380,32 +401,6 @@ fn check_destination(data: &Path, outputs: &Path, cands: &[Candidate], out: &Pat
         }
     }
     Ok(())
-}
-
-/// `p` made absolute with its links resolved, as far as it exists (the rest appended).
-fn resolved(p: &Path) -> PathBuf {
-    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut tail: Vec<std::ffi::OsString> = Vec::new();
-    let mut head = abs.as_path();
-    loop {
-        if let Ok(real) = head.canonicalize() {
-            return tail.iter().rev().fold(real, |mut acc: PathBuf, part| {
-                match part.to_str() {
-                    Some("..") => _ = acc.pop(),
-                    Some(".") => {}
-                    _ => acc.push(part),
-                }
-                acc
-            });
-        }
-        match (head.parent(), head.file_name()) {
-            (Some(parent), Some(name)) => {
-                tail.push(name.to_os_string());
-                head = parent;
-            }
-            _ => return abs,
-        }
-    }
 }
 
 fn werr(dir: &Path) -> impl Fn(crate::output::BatchError) -> Error + '_ {

@@ -1,6 +1,7 @@
 //! rules.md, Inputs: a bad input stops the run before anything is written, exit 65 (EX_DATAERR),
 //! with one line on stderr naming the file, the column and, for a null, the row.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -262,6 +263,35 @@ fn a_quantity_beyond_int32_names_its_row() {
         &root,
         &["packages/part-0.parquet", "column quantity, row 1", "1125899906842624 is beyond int32"],
     );
+}
+
+#[test]
+fn an_entry_named_like_parquet_that_is_not_a_parquet_file_is_refused() {
+    // Rows in any of these were lost unread: apps moved into a folder `apps/part-0.parquet/`
+    // (as Spark writes) left no app, and every slice was rejected `unknown_app`, exit 0.
+    let cases: [(&str, &dyn Fn(&Path)); 3] = [
+        ("part-1.parquet", &|p| std::fs::create_dir(p).unwrap()),
+        ("part-1.parquet", &|p| std::os::unix::fs::symlink("nowhere.parquet", p).unwrap()),
+        ("part-1.PARQUET", &|p| {
+            std::fs::copy(p.with_file_name("part-0.parquet"), p).unwrap();
+        }),
+    ];
+    for (name, make) in cases {
+        let root = DataRoot::new();
+        good_day(&root);
+        make(&root.path().join("apps").join(name));
+        fails_with(&root, &[&format!("apps/{name}")]);
+    }
+    // Another kind of file is left unread with a warning; hidden ones (`_SUCCESS`) silently.
+    let root = DataRoot::new();
+    good_day(&root);
+    std::fs::write(root.path().join("apps/README.txt"), "exported nightly").unwrap();
+    std::fs::write(root.path().join("apps/_SUCCESS"), "").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = run_ok(root.path(), out.path(), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("not a *.parquet file: not read").count(), 1, "{err}");
+    assert!(err.contains("apps/README.txt"), "{err}");
 }
 
 #[test]

@@ -294,6 +294,28 @@ fn a_candidate_with_another_utc_offset_is_refused() {
     assert!(!dest.join("tokyo").exists());
 }
 
+/// README, Simulate: inputs changed since the days were billed (a late refund; another data
+/// root) are refused: the diff would show them as the candidate's effect (the catalog used
+/// gave a suspension).
+#[test]
+fn inputs_changed_since_billing_are_refused() {
+    let root = DataRoot::new();
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
+    let (out, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_ok(root.path(), out.path(), &[]);
+    let same = candidate(root.path(), tmp.path(), "same", &[]);
+    let refund = ("late-1", 10, "2026-02-10T02:00:00Z", "adjustment", -50_000);
+    write_txns(&root.path().join("transactions/part-9.parquet"), &[refund]);
+    let dest = tmp.path().join("sim");
+    let o = simulate_status(root.path(), out.path(), &[&same], &dest);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(err.contains("2026-02-10: the transactions") && err.contains("nightly"), "{err}");
+    assert!(!dest.join("same").exists());
+    std::fs::remove_file(root.path().join("transactions/part-9.parquet")).unwrap();
+    simulate(root.path(), out.path(), &[&same], &dest);
+}
+
 #[test]
 fn simulate_writes_nothing_outside_its_out_folder() {
     // README, Simulate: it writes nothing to the outputs or the data root, and replaces only
@@ -332,6 +354,38 @@ fn simulate_writes_nothing_outside_its_out_folder() {
     // An earlier simulate's folder is.
     ok(sim(&usage, &tmp.path().join("again")));
     ok(sim(&usage, &tmp.path().join("again")));
+    // A page it cannot write: exit 74 naming the file (it was 70, naming nothing).
+    let page = tmp.path().join("no/such/folder/r.html");
+    let (data, outputs) = (root.path().to_str().unwrap(), out.path().to_str().unwrap());
+    let dest = tmp.path().join("paged");
+    let o = rtcbill(&[
+        "simulate",
+        "--data",
+        data,
+        "--outputs",
+        outputs,
+        "--out",
+        dest.to_str().unwrap(),
+        "--catalog",
+        usage.to_str().unwrap(),
+        "--report",
+        page.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(74), "{err}");
+    assert!(err.contains("no/such/folder/r.html"), "{err}");
+    // The report and the FOCUS export refuse a destination inside the outputs too: the next
+    // run would leave a file in a dataset folder out of its snapshot.
+    for job in [&["report"][..], &["export", "focus", "--month", "2026-02"]] {
+        let inside = out.path().join("bills/page.out");
+        let args =
+            [job, &["--data", data, "--outputs", outputs, "--out", inside.to_str().unwrap()]];
+        let o = rtcbill(&args.concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(65), "{job:?}: {err}");
+        assert!(err.contains("inside an output dataset"), "{err}");
+        assert!(!inside.exists());
+    }
     assert_eq!(files(out.path()), before);
     assert!(root.path().join("usage/usage_date=2026-02-10/part-0.parquet").exists());
 }

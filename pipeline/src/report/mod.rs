@@ -281,6 +281,7 @@ fn verify_checks(opts: &Options, from: NaiveDate, to: NaiveDate) -> Option<Vec<C
 
 /// Builds the report and writes the page to `dest` (a temporary file beside it, renamed).
 pub fn write(opts: &Options, dest: &Path) -> Result<Report> {
+    crate::destination::outside_outputs(dest, &opts.outputs)?;
     let report = build(opts)?;
     let page = html::page(&report).map_err(|msg| Error::Write { path: dest.to_path_buf(), msg })?;
     let mut tmp = dest.as_os_str().to_owned();
