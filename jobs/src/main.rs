@@ -189,6 +189,18 @@ struct Published {
     to: Option<NaiveDate>,
 }
 
+impl Published {
+    /// The range asked for, refused as a usage error when it is backwards.
+    fn checked(self) -> anyhow::Result<Published> {
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            if t < f {
+                return Err(exit::UsageError(format!("--to {t} is before --from {f}")).into());
+            }
+        }
+        Ok(self)
+    }
+}
+
 #[derive(Subcommand)]
 enum Export {
     /// A month's charges as a FOCUS 1.2 Cost and Usage dataset (one Parquet file).
@@ -298,15 +310,15 @@ fn main() -> ExitCode {
                 Err(e) => Err(e),
             }
         }
-        Job::Report { days: d, out, no_verify } => {
+        Job::Report { days: d, out, no_verify } => d.checked().and_then(|d| {
             report(d.outputs, d.data, metered(&meter), d.from, d.to, &out, !no_verify)
-        }
-        Job::Verify { days: d, json } => {
+        }),
+        Job::Verify { days: d, json } => d.checked().and_then(|d| {
             verify(&d.data, &d.outputs, metered(&meter).as_deref(), d.from, d.to, json)
-        }
-        Job::Simulate { catalogs, days: d, out, report } => {
+        }),
+        Job::Simulate { catalogs, days: d, out, report } => d.checked().and_then(|d| {
             simulate(&d.data, &d.outputs, &catalogs, d.from, d.to, &out, report.as_deref())
-        }
+        }),
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
             seed: g.seed,
@@ -409,11 +421,6 @@ fn report(
     dest: &Path,
     verify: bool,
 ) -> anyhow::Result<()> {
-    if let (Some(f), Some(t)) = (from, to) {
-        if t < f {
-            return Err(exit::UsageError(format!("--to {t} is before --from {f}")).into());
-        }
-    }
     let started = std::time::Instant::now();
     let opts = rtcbill_pipeline::report::Options { outputs, data, metered, from, to, verify };
     let r = rtcbill_pipeline::report::write(&opts, dest)?;
