@@ -1,7 +1,6 @@
 //! rules.md, Inputs: a bad input stops the run before anything is written, exit 65 (EX_DATAERR),
 //! with one line on stderr naming the file, the column and, for a null, the row.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -269,17 +268,17 @@ fn a_quantity_beyond_int32_names_its_row() {
 fn an_entry_named_like_parquet_that_is_not_a_parquet_file_is_refused() {
     // Rows in any of these were lost unread: apps moved into a folder `apps/part-0.parquet/`
     // (as Spark writes) left no app, and every slice was rejected `unknown_app`, exit 0.
-    let cases: [(&str, &dyn Fn(&Path)); 3] = [
-        ("part-1.parquet", &|p| std::fs::create_dir(p).unwrap()),
-        ("part-1.parquet", &|p| std::os::unix::fs::symlink("nowhere.parquet", p).unwrap()),
-        ("part-1.PARQUET", &|p| {
-            std::fs::copy(p.with_file_name("part-0.parquet"), p).unwrap();
-        }),
-    ];
-    for (name, make) in cases {
+    for (name, kind) in
+        [("part-1.parquet", "folder"), ("part-1.parquet", "link"), ("part-1.PARQUET", "copy")]
+    {
         let root = DataRoot::new();
         good_day(&root);
-        make(&root.path().join("apps").join(name));
+        let p = root.path().join("apps").join(name);
+        match kind {
+            "folder" => std::fs::create_dir(&p).unwrap(),
+            "link" => std::os::unix::fs::symlink("nowhere.parquet", &p).unwrap(),
+            _ => _ = std::fs::copy(p.with_file_name("part-0.parquet"), &p).unwrap(),
+        }
         fails_with(&root, &[&format!("apps/{name}")]);
     }
     // Another kind of file is left unread with a warning; hidden ones (`_SUCCESS`) silently.
