@@ -317,7 +317,7 @@ fn main() -> ExitCode {
             verify(&d.data, &d.outputs, metered(&meter).as_deref(), d.from, d.to, json)
         }),
         Job::Simulate { catalogs, days: d, out, report } => d.checked().and_then(|d| {
-            simulate(&d.data, &d.outputs, &catalogs, d.from, d.to, &out, report.as_deref())
+            simulate(&d, metered(&meter).as_deref(), &catalogs, &out, report.as_deref())
         }),
         Job::Schema { dataset } => schema(dataset.as_deref()),
         Job::Generate(g) => rtcbill_pipeline::generate::generate(&GenerateOptions {
@@ -481,14 +481,13 @@ fn verify(
 
 /// Loads the candidates, replays, prints the summary table.
 fn simulate(
-    data: &Path,
-    outputs: &Path,
+    d: &Published,
+    metered: Option<&Path>,
     catalogs: &[PathBuf],
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
     out: &Path,
     report: Option<&Path>,
 ) -> anyhow::Result<()> {
+    let (data, outputs, from, to) = (&d.data, &d.outputs, d.from, d.to);
     use rtcbill_pipeline::simulate::Candidate;
     let mut candidates = Vec::new();
     for path in catalogs {
@@ -504,7 +503,7 @@ fn simulate(
     let currency = candidates.first().map(|c| c.catalog.currency.clone()).unwrap_or_default();
     let started = std::time::Instant::now();
     let (summaries, (first, last)) =
-        rtcbill_pipeline::simulate::simulate(data, outputs, candidates, from, to, out)?;
+        rtcbill_pipeline::simulate::simulate(data, outputs, metered, candidates, from, to, out)?;
     outln!(
         "{} days replayed ({first}..{last}) in {:.2} s; results under {}",
         (last - first).num_days() + 1,

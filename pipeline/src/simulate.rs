@@ -264,10 +264,12 @@ fn usage_for(cat: &Catalog, m: &Metering, candidate: &str) -> Result<Vec<UsageDa
 }
 
 /// Replays the published days `from..=to` of `outputs` under each candidate and writes, under
-/// `out/<candidate>/`, the four diff datasets; returns one summary per candidate.
+/// `out/<candidate>/`, the four diff datasets; returns one summary per candidate. `metered` is
+/// the folder the days were metered from, if any (the usage files their records name).
 pub fn simulate(
     data: &Path,
     outputs: &Path,
+    metered: Option<&Path>,
     candidates: Vec<Candidate>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
@@ -280,7 +282,12 @@ pub fn simulate(
     // Every day of the range present and whole (no gap, no missing partition).
     published.check_days(days.iter().copied())?;
     let (first, last) = (days[0], days[days.len() - 1]);
-    let chain = Chain::load(data, Source::Raw(MeterEngine::Stream))?;
+    // The days' usage files are where their runs read them: raw, or a `--metered` folder.
+    let source = match metered {
+        Some(dir) => Source::Metered(dir.to_path_buf()),
+        None => Source::Raw(MeterEngine::Stream),
+    };
+    let chain = Chain::load(data, source)?;
     inputs_as_billed(&chain, &root, &days)?;
     let start: Vec<Account> = if first == chain.epoch {
         chain.opening_state()

@@ -118,6 +118,17 @@ fn days_metered_from_a_folder_verify_against_that_folder() {
     let raw = rtcbill(&["verify", "--data", d, "--outputs", o]);
     assert_eq!(raw.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&raw.stdout).contains("inputs_unchanged"));
+    // simulate alike: its days are the ones billed only with `--metered`
+    let cat = data.join("catalog.toml");
+    let sim = |meter: &[&str], dest: &str| {
+        let args = ["simulate", "--data", d, "--outputs", o, "--catalog", cat.to_str().unwrap()];
+        let dest = tmp.path().join(dest);
+        rtcbill(&[meter, &args[..], &["--out", dest.to_str().unwrap()]].concat())
+    };
+    ok(sim(&["--metered", m], "sim"));
+    let raw = sim(&[], "raw");
+    assert_eq!(raw.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&raw.stderr).contains("its usage files changed"));
 }
 
 /// Spark's reader turns millisecond timestamps into microseconds with overflow checks: a
