@@ -236,7 +236,7 @@ struct GenerateArgs {
     /// Data root to write.
     #[arg(long, default_value = "sample-data")]
     out: PathBuf,
-    /// First usage day (the epoch).
+    /// First usage day (the epoch; the days lie from 2020-01-01 to 9998-12-31).
     #[arg(long, default_value = "2026-09-01")]
     start: NaiveDate,
     /// Number of usage days (at least 1).

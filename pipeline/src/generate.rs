@@ -550,6 +550,17 @@ pub fn generate(o: &GenerateOptions) -> Result<()> {
             o.out.display()
         )));
     }
+    // A root `run` takes: its catalog prices days from 2020-01-01, and every instant lies in
+    // the years 1 to 9999 (rules.md, Inputs; the scenarios reach past the last day).
+    let end = o.start.checked_add_days(chrono::Days::new(u64::from(o.days)));
+    let (low, high) = (NaiveDate::from_ymd_opt(2020, 1, 1), NaiveDate::from_ymd_opt(9998, 12, 31));
+    if Some(o.start) < low || end.is_none() || end > high {
+        return Err(Error::Invalid(format!(
+            "--start {} and --days {}: the days must lie from 2020-01-01 (the generated \
+             catalog's first prices) to 9998-12-31 (every instant in the years 1 to 9999)",
+            o.start, o.days
+        )));
+    }
     let cat = crate::catalog_file::parse(CATALOG).map_err(Error::Invalid)?;
     let c = Clock { cat };
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);

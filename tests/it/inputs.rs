@@ -495,6 +495,16 @@ fn odd_commands_end_cleanly() {
     assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not empty"));
     assert_eq!(std::fs::read_dir(&g).unwrap().count(), 1);
+    // Days before the generated catalog's prices, or whose events would fall outside the years
+    // 1 to 9999: roots `run` refuses.
+    let g = tmp.path().join("g9999");
+    for (start, days) in [("9999-12-20", "1"), ("0001-01-01", "1"), ("2026-01-01", "4294967295")] {
+        let o =
+            rtcbill(&["generate", "--out", g.to_str().unwrap(), "--start", start, "--days", days]);
+        assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("from 2020-01-01"));
+        assert!(!g.exists());
+    }
     // A stdout that cannot be written does not fail a job whose work is done.
     let out = tmp.path().join("out");
     let o = std::process::Command::new(bin())
