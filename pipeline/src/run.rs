@@ -56,6 +56,17 @@ pub enum Source {
     Metered(PathBuf),
 }
 
+impl Source {
+    /// Where the runs read the usage files of the days a reading job checks (`verify`,
+    /// `simulate`): a `--metered` folder, or the raw files.
+    pub fn of_billed(metered: Option<&Path>) -> Source {
+        match metered {
+            Some(dir) => Source::Metered(dir.to_path_buf()),
+            None => Source::Raw(MeterEngine::Stream),
+        }
+    }
+}
+
 impl Chain {
     pub fn load(data: &Path, source: Source) -> Result<Chain> {
         let mut inputs = Inputs::load(data)?;

@@ -17,7 +17,7 @@ use crate::clock::{add_days, month_start, Ts};
 use crate::engine::{charged, Account};
 use crate::error::{Error, Result};
 use crate::input::Table;
-use crate::meter::{MeterEngine, UsageDaily};
+use crate::meter::UsageDaily;
 use crate::output::{partition_file, write_file, Cols};
 use crate::rows::DayRows;
 use crate::run::{Chain, Source};
@@ -282,12 +282,7 @@ pub fn simulate(
     // Every day of the range present and whole (no gap, no missing partition).
     published.check_days(days.iter().copied())?;
     let (first, last) = (days[0], days[days.len() - 1]);
-    // The days' usage files are where their runs read them: raw, or a `--metered` folder.
-    let source = match metered {
-        Some(dir) => Source::Metered(dir.to_path_buf()),
-        None => Source::Raw(MeterEngine::Stream),
-    };
-    let chain = Chain::load(data, source)?;
+    let chain = Chain::load(data, Source::of_billed(metered))?;
     inputs_as_billed(&chain, &root, &days)?;
     let start: Vec<Account> = if first == chain.epoch {
         chain.opening_state()

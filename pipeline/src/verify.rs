@@ -19,7 +19,6 @@ use crate::clock::{add_days, Ts, MICROS_PER_DAY, MICROS_PER_HOUR};
 use crate::engine::charged;
 use crate::error::{Error, Result};
 use crate::input::{Inputs, Table};
-use crate::meter::MeterEngine;
 use crate::output::partition_file;
 use crate::run::{Chain, Source, WindowHashes};
 use crate::store::{Manifest, Published, Record};
@@ -154,12 +153,7 @@ pub fn verify(
     let root = published.root.clone();
     let done = published.done_days()?;
     let days = published.days_in(from, to)?;
-    // The days' usage files are where their runs read them: raw, or a `--metered` folder.
-    let source = match metered {
-        Some(dir) => Source::Metered(dir.to_path_buf()),
-        None => Source::Raw(MeterEngine::Stream),
-    };
-    let chain = Chain::load(data, source)?;
+    let chain = Chain::load(data, Source::of_billed(metered))?;
     let inputs = Inputs::load(data)?;
     let ctx = Ctx::new(&chain, &inputs, root.clone());
     let mut outcome = Outcome { days: days.len(), violations: Vec::new() };
