@@ -88,6 +88,56 @@ impl PartialOrd for RejectedSlice {
     }
 }
 
+/// Sorts rows as [`Ord`] does, fast at millions of rows: each row's text lives in an
+/// allocation of its own, so comparing two rows reads two places at random (at 100M slices,
+/// 5M rejects took a tenth of the run's CPU). A key beside each row holds its reason and 16
+/// bytes of its event id past the prefix every id shares (ids named by day share a long one);
+/// only rows whose keys tie read their text. Then the rows are moved into that order.
+pub fn sort_rows(rows: &mut [RejectedSlice]) {
+    use rayon::slice::ParallelSliceMut;
+    let ids = || rows.iter().filter_map(|r| r.event_id());
+    let shared = ids().next().map_or(0, |first| {
+        ids().fold(first.len(), |n, id| {
+            first.as_bytes()[..n].iter().zip(id.as_bytes()).take_while(|(a, b)| a == b).count()
+        })
+    });
+    let mut by_text = RejectReason::ALL.to_vec();
+    by_text.sort_by_key(|r| r.as_str());
+    let rank = |r: RejectReason| by_text.iter().position(|&x| x == r).expect("listed") as u8;
+    // (past `shared`, ids compare as their next 16 bytes, zeros after the end, and on a tie
+    // in full; a null id sorts first)
+    let mut keys: Vec<(u64, u64, u32, u8)> = (rows.iter().enumerate())
+        .map(|(i, r)| {
+            let mut b = [0u8; 16];
+            if let Some(id) = r.event_id() {
+                let rest = &id.as_bytes()[shared..];
+                b[..rest.len().min(16)].copy_from_slice(&rest[..rest.len().min(16)]);
+            }
+            let [hi, lo] = [&b[..8], &b[8..]].map(|x| u64::from_be_bytes(x.try_into().unwrap()));
+            (hi, lo, i as u32, rank(r.reason) << 1 | r.event_id().is_some() as u8)
+        })
+        .collect();
+    keys.par_sort_unstable_by(|a, b| {
+        (a.3, a.0, a.1)
+            .cmp(&(b.3, b.0, b.1))
+            .then_with(|| rows[a.2 as usize].cmp(&rows[b.2 as usize]))
+    });
+    // Row `order[k]` goes to place k: each cycle of the permutation is followed once.
+    let mut order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
+    for start in 0..order.len() {
+        let mut at = start;
+        loop {
+            let from = order[at] as usize;
+            order[at] = at as u32;
+            if from == start || from == at {
+                break;
+            }
+            rows.swap(at, from);
+            at = from;
+        }
+    }
+}
+
 /// The text columns of a rejected slice.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RejectedText<'a> {
@@ -215,5 +265,30 @@ mod tests {
         let zero =
             RejectedSlice::new(RejectReason::InvalidSeconds, text, Some(0), Some(-5), Some(0));
         assert!(r < zero && r != zero);
+    }
+
+    proptest::proptest! {
+        /// `sort_rows` gives `Ord`'s order, whatever the ids share: null and empty ids, ids
+        /// that are prefixes of others or end inside the 8 key bytes, equal keys, every reason.
+        #[test]
+        fn sort_rows_sorts_as_ord_does(
+            shared in "(20260901-)?",
+            rows in proptest::collection::vec(
+                (0..7usize, proptest::option::of("[ab]{0,20}"), proptest::option::of(0..3i64), 0..3i64),
+                0..200,
+            ),
+        ) {
+            let mut rows: Vec<RejectedSlice> = (rows.iter())
+                .map(|(reason, id, app, secs)| {
+                    let id = id.as_ref().map(|id| format!("{shared}{id}"));
+                    let text = RejectedText { event_id: id.as_deref(), user_id: Some("u"), ..Default::default() };
+                    RejectedSlice::new(RejectReason::ALL[*reason], text, *app, Some(*secs), Some(*secs))
+                })
+                .collect();
+            let mut want = rows.clone();
+            want.sort();
+            sort_rows(&mut rows);
+            proptest::prop_assert_eq!(rows, want);
+        }
     }
 }

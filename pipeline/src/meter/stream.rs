@@ -390,7 +390,7 @@ pub fn meter_day(
     let mut usage = counters.usage(&ctx);
     usage.sort();
     // Rows that compare equal are equal in every column: any order of them is the same file.
-    rejected.par_sort_unstable();
+    super::sort_rows(&mut rejected);
     let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
     let rejected_n = rejected.len() as u64;
     crate::release_freed();
