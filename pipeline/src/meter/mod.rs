@@ -101,9 +101,10 @@ pub fn sort_rows(rows: &mut [RejectedSlice]) {
             first.as_bytes()[..n].iter().zip(id.as_bytes()).take_while(|(a, b)| a == b).count()
         })
     });
-    let mut by_text = RejectReason::ALL.to_vec();
-    by_text.sort_by_key(|r| r.as_str());
-    let rank = |r: RejectReason| by_text.iter().position(|&x| x == r).expect("listed") as u8;
+    // (a reason's rank in its own order, which is its text's: a byte to compare, not a str)
+    let mut ranked = RejectReason::ALL.to_vec();
+    ranked.sort();
+    let rank = |r: RejectReason| ranked.iter().position(|&x| x == r).expect("listed") as u8;
     // (past `shared`, ids compare as their next 16 bytes, zeros after the end, and on a tie
     // in full; a null id sorts first)
     let mut keys: Vec<(u64, u64, u32, u8)> = (rows.iter().enumerate())
@@ -269,7 +270,8 @@ mod tests {
 
     proptest::proptest! {
         /// `sort_rows` gives `Ord`'s order, whatever the ids share: null and empty ids, ids
-        /// that are prefixes of others or end inside the 8 key bytes, equal keys, every reason.
+        /// that are prefixes of others, end inside the 16 key bytes or go past them, equal
+        /// keys, every reason.
         #[test]
         fn sort_rows_sorts_as_ord_does(
             shared in "(20260901-)?",
