@@ -9,6 +9,7 @@
 
 pub mod reference;
 pub mod stream;
+mod table;
 
 use chrono::NaiveDate;
 

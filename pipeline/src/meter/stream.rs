@@ -23,13 +23,14 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use rtcbill_schemas::{self as schemas, c};
-use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
+use rustc_hash::FxBuildHasher;
 
 use crate::catalog::Catalog;
 use crate::clock::{add_days, Ts};
 use crate::error::{Error, Result};
 use crate::input::{timestamps_us, App, Micros, UsageFile};
 
+use super::table::{prefetch, AppIndex, FingerprintSet, AHEAD};
 use super::{
     MeterCounts, Metered, RejectReason, RejectedSlice, RejectedText, UsageDaily, MAX_SECONDS,
 };
@@ -57,7 +58,7 @@ struct Ctx<'a> {
     day_start: Ts,
     day_end: Ts,
     /// app id → index into `apps`.
-    app_index: FxHashMap<i64, u32>,
+    app_index: AppIndex,
     apps: &'a [App],
     catalog: &'a Catalog,
 }
@@ -149,7 +150,21 @@ impl Ctx<'_> {
     /// The index of row `i`'s app, if it is known.
     fn app_of(&self, cols: &SliceCols, i: usize) -> Option<u32> {
         let a = &cols.app_id;
-        a.is_valid(i).then(|| a.value(i)).and_then(|a| self.app_index.get(&a).copied())
+        a.is_valid(i).then(|| a.value(i)).and_then(|a| self.app_index.get(a))
+    }
+
+    /// [`Ctx::app_of`] every row of a batch, into `apps`, in a loop of its own with each app
+    /// fetched a few rows ahead: at 1M apps every look-up misses the cache, and among the
+    /// slices' other work the misses would not overlap.
+    fn apps_of(&self, cols: &SliceCols, apps: &mut Vec<Option<u32>>) {
+        let ids = cols.app_id.values();
+        apps.clear();
+        for i in 0..ids.len() {
+            if let Some(&next) = ids.get(i + AHEAD) {
+                self.app_index.prefetch(next);
+            }
+            apps.push(self.app_of(cols, i));
+        }
     }
 }
 
@@ -194,6 +209,9 @@ fn concat<T>(parts: Vec<Vec<T>>) -> Vec<T> {
     }
     all
 }
+
+/// Stands for a missing event id among fingerprints (which are below 2^42).
+const NO_ID: Fingerprint = u64::MAX;
 
 fn event_hash(id: &str) -> Fingerprint {
     let mut h = FxBuildHasher.build_hasher();
@@ -255,7 +273,6 @@ impl Counters {
     /// fetched a few slices ahead: at 1M apps the cells are far out of cache, and among the
     /// slices' other work the misses would not overlap.
     fn count(&mut self, slices: &[(usize, i64)]) {
-        const AHEAD: usize = 16;
         for (k, &(cell, seconds)) in slices.iter().enumerate() {
             if let Some(&(next, _)) = slices.get(k + AHEAD) {
                 prefetch(&self.cells[next]);
@@ -272,21 +289,6 @@ impl Counters {
         }
         self
     }
-}
-
-/// Asks for the cache line of `x` ahead of its use (a hint: no effect on what is computed).
-#[inline(always)]
-fn prefetch<T>(x: &T) {
-    // SAFETY: SSE is part of every x86_64 target, and a prefetch reads nothing (it may not
-    // fault, whatever the address).
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast::<i8>(),
-        )
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 /// Tables a worker fills alone, handed from task to task (as many as tasks run at once): plain
@@ -347,7 +349,7 @@ pub fn meter_day(
     let ctx = Ctx {
         day_start: catalog.zone.start_of(day),
         day_end: catalog.zone.start_of(add_days(day, 1)),
-        app_index: apps.iter().enumerate().map(|(i, a)| (a.id, i as u32)).collect(),
+        app_index: AppIndex::new(apps.iter().map(|a| a.id)),
         apps,
         catalog,
     };
@@ -375,7 +377,7 @@ pub fn meter_day(
         "fingerprints seen more than once"
     );
     if !candidates.is_empty() {
-        let found = candidates_of(&tasks, candidates, &ctx)?;
+        let found = candidates_of(&tasks, &candidates, &ctx)?;
         settle(found, &mut counters, &mut rejected);
         tracing::debug!(
             %day,
@@ -455,11 +457,7 @@ fn classify_all(
             let (mut rejected, mut accepted, mut apps) = (Vec::new(), Vec::new(), Vec::new());
             let (mut mine, mut seen) = (counters.take(), fingerprints.take());
             scan(task, |cols| {
-                // The apps are looked up in a loop of their own, like the counters below: at 1M
-                // apps each look-up misses the cache, and there the misses overlap.
-                let n = cols.seconds.len();
-                apps.clear();
-                apps.extend((0..n).map(|i| ctx.app_of(cols, i)));
+                ctx.apps_of(cols, &mut apps);
                 accepted.clear();
                 for (i, &app) in apps.iter().enumerate() {
                     match classify(cols, i, app, ctx) {
@@ -484,7 +482,7 @@ fn classify_all(
 /// The fingerprints seen more than once: the event ids that may repeat. Each bucket is
 /// gathered from every worker and sorted on its own, in cache; its blocks are freed as they
 /// are gathered.
-fn repeated(workers: Vec<Buckets>) -> FxHashSet<Fingerprint> {
+fn repeated(workers: Vec<Buckets>) -> Vec<Fingerprint> {
     let mut by_bucket: Vec<Vec<Vec<u32>>> = (0..BUCKETS).map(|_| Vec::new()).collect();
     for w in workers {
         for (k, blocks) in w.0.into_iter().enumerate() {
@@ -534,43 +532,38 @@ fn radix_sort(v: &mut Vec<u32>) {
     }
 }
 
-/// A bit per value of the candidates' fingerprints' low 24 bits: 2 MB, so it stays in cache
-/// where the set (millions of fingerprints at 100M slices) does not, and most slices are
-/// passed over without a cache miss. A set bit only sends the slice on to the set.
-struct Sieve(Vec<u64>);
-
-impl Sieve {
-    fn key(f: &Fingerprint) -> usize {
-        (*f & 0xff_ffff) as usize
-    }
-    fn of(candidates: &FxHashSet<Fingerprint>) -> Sieve {
-        let mut bits = vec![0u64; (1 << 24) / 64];
-        for f in candidates {
-            bits[Self::key(f) / 64] |= 1 << (Self::key(f) % 64);
-        }
-        Sieve(bits)
-    }
-    fn may_hold(&self, f: &Fingerprint) -> bool {
-        self.0[Self::key(f) / 64] & (1 << (Self::key(f) % 64)) != 0
-    }
-}
-
 /// Pass 2: the accepted slices whose fingerprint repeats, in full, in one list per task (not
 /// concatenated: at 100M slices that copy would double their memory for a moment).
 fn candidates_of(
     tasks: &[Task],
-    candidates: FxHashSet<Fingerprint>,
+    candidates: &[Fingerprint],
     ctx: &Ctx,
 ) -> Result<Vec<Vec<Candidate>>> {
-    let seen = Sieve::of(&candidates);
+    let candidates = FingerprintSet::new(candidates);
     tasks
         .par_iter()
         .map(|task| {
-            let mut found = Vec::new();
+            let (mut found, mut fingerprints, mut maybe) = (Vec::new(), Vec::new(), Vec::new());
             scan(task, |cols| {
-                for i in 0..cols.seconds.len() {
-                    let Some(f) = cols.event_id.get(i).map(event_hash) else { continue };
-                    if !(seen.may_hold(&f) && candidates.contains(&f)) {
+                // In three loops, each fetching its table a few rows ahead: at 100M slices
+                // neither the sieve nor the set is in cache.
+                fingerprints.clear();
+                let ids = (0..cols.seconds.len()).map(|i| cols.event_id.get(i));
+                fingerprints.extend(ids.map(|id| id.map_or(NO_ID, event_hash)));
+                maybe.clear();
+                for (i, &f) in fingerprints.iter().enumerate() {
+                    if let Some(&next) = fingerprints.get(i + AHEAD) {
+                        candidates.prefetch_sieve(next);
+                    }
+                    if f != NO_ID && candidates.may_hold(f) {
+                        maybe.push(i);
+                    }
+                }
+                for (k, &i) in maybe.iter().enumerate() {
+                    if let Some(&next) = maybe.get(k + AHEAD) {
+                        candidates.prefetch(fingerprints[next]);
+                    }
+                    if !candidates.contains(fingerprints[i]) {
                         continue;
                     }
                     if let Ok((app, class, _)) = classify(cols, i, ctx.app_of(cols, i), ctx) {
@@ -664,6 +657,7 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustc_hash::FxHashMap;
 
     /// The radix sort agrees with the standard sort, repeats and extremes included.
     #[test]
@@ -701,8 +695,9 @@ mod tests {
         for _ in 0..3 {
             two.push(thrice);
         }
-        let found = repeated(vec![one, two]);
-        assert_eq!(found, FxHashSet::from_iter([twice, thrice]));
+        let mut found = repeated(vec![one, two]);
+        found.sort();
+        assert_eq!(found, [twice, thrice]);
     }
     use crate::catalog_file::tests::CATALOG;
     use crate::output::{write_file, Cols};
