@@ -52,6 +52,7 @@ PHASES = [
     ("pass 1", r"metering pass 1 .* secs=([\d.]+)"),
     ("fingerprint sort", r"fingerprints seen more than once .* secs=([\d.]+)"),
     ("pass 2", r"metering pass 2 .* secs=([\d.]+)"),
+    ("sorting", r"usage summed, rejects sorted .* secs=([\d.]+)"),
     ("rejects (beside the engine)", r"rejects_secs=([\d.]+)"),
     ("engine", r"engine_secs=([\d.]+)"),
     ("writing", r"writing_secs=([\d.]+)"),
@@ -77,6 +78,8 @@ def phases(log):
     for name, pat in PHASES:
         m = re.search(pat, log)
         found[name] = float(m.group(1)) if m else float("nan")
+    passes = re.search(r"metering passes done .* secs=([\d.]+)", log)
+    found["sorting"] -= float(passes.group(1)) if passes else float("nan")
     for later, earlier in [("pass 2", "fingerprint sort"), ("fingerprint sort", "pass 1")]:
         found[later] -= found[earlier]
     return found

@@ -93,8 +93,9 @@ impl PartialOrd for RejectedSlice {
 /// allocation of its own, so comparing two rows reads two places at random (at 100M slices,
 /// 5M rejects took a tenth of the run's CPU). A key beside each row holds its reason and 16
 /// bytes of its event id past the prefix every id shares (ids named by day share a long one);
-/// only rows whose keys tie read their text. Then the rows are moved into that order.
-pub fn sort_rows(rows: &mut [RejectedSlice]) {
+/// only rows whose keys tie read their text. Then the rows are gathered in that order into a
+/// new list (the 56-byte rows are copied for a moment, not their text).
+pub fn sort_rows(mut rows: Vec<RejectedSlice>) -> Vec<RejectedSlice> {
     use rayon::slice::ParallelSliceMut;
     let ids = || rows.iter().filter_map(|r| r.event_id());
     let shared = ids().next().map_or(0, |first| {
@@ -119,24 +120,58 @@ pub fn sort_rows(rows: &mut [RejectedSlice]) {
             (hi, lo, i as u32, rank(r.reason) << 1 | r.event_id().is_some() as u8)
         })
         .collect();
-    keys.par_sort_unstable_by(|a, b| {
-        (a.3, a.0, a.1)
-            .cmp(&(b.3, b.0, b.1))
-            .then_with(|| rows[a.2 as usize].cmp(&rows[b.2 as usize]))
-    });
-    // Row `order[k]` goes to place k: each cycle of the permutation is followed once.
-    let mut order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
-    for start in 0..order.len() {
-        let mut at = start;
-        loop {
-            let from = order[at] as usize;
-            order[at] = at as u32;
-            if from == start || from == at {
-                break;
-            }
-            rows.swap(at, from);
-            at = from;
+    // Keys first, without reading a row; then each run of tied keys (copies of one id, mostly:
+    // millions at 100M slices) by the rows' own order. Read inside the sort, each tie cost a
+    // comparison or more of two rows' text at random places.
+    let key = |k: &(u64, u64, u32, u8)| (k.3, k.0, k.1);
+    keys.par_sort_unstable_by_key(key);
+    let mut runs = Vec::new();
+    let mut at = 0;
+    for run in keys.chunk_by(|a, b| key(a) == key(b)) {
+        if run.len() > 1 {
+            runs.push(at..at + run.len());
         }
+        at += run.len();
+    }
+    // (in two halves, one a core)
+    let half = runs.get(runs.len() / 2).map_or(keys.len(), |r| r.start);
+    let (front, back) = keys.split_at_mut(half);
+    let (rf, rb) = runs.split_at(runs.len() / 2);
+    rayon::join(|| sort_runs(&rows, front, rf, 0), || sort_runs(&rows, back, rb, half));
+    // The rows gathered in that order, each fetched a few rows ahead.
+    let mut sorted = Vec::with_capacity(rows.len());
+    for (k, at) in keys.iter().enumerate() {
+        if let Some(next) = keys.get(k + table::AHEAD) {
+            table::prefetch(&rows[next.2 as usize]);
+        }
+        let empty =
+            RejectedSlice::new(RejectReason::MissingEventId, Default::default(), None, None, None);
+        sorted.push(std::mem::replace(&mut rows[at.2 as usize], empty));
+    }
+    sorted
+}
+
+/// Sorts each of `runs` (ranges of `keys` offset by `at`) by the rows' own order. The first
+/// rows of a run, then their text (whose address is in the row), are fetched a few runs ahead.
+fn sort_runs(
+    rows: &[RejectedSlice],
+    keys: &mut [(u64, u64, u32, u8)],
+    runs: &[std::ops::Range<usize>],
+    at: usize,
+) {
+    let of = |r: &std::ops::Range<usize>| r.start - at..r.end - at;
+    for (j, run) in runs.iter().enumerate() {
+        if let Some(r) = runs.get(j + table::AHEAD) {
+            for k in keys[of(r)].iter().take(4) {
+                table::prefetch(&rows[k.2 as usize]);
+            }
+        }
+        if let Some(r) = runs.get(j + table::AHEAD / 2) {
+            for k in keys[of(r)].iter().take(4) {
+                table::prefetch(rows[k.2 as usize].text.as_ptr());
+            }
+        }
+        keys[of(run)].sort_unstable_by(|a, b| rows[a.2 as usize].cmp(&rows[b.2 as usize]));
     }
 }
 
@@ -281,7 +316,7 @@ mod tests {
                 0..200,
             ),
         ) {
-            let mut rows: Vec<RejectedSlice> = (rows.iter())
+            let rows: Vec<RejectedSlice> = (rows.iter())
                 .map(|(reason, id, app, secs)| {
                     let id = id.as_ref().map(|id| format!("{shared}{id}"));
                     let text = RejectedText { event_id: id.as_deref(), user_id: Some("u"), ..Default::default() };
@@ -290,7 +325,7 @@ mod tests {
                 .collect();
             let mut want = rows.clone();
             want.sort();
-            sort_rows(&mut rows);
+            let rows = sort_rows(rows);
             proptest::prop_assert_eq!(rows, want);
         }
     }

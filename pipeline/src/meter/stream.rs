@@ -382,7 +382,7 @@ pub fn meter_day(
         tracing::debug!(
             %day,
             secs = clock.elapsed().as_secs_f64(),
-        peak_mib = crate::peak_mib(),
+            peak_mib = crate::peak_mib(),
             "metering pass 2 (candidates read in full and settled) done"
         );
     }
@@ -392,7 +392,8 @@ pub fn meter_day(
     let mut usage = counters.usage(&ctx);
     usage.sort();
     // Rows that compare equal are equal in every column: any order of them is the same file.
-    super::sort_rows(&mut rejected);
+    let rejected = super::sort_rows(rejected);
+    tracing::debug!(%day, secs = clock.elapsed().as_secs_f64(), "usage summed, rejects sorted");
     let accepted: u64 = usage.iter().map(|u| u.slices as u64).sum();
     let rejected_n = rejected.len() as u64;
     crate::release_freed();

@@ -18,16 +18,14 @@ fn bits_for(n: usize) -> u32 {
     (2 * n).max(2).next_power_of_two().trailing_zeros()
 }
 
-/// Asks for the cache line of `x` ahead of its use (a hint: no effect on what is computed).
+/// Asks for the cache line at `x` ahead of its use (a hint: no effect on what is computed).
 #[inline(always)]
-pub fn prefetch<T>(x: &T) {
+pub fn prefetch<T>(x: *const T) {
     // SAFETY: SSE is part of every x86_64 target, and a prefetch reads nothing (it may not
     // fault, whatever the address).
     #[cfg(target_arch = "x86_64")]
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast::<i8>(),
-        )
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(x.cast::<i8>())
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = x;
