@@ -138,15 +138,15 @@ pub fn sort_rows(mut rows: Vec<RejectedSlice>) -> Vec<RejectedSlice> {
     let (front, back) = keys.split_at_mut(half);
     let (rf, rb) = runs.split_at(runs.len() / 2);
     rayon::join(|| sort_runs(&rows, front, rf, 0), || sort_runs(&rows, back, rb, half));
-    // The rows gathered in that order, each fetched a few rows ahead.
+    // The rows gathered in that order, each fetched a few rows ahead (and left empty: no text).
+    let empty =
+        RejectedSlice::new(RejectReason::MissingEventId, Default::default(), None, None, None);
     let mut sorted = Vec::with_capacity(rows.len());
     for (k, at) in keys.iter().enumerate() {
         if let Some(next) = keys.get(k + table::AHEAD) {
             table::prefetch(&rows[next.2 as usize]);
         }
-        let empty =
-            RejectedSlice::new(RejectReason::MissingEventId, Default::default(), None, None, None);
-        sorted.push(std::mem::replace(&mut rows[at.2 as usize], empty));
+        sorted.push(std::mem::replace(&mut rows[at.2 as usize], empty.clone()));
     }
     sorted
 }
