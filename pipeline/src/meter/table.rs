@@ -7,15 +7,25 @@
 /// How many slices ahead a look-up's memory is asked for.
 pub const AHEAD: usize = 16;
 
-/// The slot a key hashes to, among `1 << bits` (Fibonacci hashing: the top bits of the
-/// product, which mix every bit of the key).
-fn home(key: u64, bits: u32) -> usize {
-    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+/// The slot a key hashes to, among `len` (a power of two; Fibonacci hashing: the top bits of
+/// the product, which mix every bit of the key).
+fn home(key: u64, len: usize) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - len.trailing_zeros())) as usize
 }
 
-/// The number of bits of a table for `n` keys: at least twice as many slots as keys.
-fn bits_for(n: usize) -> u32 {
-    (2 * n).max(2).next_power_of_two().trailing_zeros()
+/// The number of slots of a table for `n` keys: at least twice as many.
+fn slots_for(n: usize) -> usize {
+    (2 * n).max(2).next_power_of_two()
+}
+
+/// The first slot from `key`'s home on (wrapping around) that `stop` accepts: the key's own,
+/// or the empty one where it would go (a table at most half full always has one).
+fn probe<T>(slots: &[T], key: u64, stop: impl Fn(&T) -> bool) -> usize {
+    let mut s = home(key, slots.len());
+    while !stop(&slots[s]) {
+        s = (s + 1) & (slots.len() - 1);
+    }
+    s
 }
 
 /// Asks for the cache line at `x` ahead of its use (a hint: no effect on what is computed).
@@ -31,12 +41,9 @@ pub fn prefetch<T>(x: *const T) {
     let _ = x;
 }
 
-/// App id → its index among the day's apps.
-pub struct AppIndex {
-    bits: u32,
-    /// (app id, index); an index of `u32::MAX` marks an empty slot.
-    slots: Vec<(i64, u32)>,
-}
+/// App id → its index among the day's apps: slots of (app id, index), an index of
+/// `u32::MAX` marking an empty one.
+pub struct AppIndex(Vec<(i64, u32)>);
 
 const NO_APP: u32 = u32::MAX;
 
@@ -44,35 +51,26 @@ impl AppIndex {
     /// The index of each id, by position (ids are unique: the inputs refuse a repeated one).
     pub fn new(ids: impl ExactSizeIterator<Item = i64>) -> AppIndex {
         assert!(ids.len() < NO_APP as usize, "fewer apps than u32::MAX");
-        let bits = bits_for(ids.len());
-        let mut t = AppIndex { bits, slots: vec![(0, NO_APP); 1 << bits] };
+        let mut t = AppIndex(vec![(0, NO_APP); slots_for(ids.len())]);
         for (i, id) in ids.enumerate() {
-            let mut s = home(id as u64, bits);
-            while t.slots[s].1 != NO_APP && t.slots[s].0 != id {
-                s = (s + 1) & (t.slots.len() - 1);
-            }
-            t.slots[s] = (id, i as u32);
+            let s = t.slot(id);
+            t.0[s] = (id, i as u32);
         }
         t
     }
 
+    fn slot(&self, id: i64) -> usize {
+        probe(&self.0, id as u64, |&(key, index)| index == NO_APP || key == id)
+    }
+
     pub fn get(&self, id: i64) -> Option<u32> {
-        let mut s = home(id as u64, self.bits);
-        loop {
-            let (key, index) = self.slots[s];
-            if index == NO_APP {
-                return None;
-            }
-            if key == id {
-                return Some(index);
-            }
-            s = (s + 1) & (self.slots.len() - 1);
-        }
+        let (_, index) = self.0[self.slot(id)];
+        (index != NO_APP).then_some(index)
     }
 
     /// Starts the look-up of `id`.
     pub fn prefetch(&self, id: i64) {
-        prefetch(&self.slots[home(id as u64, self.bits)]);
+        prefetch(&self.0[home(id as u64, self.0.len())]);
     }
 }
 
@@ -83,7 +81,6 @@ impl AppIndex {
 pub struct FingerprintSet {
     sieve: Vec<u64>,
     sieve_mask: u64,
-    bits: u32,
     /// `EMPTY` marks an empty slot.
     slots: Vec<u64>,
 }
@@ -93,24 +90,23 @@ const EMPTY: u64 = u64::MAX;
 impl FingerprintSet {
     pub fn new(members: &[u64]) -> FingerprintSet {
         let sieve_bits = (16 * members.len()).max(64).next_power_of_two();
-        let bits = bits_for(members.len());
         let mut t = FingerprintSet {
             sieve: vec![0; sieve_bits / 64],
             sieve_mask: sieve_bits as u64 - 1,
-            bits,
-            slots: vec![EMPTY; 1 << bits],
+            slots: vec![EMPTY; slots_for(members.len())],
         };
         for &f in members {
             assert_ne!(f, EMPTY, "a fingerprint is below u64::MAX");
             let k = f & t.sieve_mask;
             t.sieve[k as usize / 64] |= 1 << (k % 64);
-            let mut s = home(f, bits);
-            while t.slots[s] != EMPTY && t.slots[s] != f {
-                s = (s + 1) & (t.slots.len() - 1);
-            }
+            let s = t.slot(f);
             t.slots[s] = f;
         }
         t
+    }
+
+    fn slot(&self, f: u64) -> usize {
+        probe(&self.slots, f, |&x| x == EMPTY || x == f)
     }
 
     /// Whether `f` may be a member (when it is, this is always true).
@@ -125,22 +121,12 @@ impl FingerprintSet {
     }
 
     pub fn contains(&self, f: u64) -> bool {
-        if f == EMPTY {
-            return false;
-        }
-        let mut s = home(f, self.bits);
-        loop {
-            match self.slots[s] {
-                x if x == f => return true,
-                EMPTY => return false,
-                _ => s = (s + 1) & (self.slots.len() - 1),
-            }
-        }
+        f != EMPTY && self.slots[self.slot(f)] == f
     }
 
     /// Starts [`FingerprintSet::contains`] of `f`.
     pub fn prefetch(&self, f: u64) {
-        prefetch(&self.slots[home(f, self.bits)]);
+        prefetch(&self.slots[home(f, self.slots.len())]);
     }
 }
 
@@ -181,11 +167,10 @@ mod tests {
     /// Keys that all hash to the last slot are still found: the probe wraps around the table.
     #[test]
     fn probes_wrap_around() {
-        let bits = bits_for(4);
-        let last = (1 << bits) - 1;
-        let keys: Vec<u64> = (0u64..).filter(|&k| home(k, bits) == last).take(4).collect();
+        let len = slots_for(4);
+        let keys: Vec<u64> = (0u64..).filter(|&k| home(k, len) == len - 1).take(4).collect();
         let index = AppIndex::new(keys.iter().map(|&k| k as i64));
-        assert_eq!(index.slots[0].0, keys[1] as i64, "the second key wrapped to slot 0");
+        assert_eq!(index.0[0].0, keys[1] as i64, "the second key wrapped to slot 0");
         for (i, &k) in keys.iter().enumerate() {
             assert_eq!(index.get(k as i64), Some(i as u32));
         }
