@@ -564,9 +564,14 @@ pub fn execute(
         let chain = &chain;
         // An ordinary nightly meters its one new day while the history is checked: metering
         // needs nothing of the history, and the checks leave a core idle much of the time.
-        let ahead = ahead_day(chain, &store, plan, overlap)
-            .map(|day| (day, scope.spawn(move || chain.meter(day))));
-        run_plan(chain, &mut store, plan, overlap, ahead, on_day)
+        let ahead_day = ahead_day(chain, &store, plan, overlap);
+        let ahead = ahead_day.map(|day| (day, scope.spawn(move || chain.meter(day))));
+        // Its `work/` tree too: the day is the only one it rewrites unless the checks find
+        // a day to redo (then the tree is brought up to date again for those days).
+        let prepared = ahead_day
+            .and_then(|day| store.preparer((day, day)))
+            .map(|p| scope.spawn(move || p.prepare()));
+        run_plan(chain, &mut store, plan, overlap, ahead, prepared, on_day)
     });
     // A year of events is freed beside the publication (and not waited for at exit).
     std::thread::spawn(move || drop(chain));
@@ -605,6 +610,9 @@ fn ahead_day(chain: &Chain, store: &Store, plan: Plan, overlap: bool) -> Option<
 /// A day metered ahead ([`ahead_day`]), to be taken when the run gets to it.
 type Ahead<'s> = Option<(NaiveDate, std::thread::ScopedJoinHandle<'s, Result<meter::Metered>>)>;
 
+/// A `work/` tree made ahead ([`store::Store::preparer`]), to be taken when the run begins.
+type Prepared<'s> = Option<std::thread::ScopedJoinHandle<'s, store::Prepared>>;
+
 /// Day `day` metered: the one metered ahead if it is that day, else metered now.
 fn metered_day(chain: &Chain, ahead: &mut Ahead, day: NaiveDate) -> Result<meter::Metered> {
     match ahead.take() {
@@ -625,6 +633,7 @@ fn run_plan(
     plan: Plan,
     overlap: bool,
     mut ahead: Ahead,
+    prepared: Prepared,
     on_day: &mut dyn FnMut(&DaySummary, usize, usize),
 ) -> Result<Vec<DaySummary>> {
     let clock = std::time::Instant::now();
@@ -677,7 +686,7 @@ fn run_plan(
         if then != now {
             tracing::info!(then = %then, now = %now, "the interrupted run reported its changes on another day: its work is dropped");
             store.discard()?;
-            return run_plan(chain, store, plan, overlap, ahead, on_day);
+            return run_plan(chain, store, plan, overlap, ahead, prepared, on_day);
         }
     }
     if asked < chain.epoch {
@@ -742,7 +751,9 @@ fn run_plan(
     };
     // (days the interrupted run taken up wrote are this run's too)
     let first = store.taken_up().map_or(from, |r| r.from.min(from));
-    store.begin(&RunRecord { job: job.into(), from: first, to, head: Some(head) })?;
+    let prepared =
+        prepared.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+    store.begin(&RunRecord { job: job.into(), from: first, to, head: Some(head) }, prepared)?;
     let clock = std::time::Instant::now();
     let (mut state, start_hash) = match start {
         Some(start) => start,

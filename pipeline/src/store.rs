@@ -22,7 +22,8 @@
 //! what a long history would cost every night. The oldest snapshot kept (the spare, beyond the
 //! [`KEEP`] readable ones) is renamed away and brought up to date instead ([`refresh`]): a day
 //! whose record and state are the same files (inodes) in both trees was committed with the same
-//! outputs, so only the days that differ are linked again.
+//! outputs, so only the days that differ are linked again. An ordinary nightly does it while
+//! the done days are checked ([`Store::preparer`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
@@ -462,7 +463,10 @@ impl Store {
     /// Starts (or goes on with) this run's `work/` snapshot, recording what the run does: a
     /// tree equal to the current snapshot (every file a hard link of its file), in which the
     /// run rewrites days `run.from..=run.to`.
-    pub fn begin(&mut self, run: &RunRecord) -> Result<()> {
+    /// `prepared` is the tree [`Store::preparer`] made, if one was made: taken when it was
+    /// made from the current snapshot for the days this run rewrites, else brought up to date
+    /// again.
+    pub fn begin(&mut self, run: &RunRecord, prepared: Option<Prepared>) -> Result<()> {
         let work = self.out.join(META).join(WORK);
         if !self.working {
             if work.exists() {
@@ -470,7 +474,15 @@ impl Store {
             }
             match current_snapshot(&self.out) {
                 Some(cur) => {
-                    let tree = prepare_work(&self.out, &cur, (run.from, run.to))?;
+                    let rewrite = (run.from, run.to);
+                    let tree = match prepared {
+                        Some(Prepared { cur: c, rewrite: r, tree: Ok(tree) })
+                            if c == cur && r == rewrite =>
+                        {
+                            tree
+                        }
+                        _ => prepare_work(&self.out, &cur, rewrite)?,
+                    };
                     std::fs::rename(&tree, &work).map_err(|e| Error::io(&work, e))?;
                 }
                 None => std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?,
@@ -484,6 +496,16 @@ impl Store {
         sync_dir(&work)?;
         crash_point("begun");
         Ok(())
+    }
+
+    /// What makes this run's `work/` tree ahead of [`Store::begin`], for a run that will
+    /// rewrite days `rewrite` (inclusive): an ordinary nightly brings the spare snapshot up to
+    /// date while the done days are checked, since the tree depends only on the current
+    /// snapshot and those days. None when there is nothing to make it from or into (no
+    /// published snapshot, or an interrupted run's `work/` is taken up).
+    pub fn preparer(&self, rewrite: (NaiveDate, NaiveDate)) -> Option<Preparer> {
+        let cur = self.published.clone().filter(|_| !self.working)?;
+        Some(Preparer { out: self.out.clone(), cur, rewrite })
     }
 
     /// Starts writing a day (module docs). The day's folder in `_staging/` stays until the
@@ -569,6 +591,29 @@ impl Store {
         (self.interrupted, self.taken_up) = (BTreeSet::new(), None);
         Ok(())
     }
+}
+
+/// [`Store::preparer`]'s work, to be run on a thread of its own.
+pub struct Preparer {
+    out: PathBuf,
+    cur: PathBuf,
+    rewrite: (NaiveDate, NaiveDate),
+}
+
+impl Preparer {
+    /// The tree, in `_rtcbill/recycling/` ([`prepare_work`]). A run that ends before it
+    /// begins (nothing to do, bad input) leaves it there, as a discarded run leaves its tree.
+    pub fn prepare(self) -> Prepared {
+        let tree = prepare_work(&self.out, &self.cur, self.rewrite);
+        Prepared { cur: self.cur, rewrite: self.rewrite, tree }
+    }
+}
+
+/// A tree [`Preparer::prepare`] made: for the days `rewrite`, from snapshot `cur`.
+pub struct Prepared {
+    cur: PathBuf,
+    rewrite: (NaiveDate, NaiveDate),
+    tree: Result<PathBuf>,
 }
 
 /// A day as the snapshot published when the run began shows it ([`Store::published_day`]).
