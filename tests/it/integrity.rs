@@ -621,22 +621,39 @@ fn a_restating_nightly_killed_while_recycling_a_snapshot_is_finished_by_the_next
         &s.data.path().join("transactions/late-0.parquet"),
         &[("late-adj-2", 1004, "2026-10-20T03:00:00Z", "adjustment", -700)],
     );
+    // Redoing the done days from 2026-10-20 (one refresh of the spare); then the same with
+    // a new day, an ordinary nightly: its tree is brought up to date while the done days are
+    // checked, then again, for the days redone, when they are found changed.
+    for (today, refreshes) in [("2026-11-05", 1), ("2026-11-06", 2)] {
+        restated_while_recycling(&s, base.path(), &before, today, refreshes);
+    }
+}
+
+fn restated_while_recycling(
+    s: &Setup,
+    base: &Path,
+    before: &BTreeMap<String, Vec<u8>>,
+    today: &str,
+    refreshes: usize,
+) {
     let copy = || {
         let out = tempfile::tempdir().unwrap();
-        copy_out(base.path(), out.path());
+        copy_out(base, out.path());
         out
     };
     let run = |out: &Path, env: &[(&str, &str)]| {
-        job(s.data.path(), out, &["nightly", "--today", "2026-11-05"], env)
+        job(s.data.path(), out, &["nightly", "--today", today], env)
     };
     let clean = copy();
     let o = ok(run(clean.path(), &[("RTCBILL_LOG", "debug")]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("from=") && err.contains("snapshots/00000001"), "no recycling:\n{err}");
+    assert_eq!(err.matches("brought up to date").count(), refreshes, "{today}:\n{err}");
     let want = files(clean.path());
-    assert_ne!(want, before, "the late adjustment changed nothing");
-    // (11 datasets, then `_days/`: "relinked:12" is the end of the refresh)
-    let kills: [&[&str]; 6] = [
+    assert_ne!(&want, before, "the late adjustment changed nothing");
+    // (11 datasets, then `_days/`: "relinked:12" is the end of a refresh, "relinked:13" the
+    // first point of the second one)
+    let mut kills: Vec<&[&str]> = vec![
         &["recycling"],
         &["relinked:1"],
         &["relinked:6"],
@@ -644,21 +661,25 @@ fn a_restating_nightly_killed_while_recycling_a_snapshot_is_finished_by_the_next
         &["begun"],
         &["relinked:3", "relinked:8", "begun"],
     ];
+    if refreshes == 2 {
+        kills.extend([&["relinked:13"][..], &["relinked:18", "relinked:4"]]);
+    }
     for points in kills {
+        let what = format!("{today} {points:?}");
         let out = copy();
         for point in points {
             let o = run(out.path(), &[("RTCBILL_CRASH_AT", point)]);
-            assert!(!o.status.success(), "{points:?}: {point} was not reached");
-            assert_same(&before, &files(out.path()), &format!("{points:?}: readers after {point}"));
+            assert!(!o.status.success(), "{what}: {point} was not reached");
+            assert_same(before, &files(out.path()), &format!("{what}: readers after {point}"));
         }
         let o = ok(run(out.path(), &[("RTCBILL_LOG", "info")]));
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!err.contains("nothing to do"), "{points:?}: the restatement was skipped:\n{err}");
-        assert_same(&want, &files(out.path()), &format!("{points:?}"));
+        assert!(!err.contains("nothing to do"), "{what}: the restatement was skipped:\n{err}");
+        assert_same(&want, &files(out.path()), &what);
         assert_eq!(
             tree(&current_snapshot(out.path())).keys().collect::<Vec<_>>(),
             tree(&current_snapshot(clean.path())).keys().collect::<Vec<_>>(),
-            "{points:?}: not the same snapshot"
+            "{what}: not the same snapshot"
         );
         assert!(String::from_utf8_lossy(&run(out.path(), &[("RTCBILL_LOG", "info")]).stderr)
             .contains("nothing to do"));
