@@ -463,6 +463,7 @@ impl Store {
     /// Starts (or goes on with) this run's `work/` snapshot, recording what the run does: a
     /// tree equal to the current snapshot (every file a hard link of its file), in which the
     /// run rewrites days `run.from..=run.to`.
+    ///
     /// `prepared` is the tree [`Store::preparer`] made, if one was made: taken when it was
     /// made from the current snapshot for the days this run rewrites, else brought up to date
     /// again.

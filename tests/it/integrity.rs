@@ -617,6 +617,17 @@ fn a_restating_nightly_killed_while_recycling_a_snapshot_is_finished_by_the_next
     let s = setup();
     let base = four_snapshots(&s);
     let before = files(base.path());
+    // An ordinary nightly with nothing to redo takes the tree made beside the checks.
+    let plain = tempfile::tempdir().unwrap();
+    copy_out(base.path(), plain.path());
+    let o = ok(job(
+        s.data.path(),
+        plain.path(),
+        &["nightly", "--today", "2026-11-06"],
+        &[("RTCBILL_LOG", "debug")],
+    ));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("brought up to date").count(), 1, "{err}");
     write_txns(
         &s.data.path().join("transactions/late-0.parquet"),
         &[("late-adj-2", 1004, "2026-10-20T03:00:00Z", "adjustment", -700)],
