@@ -640,6 +640,9 @@ fn a_restating_nightly_killed_while_recycling_a_snapshot_is_finished_by_the_next
     }
 }
 
+/// A nightly `--today` on copies of `base` that redoes the days from 2026-10-20, bringing its
+/// tree up to date `refreshes` times: killed at each point, readers still see `before`, and
+/// the next nightly ends with the bytes and snapshot of a run never killed.
 fn restated_while_recycling(
     s: &Setup,
     base: &Path,
