@@ -564,11 +564,11 @@ pub fn execute(
         let chain = &chain;
         // An ordinary nightly meters its one new day while the history is checked: metering
         // needs nothing of the history, and the checks leave a core idle much of the time.
-        let ahead_day = ahead_day(chain, &store, plan, overlap);
-        let ahead = ahead_day.map(|day| (day, scope.spawn(move || chain.meter(day))));
+        let new_day = ahead_day(chain, &store, plan, overlap);
+        let ahead = new_day.map(|day| (day, scope.spawn(move || chain.meter(day))));
         // Its `work/` tree too: the day is the only one it rewrites unless the checks find
         // a day to redo (then the tree is brought up to date again for those days).
-        let prepared = ahead_day
+        let prepared = new_day
             .and_then(|day| store.preparer((day, day)))
             .map(|p| scope.spawn(move || p.prepare()));
         run_plan(chain, &mut store, plan, overlap, ahead, prepared, on_day)
