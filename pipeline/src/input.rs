@@ -49,28 +49,33 @@ pub struct UsageFile {
     pub path: PathBuf,
 }
 
+/// A listed entry's type, from the listing itself: that spares a stat per entry (a nightly
+/// lists every day's folder and files). A link is followed; `None` if it leads nowhere.
+pub(crate) fn listed_type(e: &std::fs::DirEntry) -> Option<std::fs::FileType> {
+    match e.file_type() {
+        Ok(t) if !t.is_symlink() => Some(t),
+        _ => std::fs::metadata(e.path()).ok().map(|m| m.file_type()),
+    }
+}
+
 /// The `*.parquet` files of a dataset folder, sorted; a missing folder is an empty dataset.
 /// Hidden names (`.` or `_`, as Spark's `_SUCCESS` and `.crc` files) are skipped; an entry
 /// named like Parquet that is not a file (a folder, a link to nothing, `.PARQUET`) is an input
 /// error, since rows there would be lost unread; any other entry is skipped with a warning.
 pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
+    let listing = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        listing => listing.map_err(|e| Error::io(dir, e))?,
+    };
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+    for e in listing {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || name.starts_with('_') {
             continue;
         }
-        // The listing's own file type spares a stat per file (a nightly lists every day's
-        // files); a link is followed.
-        let file = match e.file_type() {
-            Ok(t) if !t.is_symlink() => t.is_file(),
-            _ => p.is_file(),
-        };
+        let file = listed_type(&e).is_some_and(|t| t.is_file());
         match (name.ends_with(".parquet"), file) {
             (true, true) => out.push(p),
             (true, false) => {

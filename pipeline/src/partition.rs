@@ -52,12 +52,14 @@ pub fn strays(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {
 /// any other entry that is not such a folder is an input error. A missing `parent` has none.
 pub fn list(parent: &Path, key: &str) -> Result<BTreeMap<NaiveDate, PathBuf>> {
     let mut out = BTreeMap::new();
-    if !parent.exists() {
-        return Ok(out);
-    }
+    let listing = match std::fs::read_dir(parent) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        listing => listing.map_err(|e| Error::io(parent, e))?,
+    };
     let prefix = format!("{key}=");
-    for e in std::fs::read_dir(parent).map_err(|e| Error::io(parent, e))? {
-        let p = e.map_err(|e| Error::io(parent, e))?.path();
+    for e in listing {
+        let e = e.map_err(|e| Error::io(parent, e))?;
+        let p = e.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         if name.starts_with('.') || name.starts_with('_') {
             continue;
@@ -65,7 +67,7 @@ pub fn list(parent: &Path, key: &str) -> Result<BTreeMap<NaiveDate, PathBuf>> {
         let day = name
             .strip_prefix(&prefix)
             .and_then(|d| d.parse::<NaiveDate>().ok())
-            .filter(|_| p.is_dir())
+            .filter(|_| crate::input::listed_type(&e).is_some_and(|t| t.is_dir()))
             .ok_or_else(|| Error::Input {
                 file: p.clone(),
                 msg: format!("not a partition folder {prefix}YYYY-MM-DD"),
