@@ -1,5 +1,5 @@
 //! The few lines a person reads after `run`, `backfill` or `nightly` (README, Jobs): the days
-//! billed, bills issued and their total, revised bills, accounts entering arrears and
+//! billed, bills issued and their total, revised and withdrawn bills, accounts entering arrears and
 //! suspended, rejected slices, where the outputs are and the command that draws the report.
 //! On stdout; in JSON log mode one JSON object on stderr like the log lines; `--quiet`: none.
 
@@ -20,6 +20,7 @@ struct Summary {
     billed: Decimal,
     currency: String,
     revised_bills: usize,
+    withdrawn_bills: usize,
     arrears_entered: usize,
     suspended: usize,
     rejected: u64,
@@ -69,6 +70,7 @@ fn gather(data: &Path, out: &Path, days: &[DaySummary]) -> anyhow::Result<Summar
         billed: totals.billed,
         currency,
         revised_bills: totals.revised_bills,
+        withdrawn_bills: days.iter().map(|d| d.withdrawn_bills).sum(),
         arrears_entered: days.iter().map(|d| d.arrears_entered).sum(),
         suspended: totals.suspended,
         rejected: days.iter().map(|d| d.meter.rejected).sum(),
@@ -92,12 +94,13 @@ fn text(s: &Summary) -> String {
         format!("{} {}", thousands(n as i128), if n == 1 { one } else { many })
     };
     format!(
-        "Billed {} ({range}).\n  bills issued      {}, total {} {}\n  revised bills     {}\n  arrears           {} entering arrears, {} suspended\n  rejected slices   {}\n  outputs           {}\n  report            {}\n",
+        "Billed {} ({range}).\n  bills issued      {}, total {} {}\n  revised bills     {}\n  withdrawn bills   {}\n  arrears           {} entering arrears, {} suspended\n  rejected slices   {}\n  outputs           {}\n  report            {}\n",
         plural(s.days, "day", "days"),
         thousands(s.bills as i128),
         money(s.billed),
         s.currency,
         thousands(s.revised_bills as i128),
+        thousands(s.withdrawn_bills as i128),
         plural(s.arrears_entered, "account", "accounts"),
         thousands(s.suspended as i128),
         thousands(s.rejected as i128),
@@ -119,6 +122,7 @@ fn json(s: &Summary) -> serde_json::Value {
             "billed": s.billed.round_dp(2).to_string(),
             "currency": s.currency,
             "revised_bills": s.revised_bills,
+            "withdrawn_bills": s.withdrawn_bills,
             "arrears_entered": s.arrears_entered,
             "suspended": s.suspended,
             "rejected_slices": s.rejected,

@@ -213,11 +213,26 @@ pub fn finish(
 ) -> Vec<RevisionRow> {
     let mut all = prev.revisions.clone();
     all.extend(changed);
-    for (id, old) in prev.bills.iter().filter(|(id, _)| !issued.contains(*id)) {
+    for (id, old) in prev.withdrawn(issued) {
         all.push(superseded(id, old, None, restated_on));
     }
     all.sort();
     all
+}
+
+impl Previous {
+    /// The bills the partition held that a run issuing `issued` no longer issues.
+    fn withdrawn<'a>(
+        &'a self,
+        issued: &'a BTreeSet<String>,
+    ) -> impl Iterator<Item = (&'a String, &'a OldBill)> {
+        self.bills.iter().filter(|(id, _)| !issued.contains(*id))
+    }
+
+    /// How many bills [`finish`] records as withdrawn (for the job's summary).
+    pub fn withdrawn_count(&self, issued: &BTreeSet<String>) -> usize {
+        self.withdrawn(issued).count()
+    }
 }
 
 fn superseded(

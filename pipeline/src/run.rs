@@ -30,6 +30,9 @@ pub struct DaySummary {
     pub bills: usize,
     /// Bills of the day at revision 2 or more.
     pub revised_bills: usize,
+    /// Bills the day held before this run that it no longer issues (`bill_revisions` keeps
+    /// them, without a revision replacing them).
+    pub withdrawn_bills: usize,
     pub arrears_entered: usize,
 }
 
@@ -869,8 +872,14 @@ fn run_and_write_day(
     let published = store.published_day(day);
     let previous = Previous::load(|ds| published.file(ds), day)?;
     let mut staged = store.stage(day)?;
-    let mut s =
-        DaySummary { day, meter: metered.counts, bills: 0, revised_bills: 0, arrears_entered: 0 };
+    let mut s = DaySummary {
+        day,
+        meter: metered.counts,
+        bills: 0,
+        revised_bills: 0,
+        withdrawn_bills: 0,
+        arrears_entered: 0,
+    };
     // Orders of no account sort first; then every chunk of accounts in order.
     let (ds, b) = output::orders_batch(&chain.orphan_orders(day)).map_err(werr)?;
     staged.write(ds, &b)?;
@@ -926,6 +935,7 @@ fn run_and_write_day(
         "rejects written beside the accounts run and written"
     );
     let clock = std::time::Instant::now();
+    s.withdrawn_bills = previous.withdrawn_count(&issued);
     let revisions = revision::finish(&previous, changed, &issued, w.head);
     staged.write_all(&[
         output::revisions_batch(&revisions).map_err(werr)?,
@@ -962,6 +972,7 @@ fn run_and_write_day(
         collapsed = s.meter.collapsed,
         bills = s.bills,
         revised_bills = s.revised_bills,
+        withdrawn_bills = s.withdrawn_bills,
         arrears_entered = s.arrears_entered,
         "day written"
     );

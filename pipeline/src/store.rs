@@ -198,21 +198,54 @@ fn current_snapshot(out: &Path) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// The published snapshots by number.
+/// The published snapshots by number: the numbered folders of `snapshots/` (a numbered link
+/// or file is none: [`clear_numbered_strays`]).
 fn snapshots(out: &Path) -> Result<BTreeMap<u64, PathBuf>> {
+    Ok(numbered(out)?.into_iter().filter(|(_, (_, dir))| *dir).map(|(n, (p, _))| (n, p)).collect())
+}
+
+/// The numbered entries of `snapshots/`, each with whether it is a folder of its own (a link
+/// is not, wherever it leads).
+fn numbered(out: &Path) -> Result<BTreeMap<u64, (PathBuf, bool)>> {
     let dir = out.join(META).join(SNAPSHOTS);
     let mut found = BTreeMap::new();
-    if !dir.exists() {
-        return Ok(found);
-    }
-    for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let p = e.map_err(|e| Error::io(&dir, e))?.path();
+    let listing = match std::fs::read_dir(&dir) {
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(found)
+        }
+        listing => listing.map_err(|e| Error::io(&dir, e))?,
+    };
+    for e in listing {
+        let e = e.map_err(|e| Error::io(&dir, e))?;
+        let p = e.path();
         if let Some(n) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok())
         {
-            found.insert(n, p);
+            let folder = e.file_type().map_err(|x| Error::io(&p, x))?.is_dir();
+            found.insert(n, (p, folder));
         }
     }
     Ok(found)
+}
+
+/// Removes, with a warning, a numbered entry of `snapshots/` that is not a folder of its own:
+/// a run would write through a link into whatever it points at (another snapshot, readers'
+/// outputs, a folder outside the root), and recycling a file as a tree fails.
+fn clear_numbered_strays(out: &Path) -> Result<()> {
+    for (p, _) in numbered(out)?.into_values().filter(|(_, dir)| !dir) {
+        tracing::warn!(path = %p.display(), "not a snapshot folder (a link or a file): removed");
+        std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
+}
+
+/// Removes, with a warning, what sits where a bookkeeping folder goes and is not one, even
+/// through a link (a file, a link to nothing); a link to a folder is used as that folder.
+fn clear_non_folder(path: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_ok() && !path.is_dir() {
+        tracing::warn!(path = %path.display(), "not a folder: removed");
+        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 /// Snapshot `n`'s path relative to the output root (what `current` points to).
@@ -317,6 +350,8 @@ impl Store {
     /// Finishes a publication a killed run left half done, and takes up its `work/`.
     pub fn open(out: &Path) -> Result<Store> {
         let meta = out.join(META);
+        // (while `_rtcbill` is not a folder, no run holds its lock)
+        clear_non_folder(&meta)?;
         std::fs::create_dir_all(&meta).map_err(|e| Error::io(&meta, e))?;
         let lock_path = meta.join("lock");
         clear_stray(&lock_path, false)?;
@@ -335,28 +370,36 @@ impl Store {
         for tree in [WORK, RECYCLING] {
             clear_stray(&meta.join(tree), true)?;
         }
+        clear_non_folder(&meta.join(SNAPSHOTS))?;
+        clear_numbered_strays(out)?;
         // (an earlier version's root has neither; in this one's, a folder at a dataset's path
         // is a wrong-kind entry, replaced by its link below)
         if snapshots(out)?.is_empty() && std::fs::symlink_metadata(out.join(CURRENT)).is_err() {
             migrate_legacy(out)?;
         }
         // A run killed between naming its snapshot and switching `current` to it: the newest
-        // snapshot, next after `current` (or the first), with day records. Any other folder
-        // is not a publication (a stray one would otherwise be shown to readers).
-        if let Some((n, dir)) = snapshots(out)?.last_key_value() {
+        // snapshot, next after `current` (or the only one, `current` not made yet), with day
+        // records. Any other folder is not a publication (a stray one would otherwise be shown
+        // to readers). A `current` lost is not taken for this: it has a warning of its own.
+        let snaps = snapshots(out)?;
+        if let Some((n, dir)) = snaps.last_key_value() {
             let target = snapshot_name(*n);
             let linked = std::fs::read_link(out.join(CURRENT)).ok();
-            let current_n = linked.as_deref().and_then(|l| {
-                l.parent().filter(|p| *p == Path::new(META).join(SNAPSHOTS))?;
-                l.file_name()?.to_str()?.parse::<u64>().ok()
-            });
-            let next = current_n.is_none_or(|c| c + 1 == *n);
+            let current_n =
+                linked.as_deref().filter(|_| current_snapshot(out).is_some()).and_then(|l| {
+                    l.parent().filter(|p| *p == Path::new(META).join(SNAPSHOTS))?;
+                    l.file_name()?.to_str()?.parse::<u64>().ok()
+                });
+            let next = match current_n {
+                Some(c) => c + 1 == *n,
+                None => linked.is_none() && snaps.len() == 1,
+            };
             let whole = recorded_days(dir).is_ok_and(|d| !d.is_empty());
             if linked.as_deref() != Some(target.as_path()) {
                 if next && whole {
-                    tracing::warn!(snapshot = %target.display(), "finishing the publication of a run that was interrupted");
+                    tracing::warn!(snapshot = %target.display(), "finishing the publication of a run that was interrupted (the snapshot right after current, with day records; to go back to an older snapshot, remove the newer ones first)");
                     publish_links(out, &target)?;
-                } else {
+                } else if current_n.is_some() {
                     tracing::warn!(snapshot = %target.display(), "not a publication of this root (not the one after current, or without day records): left alone");
                 }
             }

@@ -840,3 +840,111 @@ fn a_lost_current_snapshot_is_replaced_by_the_newest_kept_one() {
     assert!(err.contains("readers are switched to the newest snapshot kept"), "{err}");
     assert_same(&want, &files(out.path()), "current's snapshot lost");
 }
+
+/// A numbered link or file among the snapshots is no snapshot: it is removed with a warning
+/// and never written through. Before, a link in the spare's place to `current`'s own snapshot
+/// had the nightly write its days into that snapshot while readers were on it; a link to a
+/// folder outside the root had that folder emptied and filled with the tree; a file made the
+/// nightly exit 74. `_rtcbill` or its `snapshots/` as a file never blocks a job either (exit
+/// 74 every night), and a lost `current` is not reported as an interrupted publication.
+#[test]
+fn numbered_links_and_files_among_the_snapshots_are_removed_never_followed() {
+    let s = setup();
+    let four = four_snapshots(&s);
+    let tonight = |out: &Path| job(s.data.path(), out, &["nightly", "--today", "2026-11-06"], &[]);
+    let clean = tempfile::tempdir().unwrap();
+    copy_out(four.path(), clean.path());
+    ok(tonight(clean.path()));
+    let want = files(clean.path());
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("precious.txt"), b"keep me").unwrap();
+    let current_of = |out: &Path| std::fs::canonicalize(current_snapshot(out)).unwrap();
+    for what in ["a link to current's snapshot", "a link to a folder outside the root", "a file"] {
+        let out = tempfile::tempdir().unwrap();
+        copy_out(four.path(), out.path());
+        let spare = snapshot_dirs(out.path())[0].clone();
+        std::fs::remove_dir_all(&spare).unwrap();
+        match what {
+            "a file" => std::fs::write(&spare, b"x").unwrap(),
+            "a link to current's snapshot" => {
+                std::os::unix::fs::symlink(current_of(out.path()), &spare).unwrap()
+            }
+            _ => std::os::unix::fs::symlink(outside.path(), &spare).unwrap(),
+        }
+        let published = files(&current_of(out.path()));
+        let before = current_of(out.path());
+        let o = ok(tonight(out.path()));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("not a snapshot folder (a link or a file): removed"), "{what}: {err}");
+        assert_same(&want, &files(out.path()), what);
+        assert_same(&published, &files(&before), &format!("{what}: the snapshot readers were on"));
+        assert!(snapshot_dirs(out.path()).iter().all(|d| d.symlink_metadata().unwrap().is_dir()));
+    }
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        1,
+        "the folder outside the root was written"
+    );
+    assert_eq!(std::fs::read(outside.path().join("precious.txt")).unwrap(), b"keep me");
+    // A numbered file older than the spare (removed by the publication: exit 74 after it).
+    let out = tempfile::tempdir().unwrap();
+    copy_out(four.path(), out.path());
+    std::fs::write(out.path().join("_rtcbill/snapshots/00000000"), b"x").unwrap();
+    ok(tonight(out.path()));
+    assert_same(&want, &files(out.path()), "a numbered file before the snapshots");
+    // `_rtcbill` or `snapshots/` as a file: the outputs are gone with it, so every day is
+    // billed again (at revision 1) and the job exits 0.
+    let fresh = tempfile::tempdir().unwrap();
+    ok(tonight(fresh.path()));
+    for at in ["_rtcbill/snapshots", "_rtcbill"] {
+        let out = tempfile::tempdir().unwrap();
+        copy_out(four.path(), out.path());
+        let p = out.path().join(at);
+        std::fs::remove_dir_all(&p).unwrap();
+        std::fs::write(&p, b"x").unwrap();
+        let err = String::from_utf8_lossy(&ok(tonight(out.path())).stderr).to_string();
+        assert!(err.contains("not a folder: removed"), "{at}: {err}");
+        assert_same(&files(fresh.path()), &files(out.path()), at);
+    }
+    // `current` lost (deleted, or pointing at a snapshot never made) is reported as lost.
+    for lose in ["deleted", "dangling"] {
+        let out = tempfile::tempdir().unwrap();
+        copy_out(four.path(), out.path());
+        std::fs::remove_file(out.path().join("current")).unwrap();
+        if lose == "dangling" {
+            std::os::unix::fs::symlink("_rtcbill/snapshots/00000099", out.path().join("current"))
+                .unwrap();
+        }
+        let err = String::from_utf8_lossy(&ok(tonight(out.path())).stderr).to_string();
+        assert!(err.contains("current is missing or points at nothing"), "{lose}: {err}");
+        assert!(
+            !err.contains("finishing the publication") && !err.contains("left alone"),
+            "{lose}: {err}"
+        );
+        assert_same(&want, &files(out.path()), lose);
+    }
+}
+
+/// The summary counts the bills a restatement withdrew (README, Jobs): a done day's usage
+/// cut to one slice withdraws that day's other bills (and a few later ones, which packages
+/// now cover), each kept in `bill_revisions` with no revision replacing it. (The summary said
+/// nothing of them.)
+#[test]
+fn the_summary_counts_the_bills_a_restatement_withdrew() {
+    let s = setup();
+    let out = s.out();
+    let day = "2026-10-20";
+    let folder = s.data.path().join(format!("usage/usage_date={day}"));
+    std::fs::remove_dir_all(&folder).unwrap();
+    let one = Slice { app_id: Some(100401), ..slice("only-1", "2026-10-20T03:00:00Z", 60) };
+    write_usage(&folder.join("part-0.parquet"), &[one]);
+    let o = ok(nightly(s.data.path(), out.path(), &[]));
+    let summary = String::from_utf8(o.stdout).unwrap();
+    let withdrawn: Vec<_> = read_dataset(out.path(), "bill_revisions")
+        .into_iter()
+        .filter(|r| r["replaced_by_revision"] == serde_json::Value::Null)
+        .collect();
+    assert!(withdrawn.iter().filter(|r| text(r, "billing_date") == day).count() > 5);
+    let line = format!("  withdrawn bills   {}\n", withdrawn.len());
+    assert!(summary.contains(&line), "{line:?} not in:\n{summary}");
+}
