@@ -488,6 +488,13 @@ fn simulate(
     report: Option<&Path>,
 ) -> anyhow::Result<()> {
     let (data, outputs, from, to) = (&d.data, &d.outputs, d.from, d.to);
+    if let Some(file) = report {
+        // (README, Simulate: nothing under --outputs or --data)
+        rtcbill_pipeline::destination::outside(
+            file,
+            &[(outputs, "the outputs"), (data, "the data root")],
+        )?;
+    }
     use rtcbill_pipeline::simulate::Candidate;
     let mut candidates = Vec::new();
     for path in catalogs {
@@ -558,9 +565,9 @@ fn simulate(
     if let Some(file) = report {
         let page = rtcbill_pipeline::report::whatif::page((first, last), &currency, &summaries)
             .map_err(|msg| anyhow::anyhow!("drawing {}: {msg}", file.display()))?;
-        let tmp = file.with_extension("html.tmp");
-        std::fs::write(&tmp, page).map_err(|e| rtcbill_pipeline::Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, file).map_err(|e| rtcbill_pipeline::Error::io(file, e))?;
+        rtcbill_pipeline::destination::write_whole(file, |tmp| {
+            std::fs::write(tmp, page).map_err(|e| rtcbill_pipeline::Error::io(file, e))
+        })?;
         outln!("what-if report: {}", file.display());
     }
     Ok(())

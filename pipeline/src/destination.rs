@@ -19,6 +19,28 @@ pub fn outside_outputs(dest: &Path, out: &Path) -> Result<()> {
     outside(dest, &roots)
 }
 
+/// Where `report` and `export` may write: outside the datasets and bookkeeping of `out`, and
+/// outside the data root `data` (a file there is read as input on the next run, or replaces
+/// one: the catalog).
+pub fn for_reader(dest: &Path, out: &Path, data: &Path) -> Result<()> {
+    outside_outputs(dest, out)?;
+    outside(dest, &[(data, "the data root")])
+}
+
+/// Writes `dest` whole or not at all: `write` fills a hidden temporary file beside it
+/// (`.<name>.tmp`), renamed over `dest`, and removed when anything fails (a full disk keeps
+/// no half file, nor the space it took).
+pub fn write_whole(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dest.with_file_name(format!(".{name}.tmp"));
+    let done =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e)));
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    done
+}
+
 /// `dest` lies outside each of `roots` (root, what it is), links resolved.
 pub fn outside(dest: &Path, roots: &[(&Path, &str)]) -> Result<()> {
     let to = resolved(dest);
@@ -26,7 +48,7 @@ pub fn outside(dest: &Path, roots: &[(&Path, &str)]) -> Result<()> {
         let root = resolved(root);
         if to.starts_with(&root) {
             return Err(Error::Invalid(format!(
-                "--out {} is inside {what} ({})",
+                "{} is inside {what} ({}): not written there",
                 dest.display(),
                 root.display()
             )));

@@ -119,9 +119,23 @@ pub fn export(
     provider: &str,
     dest: &Path,
 ) -> Result<Summary> {
-    crate::destination::outside_outputs(dest, out)?;
-    // The published snapshot: a run never changes it, so no lock is needed to read it whole.
+    crate::destination::for_reader(dest, out, data)?;
+    // The published snapshot: a run never changes it, so no lock is needed to read it whole
+    // (unless it is recycled under a slow reader: `confirm`).
     let published = Published::open(out)?;
+    let (s, batch) =
+        published.confirm(export_published(data, &published, month, provider, dest))?;
+    crate::destination::write_whole(dest, |tmp| write_file(tmp, &schemas::FOCUS, &batch))?;
+    Ok(s)
+}
+
+fn export_published(
+    data: &Path,
+    published: &Published,
+    month: NaiveDate,
+    provider: &str,
+    dest: &Path,
+) -> Result<(Summary, arrow::array::RecordBatch)> {
     let out = published.root.as_path();
     let inputs = Inputs::load(data)?;
     let lookups = Lookups::new(&inputs);
@@ -162,10 +176,7 @@ pub fn export(
     let period = (zone.start_of(month), zone.start_of(next));
     let batch = to_batch(&rows, period, cat, provider)
         .map_err(|m| Error::Write { path: dest.to_path_buf(), msg: m })?;
-    let tmp = dest.with_extension("parquet.tmp");
-    write_file(&tmp, &schemas::FOCUS, &batch)?;
-    std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
-    Ok(s)
+    Ok((s, batch))
 }
 
 /// Usage rows: the day's `charges`, each on its daily bill or its month's bill.

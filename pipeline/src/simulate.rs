@@ -21,7 +21,7 @@ use crate::meter::UsageDaily;
 use crate::output::{partition_file, write_file, Cols};
 use crate::rows::DayRows;
 use crate::run::{Chain, Source};
-use crate::store::{read_state, Published, Record};
+use crate::store::{read_state, FileSeen, Published, Record};
 use rtcbill_core::vocab::{OrderKind, OrderStatus, StatusEvent};
 
 // The vocabularies as both sides hold them: text, as read from the outputs.
@@ -317,6 +317,14 @@ pub fn simulate(
                     c.name
                 )));
             }
+            // Its amounts are compared with the baseline's, in the data root's currency.
+            if c.catalog.currency != chain.inputs.catalog.currency {
+                return Err(Error::Invalid(format!(
+                    "candidate {}: currency {:?} differs from the data root's catalog ({:?}): \
+                     the diff would compare amounts in two currencies",
+                    c.name, c.catalog.currency, chain.inputs.catalog.currency
+                )));
+            }
             let ch = chain.for_catalog(c.catalog.clone());
             ch.check_prices(first)?;
             Ok((c, ch, start.clone(), Ledger::default()))
@@ -338,6 +346,8 @@ pub fn simulate(
             })?;
         }
     }
+    // Everything of the snapshot is read by now: still there, it was read whole.
+    published.confirm(Ok(()))?;
     let mut summaries = Vec::new();
     for (cand, _, _, ledger) in &runs {
         let dir = out.join(&cand.name);
@@ -358,7 +368,7 @@ fn inputs_as_billed(chain: &Chain, root: &Path, days: &[NaiveDate]) -> Result<()
             "the catalog, accounts or apps"
         } else if m.window_hash != windows.of(day) {
             "the transactions, packages or package events of its window"
-        } else if chain.usage_seen(day, Some(&m))? != m.usage_files {
+        } else if !FileSeen::same_bytes(&chain.usage_seen(day, Some(&m))?, &m.usage_files) {
             "its usage files"
         } else {
             continue;
@@ -380,6 +390,7 @@ fn check_destination(data: &Path, outputs: &Path, cands: &[Candidate], out: &Pat
     for c in cands {
         let plain = !c.name.is_empty()
             && !c.name.starts_with('.')
+            && !c.name.chars().any(char::is_control)
             && Path::new(&c.name).components().count() == 1;
         if !plain {
             return bad(format!("candidate {:?}: its file needs a plain name", c.name));

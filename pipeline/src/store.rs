@@ -71,6 +71,15 @@ pub struct FileSeen {
     pub blake3: String,
 }
 
+impl FileSeen {
+    /// The same files with the same bytes, whatever their times (a data root copied or
+    /// restored without them holds the inputs the days were billed from).
+    pub fn same_bytes(a: &[FileSeen], b: &[FileSeen]) -> bool {
+        let key = |f: &FileSeen| (f.path.clone(), f.size, f.blake3.clone());
+        a.len() == b.len() && a.iter().map(key).eq(b.iter().map(key))
+    }
+}
+
 /// A done day's record: what it was computed from and what it wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -476,6 +485,20 @@ impl Store {
     /// Days with a record.
     pub fn done_days(&self) -> Result<BTreeSet<NaiveDate>> {
         recorded_days(&self.root)
+    }
+
+    /// What a reading job got from this snapshot, if the snapshot is still there: a reader
+    /// slower than three publications sees it recycled under it (files gone, or rewritten for
+    /// other days), and what it read then is neither snapshot.
+    pub fn confirm<T>(&self, read: Result<T>) -> Result<T> {
+        if std::fs::symlink_metadata(&self.root).is_err() {
+            return Err(Error::Invalid(format!(
+                "{}: recycled by a later run while this job read it (a snapshot stays readable \
+                 for the next three publications): run the job again",
+                self.root.display()
+            )));
+        }
+        read
     }
 
     /// A day's record as found (damaged when the day was being written by the interrupted run
@@ -1085,6 +1108,20 @@ impl Published {
         recorded_days(&self.root)
     }
 
+    /// What a reading job got from this snapshot, if the snapshot is still there: a reader
+    /// slower than three publications sees it recycled under it (files gone, or rewritten for
+    /// other days), and what it read then is neither snapshot.
+    pub fn confirm<T>(&self, read: Result<T>) -> Result<T> {
+        if std::fs::symlink_metadata(&self.root).is_err() {
+            return Err(Error::Invalid(format!(
+                "{}: recycled by a later run while this job read it (a snapshot stays readable \
+                 for the next three publications): run the job again",
+                self.root.display()
+            )));
+        }
+        read
+    }
+
     /// The done days within `from..=to` (each end optional); none is bad input, naming the
     /// days there are.
     pub fn days_in(
@@ -1312,6 +1349,25 @@ pub fn file_seen(path: &Path, name: String, previous: Option<&FileSeen>) -> Resu
 mod tests {
     use super::*;
     use crate::run::{Chain, Source};
+
+    /// What a reader read is refused once its snapshot is recycled under it (`verify` panicked,
+    /// `export focus` wrote a short month), and passed on while the snapshot is there.
+    #[test]
+    fn a_read_is_confirmed_only_while_its_snapshot_is_there() {
+        let out = tempfile::tempdir().unwrap();
+        let snap = out.path().join(snapshot_name(3));
+        std::fs::create_dir_all(&snap).unwrap();
+        std::os::unix::fs::symlink(snapshot_name(3), out.path().join(CURRENT)).unwrap();
+        let published = Published::open(out.path()).unwrap();
+        assert_eq!(published.confirm(Ok(7)).unwrap(), 7);
+        let read: Result<()> = Err(Error::Invalid("no record of 2026-09-05".into()));
+        assert!(published.confirm(read).unwrap_err().to_string().contains("no record"));
+        std::fs::rename(&snap, out.path().join(META).join(RECYCLING)).unwrap();
+        for read in [Ok(7), Err(Error::Invalid("no record of 2026-09-05".into()))] {
+            let e = published.confirm(read).unwrap_err().to_string();
+            assert!(e.contains("recycled by a later run while this job read it"), "{e}");
+        }
+    }
 
     /// A state file round-trips; bytes of another kind are refused.
     #[test]

@@ -150,6 +150,17 @@ pub fn verify(
     to: Option<NaiveDate>,
 ) -> Result<Outcome> {
     let published = Published::open(out)?;
+    published.confirm(verify_published(data, &published, metered, from, to))
+}
+
+/// [`verify`] of one published snapshot (the report verifies the snapshot it draws).
+pub fn verify_published(
+    data: &Path,
+    published: &Published,
+    metered: Option<&Path>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Outcome> {
     let root = published.root.clone();
     let done = published.done_days()?;
     let days = published.days_in(from, to)?;
@@ -219,8 +230,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn file(&self, ds: &Dataset, day: NaiveDate) -> Option<PathBuf> {
+    /// Day `day`'s file of `ds`. The checks after [`files_and_schema`] read only what it found
+    /// readable: gone since only when the snapshot is recycled under this job
+    /// ([`Published::confirm`] says so).
+    fn file(&self, ds: &Dataset, day: NaiveDate) -> Result<PathBuf> {
         partition_file(&self.root, ds, day)
+            .ok_or_else(|| Error::Invalid(format!("{} of {day}: gone while being read", ds.name)))
     }
 }
 
@@ -280,7 +295,7 @@ impl Day {
             package_rows(ctx, day, &mut d)?;
         }
         if has(&schemas::STATUS_EVENTS) {
-            let f = ctx.file(&schemas::STATUS_EVENTS, day).expect("readable");
+            let f = ctx.file(&schemas::STATUS_EVENTS, day)?;
             let t = Table::load(&f, &schemas::STATUS_EVENTS)?;
             let (acc, app, ev, time) =
                 (t.i64(c::ACCOUNT_ID)?, t.opt_i64(c::APP_ID)?, t.str("event")?, t.ts(c::TIME)?);
@@ -330,7 +345,7 @@ fn files_and_schema(
 ) -> Result<BTreeSet<&'static str>> {
     let mut readable = BTreeSet::new();
     for ds in OUTPUTS {
-        let Some(path) = ctx.file(ds, day) else {
+        let Ok(path) = ctx.file(ds, day) else {
             out.push(v(
                 Check::FilesAndSchema,
                 day,
@@ -474,7 +489,7 @@ fn accounting_identity(
             }
         }
     }
-    let f = ctx.file(&schemas::REJECTED_USAGE, day).expect("readable");
+    let f = ctx.file(&schemas::REJECTED_USAGE, day)?;
     let rejected = footer_rows(&f)?;
     if rejected != m.slices_rejected {
         bad(format!(
@@ -482,7 +497,7 @@ fn accounting_identity(
             m.slices_rejected
         ));
     }
-    let f = ctx.file(&schemas::USAGE_DAILY, day).expect("readable");
+    let f = ctx.file(&schemas::USAGE_DAILY, day)?;
     let t = Table::load(&f, &schemas::USAGE_DAILY)?;
     let accepted: i64 = t.i64("slices")?.iter().sum();
     if accepted as u64 != m.slices_accepted {
@@ -505,7 +520,7 @@ fn minutes_covered(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resul
     // (account, app, class) → (billable, deducted, overage)
     let mut m: BTreeMap<(i64, i64, String), (i64, i64, i64)> = BTreeMap::new();
     let mut read = |ds: &'static Dataset, col: &str, slot: usize| -> Result<()> {
-        let f = ctx.file(ds, day).expect("readable");
+        let f = ctx.file(ds, day)?;
         let t = Table::load(&f, ds)?;
         let (acc, app, class, n) =
             (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64(col)?);
@@ -551,7 +566,7 @@ fn line_amount(minutes: i64, price: Decimal) -> Decimal {
 /// / 1000; `balance_after = balance_before - amount`.
 fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     let out = &mut d.violations;
-    let f = ctx.file(&schemas::BILL_LINES, day).expect("readable");
+    let f = ctx.file(&schemas::BILL_LINES, day)?;
     let t = Table::load(&f, &schemas::BILL_LINES)?;
     let (ids, acc, app, class) =
         (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?);
@@ -583,7 +598,7 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
             });
         }
     }
-    let f = ctx.file(&schemas::CHARGES, day).expect("readable");
+    let f = ctx.file(&schemas::CHARGES, day)?;
     let t = Table::load(&f, &schemas::CHARGES)?;
     let (cacc, capp, cclass, cmin) =
         (t.i64(c::ACCOUNT_ID)?, t.i64(c::APP_ID)?, t.str(c::USAGE_CLASS)?, t.i64("minutes")?);
@@ -610,7 +625,7 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
             });
         }
     }
-    let f = ctx.file(&schemas::BILLS, day).expect("readable");
+    let f = ctx.file(&schemas::BILLS, day)?;
     let t = Table::load(&f, &schemas::BILLS)?;
     let (bids, bacc, bamount) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.money(c::AMOUNT)?);
     let (before, after) = (t.money("balance_before")?, t.money("balance_after")?);
@@ -643,11 +658,11 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
 
 /// Check 8: every bill at revision r > 1 has revisions 1..r-1 in `bill_revisions`.
 fn revision_history(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Result<()> {
-    let f = ctx.file(&schemas::BILL_REVISIONS, day).expect("readable");
+    let f = ctx.file(&schemas::BILL_REVISIONS, day)?;
     let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
     let (ids, revs) = (t.str("bill_id")?, t.i64("revision")?);
     let kept: BTreeSet<(&str, i64)> = (0..t.rows()).map(|i| (ids[i].as_str(), revs[i])).collect();
-    let f = ctx.file(&schemas::BILLS, day).expect("readable");
+    let f = ctx.file(&schemas::BILLS, day)?;
     let t = Table::load(&f, &schemas::BILLS)?;
     let (bids, acc, rev) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?);
     for i in 0..t.rows() {
@@ -673,17 +688,17 @@ fn revision_history(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resu
 
 /// Balances at the end of the window, and what orders and bills debited in it (for 5).
 fn day_balances(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
-    let f = ctx.file(&schemas::BILLS, day).expect("readable");
+    let f = ctx.file(&schemas::BILLS, day)?;
     let t = Table::load(&f, &schemas::BILLS)?;
     let (acc, amount) = (t.i64(c::ACCOUNT_ID)?, t.money(c::AMOUNT)?);
     for i in 0..t.rows() {
         *d.debits.entry(acc[i]).or_default() += amount[i];
     }
-    let f = ctx.file(&schemas::ACCOUNT_STATUS, day).expect("readable");
+    let f = ctx.file(&schemas::ACCOUNT_STATUS, day)?;
     let t = Table::load(&f, &schemas::ACCOUNT_STATUS)?;
     let (acc, bal) = (t.i64(c::ACCOUNT_ID)?, t.money("balance")?);
     d.balances = (0..t.rows()).map(|i| (acc[i], bal[i])).collect();
-    let f = ctx.file(&schemas::ORDERS, day).expect("readable");
+    let f = ctx.file(&schemas::ORDERS, day)?;
     let t = Table::load(&f, &schemas::ORDERS)?;
     let (acc, status, time, amount) =
         (t.opt_i64(c::ACCOUNT_ID)?, t.str("status")?, t.ts(c::TIME)?, t.opt_money(c::AMOUNT)?);
@@ -702,7 +717,7 @@ fn day_balances(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
 /// Check 6 (within the day): used + left = total, neither below zero; the minutes used, for the
 /// day-to-day part.
 fn package_rows(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
-    let f = ctx.file(&schemas::PACKAGE_BALANCES, day).expect("readable");
+    let f = ctx.file(&schemas::PACKAGE_BALANCES, day)?;
     let t = Table::load(&f, &schemas::PACKAGE_BALANCES)?;
     let (pkg, acc, start) = (t.str(c::PACKAGE_ID)?, t.i64(c::ACCOUNT_ID)?, t.date("cycle_start")?);
     let (total, used, left) =
@@ -756,7 +771,7 @@ impl Carry {
         if c.complete {
             c.balances = ctx.opening.iter().map(|(a, (b, _))| (*a, *b)).collect();
             c.prev = Some(add_days(first, -1));
-        } else if let Some(f) = ctx.file(&schemas::ACCOUNT_STATUS, add_days(first, -1)) {
+        } else if let Ok(f) = ctx.file(&schemas::ACCOUNT_STATUS, add_days(first, -1)) {
             let t = Table::load(&f, &schemas::ACCOUNT_STATUS)?;
             let (acc, bal) = (t.i64(c::ACCOUNT_ID)?, t.money("balance")?);
             c.balances = (0..t.rows()).map(|i| (acc[i], bal[i])).collect();

@@ -386,8 +386,93 @@ fn simulate_writes_nothing_outside_its_out_folder() {
         assert!(err.contains("inside an output dataset"), "{err}");
         assert!(!inside.exists());
     }
+    // Nor inside the data root: a page over the catalog, an export into a usage folder (each
+    // was written, and the next nightly read it: a TOML error, or exit 65 on a bad usage file).
+    let catalog = std::fs::read(root.path().join("catalog.toml")).unwrap();
+    let usage_dir = root.path().join("usage/usage_date=2026-02-10");
+    for (job, inside) in [
+        (&["report"][..], root.path().join("catalog.toml")),
+        (&["export", "focus", "--month", "2026-02"][..], usage_dir.join("f.parquet")),
+    ] {
+        let args =
+            [job, &["--data", data, "--outputs", outputs, "--out", inside.to_str().unwrap()]];
+        let o = rtcbill(&args.concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(65), "{job:?}: {err}");
+        assert!(err.contains("inside the data root"), "{err}");
+    }
+    assert_eq!(std::fs::read(root.path().join("catalog.toml")).unwrap(), catalog);
+    assert_eq!(std::fs::read_dir(&usage_dir).unwrap().count(), 1);
+    // `simulate --report` inside either root is refused before anything runs.
+    for page in [root.path().join("s.html"), out.path().join("bills/s.html")] {
+        let dest = tmp.path().join("paged-inside");
+        let o = rtcbill(&[
+            "simulate",
+            "--data",
+            data,
+            "--outputs",
+            outputs,
+            "--out",
+            dest.to_str().unwrap(),
+            "--catalog",
+            usage.to_str().unwrap(),
+            "--report",
+            page.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(65), "{err}");
+        assert!(err.contains("is inside"), "{err}");
+        assert!(!page.exists() && !dest.exists());
+    }
+    // A candidate in another currency, or named with a control character, is refused.
+    let euro = candidate(root.path(), tmp.path(), "euro", &[("\"USD\"", "\"EUR\"")]);
+    let o = sim(&euro, &tmp.path().join("eur"));
+    assert_eq!(o.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("currency"));
+    let odd = tmp.path().join("nl\nx.toml");
+    std::fs::copy(root.path().join("catalog.toml"), &odd).unwrap();
+    let o = sim(&odd, &tmp.path().join("odd"));
+    assert_eq!(o.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("plain name"));
+    // A page that cannot be renamed into place (a folder is there) leaves no temporary file.
+    let folder = tmp.path().join("pages/r.html");
+    std::fs::create_dir_all(&folder).unwrap();
+    let o = rtcbill(&[
+        "report",
+        "--data",
+        data,
+        "--outputs",
+        outputs,
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(74), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_dir(tmp.path().join("pages")).unwrap().count(), 1);
     assert_eq!(files(out.path()), before);
     assert!(root.path().join("usage/usage_date=2026-02-10/part-0.parquet").exists());
+}
+
+/// README, Simulate: usage files are the inputs billed when their bytes are, whatever their
+/// times (a data root copied without them was refused: "its usage files changed").
+#[test]
+fn a_data_root_copied_without_its_files_times_is_the_inputs_billed() {
+    let root = DataRoot::new();
+    root.usage("2026-02-10", "part-0.parquet", &[slice("a1", "2026-02-10T01:00:00Z", 90)]);
+    let (out, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run_ok(root.path(), out.path(), &[]);
+    let f = root.path().join("usage/usage_date=2026-02-10/part-0.parquet");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&f).unwrap().set_modified(later).unwrap();
+    let same = candidate(root.path(), tmp.path(), "same", &[]);
+    simulate(root.path(), out.path(), &[&same], &tmp.path().join("sim"));
+    // Its bytes changed, the same size: refused.
+    let mut bytes = std::fs::read(&f).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    let o = simulate_status(root.path(), out.path(), &[&same], &tmp.path().join("sim"));
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("its usage files"));
 }
 
 #[test]

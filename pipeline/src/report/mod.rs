@@ -194,6 +194,11 @@ impl Lookups {
 /// Reads the report's figures from the published outputs.
 pub fn build(opts: &Options) -> Result<Report> {
     let published = Published::open(&opts.outputs)?;
+    published.confirm(draw(opts, &published))
+}
+
+/// The report of one published snapshot, verified against that same snapshot.
+fn draw(opts: &Options, published: &Published) -> Result<Report> {
     let days = published.days_in(opts.from, opts.to)?;
     published.check_days(days.iter().copied())?;
     let lk = Lookups::load(&opts.data)?;
@@ -247,16 +252,21 @@ pub fn build(opts: &Options) -> Result<Report> {
         fill,
         suspended,
         revisions,
-        verify: if opts.verify { verify_checks(opts, days[0], last) } else { None },
+        verify: if opts.verify { verify_checks(opts, published, days[0], last) } else { None },
     })
 }
 
 /// `rtcbill verify` over the same days, for the page's last section (not run, and said so,
 /// when the data root cannot be read).
-fn verify_checks(opts: &Options, from: NaiveDate, to: NaiveDate) -> Option<Vec<Check>> {
-    match crate::verify::verify(
+fn verify_checks(
+    opts: &Options,
+    published: &Published,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Option<Vec<Check>> {
+    match crate::verify::verify_published(
         &opts.data,
-        &opts.outputs,
+        published,
         opts.metered.as_deref(),
         Some(from),
         Some(to),
@@ -281,14 +291,12 @@ fn verify_checks(opts: &Options, from: NaiveDate, to: NaiveDate) -> Option<Vec<C
 
 /// Builds the report and writes the page to `dest` (a temporary file beside it, renamed).
 pub fn write(opts: &Options, dest: &Path) -> Result<Report> {
-    crate::destination::outside_outputs(dest, &opts.outputs)?;
+    crate::destination::for_reader(dest, &opts.outputs, &opts.data)?;
     let report = build(opts)?;
     let page = html::page(&report).map_err(|msg| Error::Write { path: dest.to_path_buf(), msg })?;
-    let mut tmp = dest.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, page).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
+    crate::destination::write_whole(dest, |tmp| {
+        std::fs::write(tmp, page).map_err(|e| Error::io(dest, e))
+    })?;
     Ok(report)
 }
 
