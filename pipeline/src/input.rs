@@ -471,7 +471,14 @@ impl Inputs {
                 msg: "data root is not a directory".into(),
             });
         }
-        let catalog = crate::catalog_file::load(&data.join("catalog.toml"))?;
+        let catalog_path = data.join("catalog.toml");
+        if std::fs::symlink_metadata(&catalog_path).is_err() {
+            return Err(Error::Input {
+                file: catalog_path,
+                msg: "missing: every data root holds its catalog (is --data the data root?)".into(),
+            });
+        }
+        let catalog = crate::catalog_file::load(&catalog_path)?;
 
         let (accounts, known) = load_accounts(data)?;
         // Two halves loaded side by side (read every night, a year of history included); the

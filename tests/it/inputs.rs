@@ -38,6 +38,28 @@ fn a_file_that_is_not_parquet() {
     fails_with(&root, &["usage_date=2026-02-10/part-9.parquet", "not a readable Parquet file"]);
 }
 
+/// A data root without its catalog (an output root given as `--data`) is bad input naming the
+/// file, exit 65 (it was 74, an I/O error), for the jobs and the reading jobs alike.
+#[test]
+fn a_data_root_without_its_catalog() {
+    let root = DataRoot::new();
+    good_day(&root);
+    let out = tempfile::tempdir().unwrap();
+    run_ok(root.path(), out.path(), &[]);
+    std::fs::remove_file(root.path().join("catalog.toml")).unwrap();
+    fails_with(&root, &["catalog.toml", "is --data the data root?"]);
+    let o = rtcbill(&[
+        "verify",
+        "--data",
+        out.path().to_str().unwrap(),
+        "--outputs",
+        out.path().to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(err.contains("catalog.toml: missing"), "{err}");
+}
+
 /// A bad file in the second day: an output folder made beforehand (empty, as a deploy makes
 /// it) is left empty, with no day of the run written first; and a run that stops before the
 /// bad day reads nothing of it, whether its root exists yet or not.
