@@ -1,7 +1,7 @@
-//! Where a job that reads the outputs may write: not inside their datasets or bookkeeping
-//! (simulate: not inside the outputs or the data root at all). A file in a dataset folder is
+//! Where a job that reads the outputs may write: not inside their datasets or bookkeeping,
+//! nor inside the data root (simulate: not inside the outputs at all either). A file in a dataset folder is
 //! read by the dataset's readers, `verify` names it, and the next run leaves it out of its
-//! snapshot: the page or export would vanish.
+//! snapshot: the page or export would vanish. And how they write there: whole or not at all.
 
 use std::path::{Path, PathBuf};
 

@@ -129,6 +129,7 @@ pub fn export(
     Ok(s)
 }
 
+/// The export's rows read from one published snapshot, and its summary.
 fn export_published(
     data: &Path,
     published: &Published,
