@@ -13,8 +13,9 @@ pub const DATA: u8 = 65;
 pub const SOFTWARE: u8 = 70;
 /// EX_IOERR: reading or writing files failed.
 pub const IO: u8 = 74;
-/// EX_TEMPFAIL: another run holds the output root's lock; try again later.
-pub const LOCKED: u8 = 75;
+/// EX_TEMPFAIL: try again later: another run holds the output root's lock, or recycled the
+/// snapshot a reading job was reading.
+pub const TEMPFAIL: u8 = 75;
 
 /// `rtcbill verify` found violations (listed on stdout).
 pub const CHECKS_FAILED: u8 = 1;
@@ -38,7 +39,7 @@ fn code(e: &anyhow::Error) -> u8 {
     }
     match e.downcast_ref::<Error>() {
         Some(e) if e.is_bad_input() => DATA,
-        Some(Error::Locked(_)) => LOCKED,
+        Some(Error::Locked(_) | Error::Recycled(_)) => TEMPFAIL,
         Some(Error::Io { .. } | Error::Write { .. }) => IO,
         _ => SOFTWARE,
     }

@@ -19,6 +19,12 @@ pub enum Error {
     Polars { day: String, source: polars::error::PolarsError },
     #[error("another run holds the lock on {0}; nothing was changed")]
     Locked(PathBuf),
+    /// A reading job's snapshot was recycled by later runs while it read it.
+    #[error(
+        "{0}: recycled by a later run while this job read it (a snapshot stays readable for the \
+         next three publications): run the job again"
+    )]
+    Recycled(PathBuf),
     #[error("writing {path}: {msg}")]
     Write { path: PathBuf, msg: String },
 }

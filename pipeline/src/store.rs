@@ -492,11 +492,7 @@ impl Store {
     /// other days), and what it read then is neither snapshot.
     pub fn confirm<T>(&self, read: Result<T>) -> Result<T> {
         if std::fs::symlink_metadata(&self.root).is_err() {
-            return Err(Error::Invalid(format!(
-                "{}: recycled by a later run while this job read it (a snapshot stays readable \
-                 for the next three publications): run the job again",
-                self.root.display()
-            )));
+            return Err(Error::Recycled(self.root.clone()));
         }
         read
     }
@@ -1113,11 +1109,7 @@ impl Published {
     /// other days), and what it read then is neither snapshot.
     pub fn confirm<T>(&self, read: Result<T>) -> Result<T> {
         if std::fs::symlink_metadata(&self.root).is_err() {
-            return Err(Error::Invalid(format!(
-                "{}: recycled by a later run while this job read it (a snapshot stays readable \
-                 for the next three publications): run the job again",
-                self.root.display()
-            )));
+            return Err(Error::Recycled(self.root.clone()));
         }
         read
     }
