@@ -75,8 +75,10 @@ impl FileSeen {
     /// The same files with the same bytes, whatever their times (a data root copied or
     /// restored without them holds the inputs the days were billed from).
     pub fn same_bytes(a: &[FileSeen], b: &[FileSeen]) -> bool {
-        let key = |f: &FileSeen| (f.path.clone(), f.size, f.blake3.clone());
-        a.len() == b.len() && a.iter().map(key).eq(b.iter().map(key))
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (&x.path, x.size, &x.blake3) == (&y.path, y.size, &y.blake3))
     }
 }
 
@@ -217,23 +219,10 @@ fn snapshots(out: &Path) -> Result<BTreeMap<u64, PathBuf>> {
 /// is not, wherever it leads).
 fn numbered(out: &Path) -> Result<BTreeMap<u64, (PathBuf, bool)>> {
     let dir = out.join(META).join(SNAPSHOTS);
-    let mut found = BTreeMap::new();
-    let listing = match std::fs::read_dir(&dir) {
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-            return Ok(found)
-        }
-        listing => listing.map_err(|e| Error::io(&dir, e))?,
-    };
-    for e in listing {
-        let e = e.map_err(|e| Error::io(&dir, e))?;
-        let p = e.path();
-        if let Some(n) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u64>().ok())
-        {
-            let folder = e.file_type().map_err(|x| Error::io(&p, x))?.is_dir();
-            found.insert(n, (p, folder));
-        }
-    }
-    Ok(found)
+    Ok(entries(&dir)?
+        .into_iter()
+        .filter_map(|(name, e)| Some((name.to_str()?.parse().ok()?, (dir.join(&name), e.dir))))
+        .collect())
 }
 
 /// Removes, with a warning, a numbered entry of `snapshots/` that is not a folder of its own:
@@ -417,9 +406,8 @@ impl Store {
             // `current` lost (missing, or its snapshot gone) on a root with snapshots: the
             // newest one kept with day records is the latest the root still holds of what
             // readers saw. Starting afresh would bill every day again, every bill at revision 1.
-            let kept = snapshots(out)?;
             let newest =
-                kept.iter().rev().find(|(_, d)| recorded_days(d).is_ok_and(|d| !d.is_empty()));
+                snaps.iter().rev().find(|(_, d)| recorded_days(d).is_ok_and(|d| !d.is_empty()));
             if let Some((n, _)) = newest {
                 let target = snapshot_name(*n);
                 tracing::warn!(snapshot = %target.display(), "current is missing or points at nothing: readers are switched to the newest snapshot kept with day records, and the days after it are billed again");

@@ -357,68 +357,55 @@ fn simulate_writes_nothing_outside_its_out_folder() {
     // A page it cannot write: exit 74 naming the file (it was 70, naming nothing).
     let page = tmp.path().join("no/such/folder/r.html");
     let (data, outputs) = (root.path().to_str().unwrap(), out.path().to_str().unwrap());
-    let dest = tmp.path().join("paged");
-    let o = rtcbill(&[
-        "simulate",
-        "--data",
-        data,
-        "--outputs",
-        outputs,
-        "--out",
-        dest.to_str().unwrap(),
-        "--catalog",
-        usage.to_str().unwrap(),
-        "--report",
-        page.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(74), "{err}");
-    assert!(err.contains("no/such/folder/r.html"), "{err}");
-    // The report and the FOCUS export refuse a destination inside the outputs too: the next
-    // run would leave a file in a dataset folder out of its snapshot.
-    for job in [&["report"][..], &["export", "focus", "--month", "2026-02"]] {
-        let inside = out.path().join("bills/page.out");
-        let args =
-            [job, &["--data", data, "--outputs", outputs, "--out", inside.to_str().unwrap()]];
-        let o = rtcbill(&args.concat());
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(65), "{job:?}: {err}");
-        assert!(err.contains("inside an output dataset"), "{err}");
-        assert!(!inside.exists());
-    }
-    // Nor inside the data root: a page over the catalog, an export into a usage folder (each
-    // was written, and the next nightly read it: a TOML error, or exit 65 on a bad usage file).
-    let catalog = std::fs::read(root.path().join("catalog.toml")).unwrap();
-    let usage_dir = root.path().join("usage/usage_date=2026-02-10");
-    for (job, inside) in [
-        (&["report"][..], root.path().join("catalog.toml")),
-        (&["export", "focus", "--month", "2026-02"][..], usage_dir.join("f.parquet")),
-    ] {
-        let args =
-            [job, &["--data", data, "--outputs", outputs, "--out", inside.to_str().unwrap()]];
-        let o = rtcbill(&args.concat());
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(65), "{job:?}: {err}");
-        assert!(err.contains("inside the data root"), "{err}");
-    }
-    assert_eq!(std::fs::read(root.path().join("catalog.toml")).unwrap(), catalog);
-    assert_eq!(std::fs::read_dir(&usage_dir).unwrap().count(), 1);
-    // `simulate --report` inside either root is refused before anything runs.
-    for page in [root.path().join("s.html"), out.path().join("bills/s.html")] {
-        let dest = tmp.path().join("paged-inside");
-        let o = rtcbill(&[
+    let paged = |dest: &Path, page: &Path| {
+        let (dest, page) = (dest.to_str().unwrap(), page.to_str().unwrap());
+        let cat = usage.to_str().unwrap();
+        rtcbill(&[
             "simulate",
             "--data",
             data,
             "--outputs",
             outputs,
             "--out",
-            dest.to_str().unwrap(),
+            dest,
             "--catalog",
-            usage.to_str().unwrap(),
+            cat,
             "--report",
-            page.to_str().unwrap(),
-        ]);
+            page,
+        ])
+    };
+    let o = paged(&tmp.path().join("paged"), &page);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(74), "{err}");
+    assert!(err.contains("no/such/folder/r.html"), "{err}");
+    // The report and the FOCUS export refuse a destination inside the outputs too (the next
+    // run would leave a file in a dataset folder out of its snapshot), and inside the data root:
+    // a page over the catalog, an export into a usage folder (each was written, and the next
+    // nightly read it: a TOML error, or exit 65 on a bad usage file).
+    let catalog = std::fs::read(root.path().join("catalog.toml")).unwrap();
+    let usage_dir = root.path().join("usage/usage_date=2026-02-10");
+    let (report, export) = (&["report"][..], &["export", "focus", "--month", "2026-02"][..]);
+    for (job, inside, why) in [
+        (report, out.path().join("bills/page.out"), "inside an output dataset"),
+        (export, out.path().join("bills/page.out"), "inside an output dataset"),
+        (report, root.path().join("catalog.toml"), "inside the data root"),
+        (export, usage_dir.join("f.parquet"), "inside the data root"),
+    ] {
+        let existed = inside.exists();
+        let args =
+            [job, &["--data", data, "--outputs", outputs, "--out", inside.to_str().unwrap()]];
+        let o = rtcbill(&args.concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(65), "{job:?}: {err}");
+        assert!(err.contains(why), "{err}");
+        assert_eq!(inside.exists(), existed);
+    }
+    assert_eq!(std::fs::read(root.path().join("catalog.toml")).unwrap(), catalog);
+    assert_eq!(std::fs::read_dir(&usage_dir).unwrap().count(), 1);
+    // `simulate --report` inside either root is refused before anything runs.
+    for page in [root.path().join("s.html"), out.path().join("bills/s.html")] {
+        let dest = tmp.path().join("paged-inside");
+        let o = paged(&dest, &page);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(65), "{err}");
         assert!(err.contains("is inside"), "{err}");
