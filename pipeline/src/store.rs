@@ -475,14 +475,9 @@ impl Store {
         recorded_days(&self.root)
     }
 
-    /// What a reading job got from this snapshot, if the snapshot is still there: a reader
-    /// slower than three publications sees it recycled under it (files gone, or rewritten for
-    /// other days), and what it read then is neither snapshot.
+    /// What a reading job got from this snapshot, if it is still there (`confirmed`).
     pub fn confirm<T>(&self, read: Result<T>) -> Result<T> {
-        if std::fs::symlink_metadata(&self.root).is_err() {
-            return Err(Error::Recycled(self.root.clone()));
-        }
-        read
+        confirmed(&self.root, read)
     }
 
     /// A day's record as found (damaged when the day was being written by the interrupted run
@@ -737,6 +732,16 @@ fn entries(dir: &Path) -> Result<BTreeMap<OsString, Entry>> {
         found.insert(e.file_name(), Entry { ino: e.ino(), dir });
     }
     Ok(found)
+}
+
+/// What a reading job got from snapshot `root`, if the snapshot is still there: a reader
+/// slower than three publications sees it recycled under it (files gone, or rewritten for
+/// other days), and what it read then is neither snapshot.
+fn confirmed<T>(root: &Path, read: Result<T>) -> Result<T> {
+    if std::fs::symlink_metadata(root).is_err() {
+        return Err(Error::Recycled(root.to_path_buf()));
+    }
+    read
 }
 
 fn remove_entry(path: &Path, dir: bool) -> Result<()> {
@@ -1092,14 +1097,9 @@ impl Published {
         recorded_days(&self.root)
     }
 
-    /// What a reading job got from this snapshot, if the snapshot is still there: a reader
-    /// slower than three publications sees it recycled under it (files gone, or rewritten for
-    /// other days), and what it read then is neither snapshot.
+    /// What a reading job got from this snapshot, if it is still there (`confirmed`).
     pub fn confirm<T>(&self, read: Result<T>) -> Result<T> {
-        if std::fs::symlink_metadata(&self.root).is_err() {
-            return Err(Error::Recycled(self.root.clone()));
-        }
-        read
+        confirmed(&self.root, read)
     }
 
     /// The done days within `from..=to` (each end optional); none is bad input, naming the
