@@ -84,12 +84,10 @@ fn cell(a: &ArrayRef, i: usize) -> Value {
         }
         DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if tz.as_ref() == "UTC" => {
             let v = a.as_primitive::<TimestampMicrosecondType>().value(i);
-            Value::from(
-                chrono::DateTime::from_timestamp_micros(v)
-                    .unwrap()
-                    .format("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            )
+            // Whole seconds as the cases write them; a fraction kept, so it is compared too.
+            let f =
+                if v % 1_000_000 == 0 { "%Y-%m-%dT%H:%M:%SZ" } else { "%Y-%m-%dT%H:%M:%S%.6fZ" };
+            Value::from(chrono::DateTime::from_timestamp_micros(v).unwrap().format(f).to_string())
         }
         t => panic!("unexpected output type {t}"),
     }

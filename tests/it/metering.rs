@@ -259,7 +259,7 @@ fn odd_files_meter_the_same_both_ways() {
             // beyond microseconds: on no billing day, its time not representable
             ("far".into(), "wrong_partition".into(), Value::Null),
             // -1500 ns floors to -2 µs: 1969-12-31T23:59:59.999998Z
-            ("old".into(), "wrong_partition".into(), Value::from("1969-12-31T23:59:59Z")),
+            ("old".into(), "wrong_partition".into(), Value::from("1969-12-31T23:59:59.999998Z")),
         ]
     );
     let record = std::fs::read(a.path().join(format!("current/_days/{day}.json"))).unwrap();
