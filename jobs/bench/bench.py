@@ -227,7 +227,8 @@ def nightly(a):
     ms = lambda xs: f"{min(xs) * 1000:.0f}-{max(xs) * 1000:.0f}"
     print(f"{a.label}: nightly adding a day to {history} done days: {lm * 1000:.0f} ms ({ms(long)}); "
           f"the same size of day added to 1 done day: {am * 1000:.0f} ms ({ms(alone)}); "
-          f"ratio {lm / am:.2f}x ({a.runs} runs each, alternating, medians)")
+          f"ratio {lm / am:.2f}x ({a.runs} runs each, alternating, medians); "
+          f"the history's cost {(lm - am) / (history - 1) * 1e6:.0f} us a done day")
 
 
 if __name__ == "__main__":
