@@ -13,7 +13,7 @@ use crate::catalog::Catalog;
 use crate::clock::Ts;
 use crate::error::Result;
 use crate::input::Table;
-use crate::rows::{DayRows, RevisionRow};
+use crate::rows::{BillRow, DayRows, RevisionRow};
 
 /// A bill as an earlier run wrote it.
 #[derive(Debug, Clone)]
@@ -149,6 +149,15 @@ impl Previous {
         Ok(())
     }
 
+    /// The row withdrawing the bill's latest revision, when that is where the bill stands
+    /// (not when the partition's bills were lost: their revision was never withdrawn).
+    fn withdrawal(&self, bill_id: &str) -> Option<&RevisionRow> {
+        let last = self.last_revision(bill_id);
+        self.revisions.iter().find(|r| {
+            r.bill_id == bill_id && r.revision == last && r.replaced_by_revision.is_none()
+        })
+    }
+
     /// The highest revision number the bill has had.
     fn last_revision(&self, bill_id: &str) -> i64 {
         let old = self.bills.get(bill_id).map(|b| b.revision).unwrap_or(0);
@@ -197,10 +206,34 @@ pub fn revise(
                     restated_on,
                 ));
             }
-            None => b.revision = prev.last_revision(&b.bill_id) + 1,
+            None => {
+                b.revision = prev.last_revision(&b.bill_id) + 1;
+                if let Some(w) = prev.withdrawal(&b.bill_id) {
+                    changed.push(reissued(w, b, restated_on));
+                }
+            }
         }
     }
     changed
+}
+
+/// The row of a withdrawn revision issued again: while withdrawn, nothing was billed (amount
+/// 0.00, the balance the new bill starts from), so each bill's first amount plus its changes
+/// is what it bills now, and an export's corrections add up (rules.md, Revisions).
+fn reissued(withdrawn: &RevisionRow, b: &BillRow, restated_on: NaiveDate) -> RevisionRow {
+    RevisionRow {
+        account_id: b.account_id,
+        bill_id: b.bill_id.clone(),
+        revision: withdrawn.revision,
+        issued_at: withdrawn.issued_at,
+        amount: Decimal::ZERO,
+        balance_before: b.balance_before,
+        balance_after: b.balance_before,
+        replaced_by_revision: Some(b.revision),
+        new_amount: Some(b.amount),
+        change: b.amount,
+        restated_on,
+    }
 }
 
 /// The day's `bill_revisions`: the earlier rows, the `changed` ones, and one for each bill the

@@ -533,7 +533,7 @@ pub static BILL_REVISIONS: Dataset = Dataset {
         col(c::ACCOUNT_ID, Int64, "account"),
         col("revision", Int64, "the superseded revision"),
         col("issued_at", Timestamp, "its issue instant"),
-        col(c::AMOUNT, MONEY, "its amount"),
+        col(c::AMOUNT, MONEY, "its amount (0.00 for a withdrawn revision issued again)"),
         col("balance_before", MONEY, "its balance before"),
         col("balance_after", MONEY, "its balance after"),
         opt("replaced_by_revision", Int64, "the revision that replaced it; null: the rerun no longer issues the bill"),

@@ -66,7 +66,7 @@ fn run_case(case: &Path, out: &Path) {
 #[test]
 fn every_conformance_case_matches_its_expected_rows() {
     let cases = cases();
-    assert!(cases.len() >= 29, "{} conformance cases under tests/cases", cases.len());
+    assert!(cases.len() >= 34, "{} conformance cases under tests/cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let tmp = tempfile::tempdir().unwrap();

@@ -286,3 +286,79 @@ fn the_epoch_month_exports_and_a_charge_belongs_to_the_billing_day_of_its_instan
         );
     }
 }
+
+#[test]
+fn a_bill_withdrawn_then_issued_again_is_corrected_by_both_changes() {
+    // rules.md, Revisions. July 31: 600 s of video_4k (app 101, no package): 10 min x 35.99 /
+    // 1000 = 0.3599, billed 0.36 and exported with July. A top-up of 25,000 package minutes
+    // bought that day, found late by the nightly whose last day is 2026-08-03, covers the 360
+    // package minutes: the bill is withdrawn (an August correction of -0.36). Late usage of
+    // 48,000 s more, found by the nightly whose last day is 2026-09-01, makes 810 min: the
+    // top-up covers floor(25,000 / 36) = 694, the 116 left are 116 x 35.99 / 1000 = 4.17484:
+    // the bill is issued again at 4.17, revision 2 (a September correction of +4.17). What
+    // July billed plus the corrections is what the bill is now: 0.36 - 0.36 + 4.17.
+    let root = DataRoot::new();
+    let data = root.path().to_str().unwrap();
+    let video = |id, s| Slice { class: Some("video_4k"), ..slice(id, "2026-07-31T01:00:00Z", s) };
+    root.usage("2026-07-31", "part-0.parquet", &[video("u1", 600)]);
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let file = |m: &str| files.path().join(format!("focus-{m}.parquet"));
+    let corrections = |m: &str| -> Vec<(String, Decimal)> {
+        read_file(&file(m))
+            .iter()
+            .filter(|r| r["ChargeClass"].as_str() == Some("Correction"))
+            .map(|r| (text(r, "InvoiceId").to_string(), dec(r, "BilledCost")))
+            .collect()
+    };
+    let bill = "daily-10-20260731".to_string();
+
+    ok(rtcbill(&["nightly", "--data", data, "--out", o, "--today", "2026-08-03"]));
+    ok(export(data, out.path(), "2026-07", &file("2026-07")));
+    let july: Decimal = read_file(&file("2026-07"))
+        .iter()
+        .filter(|r| text(r, "InvoiceId") == bill)
+        .map(|r| dec(r, "BilledCost"))
+        .sum();
+    assert_eq!(july, "0.36".parse().unwrap());
+
+    write_packages(
+        &root.path().join("packages/part-0.parquet"),
+        &[("t1", 10, Some(101), "topup", "rtc_engine", "25k", "2026-07-31T02:00:00Z", 2400, None)],
+    );
+    ok(rtcbill(&["nightly", "--data", data, "--out", o, "--today", "2026-08-04"]));
+    assert!(read_dataset(out.path(), "bills").is_empty());
+    root.usage("2026-07-31", "late-0.parquet", &[video("u2", 48_000)]);
+    ok(rtcbill(&["nightly", "--data", data, "--out", o, "--today", "2026-09-02"]));
+    let bills = read_dataset(out.path(), "bills");
+    assert_eq!(bills.len(), 1, "{bills:?}");
+    assert_eq!(
+        (dec(&bills[0], "amount"), int(&bills[0], "revision")),
+        ("4.17".parse().unwrap(), 2)
+    );
+
+    ok(export(data, out.path(), "2026-08", &file("2026-08")));
+    ok(export(data, out.path(), "2026-09", &file("2026-09")));
+    assert_eq!(corrections("2026-08"), [(bill.clone(), "-0.36".parse().unwrap())]);
+    assert_eq!(corrections("2026-09"), [(bill.clone(), "4.17".parse().unwrap())]);
+    let revs: Vec<(i64, Option<i64>, Decimal, Decimal)> =
+        read_dataset(out.path(), "bill_revisions")
+            .iter()
+            .map(|r| {
+                (
+                    int(r, "revision"),
+                    r["replaced_by_revision"].as_i64(),
+                    dec(r, "amount"),
+                    dec(r, "change"),
+                )
+            })
+            .collect();
+    assert_eq!(
+        revs,
+        [
+            (1, Some(2), Decimal::ZERO, "4.17".parse().unwrap()),
+            (1, None, "0.36".parse().unwrap(), "-0.36".parse().unwrap()),
+        ]
+    );
+}
