@@ -463,11 +463,20 @@ pub fn page(r: &Report) -> Result<String, String> {
     let mut shown: Vec<&super::Revision> = r.revisions.iter().collect();
     shown.sort_by(|a, b| b.change.abs().cmp(&a.change.abs()).then(a.bill_id.cmp(&b.bill_id)));
     shown.truncate(30);
-    shown.sort_by(|a, b| (&a.bill_id, a.revision).cmp(&(&b.bill_id, b.revision)));
+    shown.sort_by(|a, b| {
+        (&a.bill_id, a.revision, a.restated_on).cmp(&(&b.bill_id, b.revision, b.restated_on))
+    });
     let bill_labels: Vec<String> = if shown.is_empty() {
         vec!["none".into()]
     } else {
-        shown.iter().map(|v| format!("{} r{}", v.bill_id, v.revision)).collect()
+        // (a withdrawn revision issued again has two rows: withdrawn, and replaced from 0.00)
+        shown
+            .iter()
+            .map(|v| match v.replaced_by {
+                Some(n) => format!("{} r{}→r{n}", v.bill_id, v.revision),
+                None => format!("{} r{} withdrawn", v.bill_id, v.revision),
+            })
+            .collect()
     };
     let restate_title = format!("Restated bills: old and new amounts ({})", r.currency);
     let svg_restate = charts::grouped_bars(
