@@ -656,15 +656,49 @@ fn bill_amounts(ctx: &Ctx, day: NaiveDate, d: &mut Day) -> Result<()> {
     Ok(())
 }
 
-/// Check 8: every bill at revision r > 1 has revisions 1..r-1 in `bill_revisions`.
+/// Check 8: every bill at revision r > 1 has revisions 1..r-1 in `bill_revisions`, and each
+/// bill's first amount plus the changes there is what it bills now (0 once withdrawn).
 fn revision_history(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Result<()> {
     let f = ctx.file(&schemas::BILL_REVISIONS, day)?;
     let t = Table::load(&f, &schemas::BILL_REVISIONS)?;
-    let (ids, revs) = (t.str("bill_id")?, t.i64("revision")?);
+    let (ids, revs, racc) = (t.str("bill_id")?, t.i64("revision")?, t.i64(c::ACCOUNT_ID)?);
+    let (by, ramount, change) =
+        (t.opt_i64("replaced_by_revision")?, t.money(c::AMOUNT)?, t.money("change")?);
     let kept: BTreeSet<(&str, i64)> = (0..t.rows()).map(|i| (ids[i].as_str(), revs[i])).collect();
+    // Per bill: its account, its first amount (the first revision's row; of the two a
+    // withdrawn revision issued again has, the withdrawal) and the sum of its changes.
+    let mut ledger: BTreeMap<&str, (i64, (i64, bool), Decimal, Decimal)> = BTreeMap::new();
+    for i in 0..t.rows() {
+        let first = (revs[i], by[i].is_some());
+        let e =
+            ledger.entry(ids[i].as_str()).or_insert((racc[i], first, ramount[i], Decimal::ZERO));
+        if first < e.1 {
+            (e.1, e.2) = (first, ramount[i]);
+        }
+        e.3 += change[i];
+    }
     let f = ctx.file(&schemas::BILLS, day)?;
     let t = Table::load(&f, &schemas::BILLS)?;
     let (bids, acc, rev) = (t.str("bill_id")?, t.i64(c::ACCOUNT_ID)?, t.i64("revision")?);
+    let amount = t.money(c::AMOUNT)?;
+    let now: BTreeMap<&str, Decimal> =
+        (0..t.rows()).map(|i| (bids[i].as_str(), amount[i])).collect();
+    for (bill, (account, _, first, changes)) in &ledger {
+        let bills = now.get(bill).copied().unwrap_or_default();
+        if first + changes != bills {
+            out.push(Violation {
+                bill_id: Some(bill.to_string()),
+                account_id: Some(*account),
+                ..v(
+                    Check::RevisionHistory,
+                    day,
+                    format!(
+                        "first billed {first}, changed by {changes} in bill_revisions, but it bills {bills} now"
+                    ),
+                )
+            });
+        }
+    }
     for i in 0..t.rows() {
         let missing: Vec<i64> =
             (1..rev[i]).filter(|r| !kept.contains(&(bids[i].as_str(), *r))).collect();

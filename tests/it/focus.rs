@@ -361,4 +361,18 @@ fn a_bill_withdrawn_then_issued_again_is_corrected_by_both_changes() {
             (1, None, "0.36".parse().unwrap(), "-0.36".parse().unwrap()),
         ]
     );
+    // verify holds, and names the bill when the reissue's row is gone (the defect before).
+    let verify = || rtcbill(&["verify", "--data", data, "--outputs", o]);
+    ok(verify());
+    let revisions = out.path().join("bill_revisions/billing_date=2026-07-31/part-0.parquet");
+    edit_parquet(&revisions, |b| drop_row(b, 0));
+    let v = verify();
+    let said = String::from_utf8_lossy(&v.stdout);
+    assert_eq!(v.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(
+            "first billed 0.36, changed by -0.36 in bill_revisions, but it bills 4.17 now"
+        ),
+        "{said}"
+    );
 }
