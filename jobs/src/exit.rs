@@ -61,6 +61,13 @@ fn message(e: &anyhow::Error) -> String {
     msg.replace('\n', " ")
 }
 
+/// Writes a line on stderr, if it can be written: a full log disk changes nothing of the
+/// job's outcome (`eprintln!` would panic).
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Prints the one-line reason (a JSON object in JSON log mode) and returns the status.
 pub fn report(e: anyhow::Error, json: bool) -> ExitCode {
     let (msg, status) = (message(&e), code(&e));
@@ -71,9 +78,9 @@ pub fn report(e: anyhow::Error, json: bool) -> ExitCode {
             "fields": { "message": msg, "exit_status": status },
             "target": "rtcbill",
         });
-        eprintln!("{line}");
+        say(&line.to_string());
     } else {
-        eprintln!("rtcbill: {msg}");
+        say(&format!("rtcbill: {msg}"));
     }
     ExitCode::from(status)
 }

@@ -268,9 +268,12 @@ fn init_logs(format: LogFormat) {
     // Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org).
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // A log that cannot be written (a full disk under cron's `2>>`) must not stop the job:
+    // tracing would say so with `eprintln!`, which panics on that same stderr.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_ansi(colour);
     match format {
         LogFormat::Text => b.with_target(false).init(),

@@ -137,7 +137,7 @@ fn json(s: &Summary) -> serde_json::Value {
 pub fn print(data: &Path, out: &Path, days: &[DaySummary], as_json: bool) -> anyhow::Result<()> {
     let s = gather(data, out, days)?;
     if as_json {
-        eprintln!("{}", json(&s));
+        crate::exit::say(&json(&s).to_string());
     } else {
         out!("{}", text(&s));
     }

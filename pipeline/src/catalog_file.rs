@@ -204,8 +204,12 @@ pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
     if let Some((spec, from)) = first_repeat(topups.iter().map(|t| (&t.spec, t.effective_from))) {
         return Err(format!("[[topups]] {spec}: two entries share an effective_from ({from})"));
     }
-    if raw.billing.currency.trim().is_empty() {
-        return Err("[billing] currency: empty".into());
+    // ISO 4217's shape: bills, orders and the FOCUS export carry it as such.
+    let cur = &raw.billing.currency;
+    if cur.len() != 3 || !cur.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "[billing] currency: {cur:?} is not a code of three capital letters such as \"USD\""
+        ));
     }
     Ok(Catalog::new(
         Zone::from_seconds(offset),
@@ -256,8 +260,16 @@ fn money(v: &toml::Value, max_scale: u32) -> std::result::Result<Decimal, String
     if d.is_sign_negative() {
         return Err(format!("{d} is negative"));
     }
+    // A price times a day's minutes must stay far inside what a decimal holds, and a unit
+    // price must fit its output column (decimal(18, 6)).
+    if d >= Decimal::from(MAX_PRICE) {
+        return Err(format!("{d} is too large (a price is below {MAX_PRICE})"));
+    }
     Ok(d)
 }
+
+/// The bound on any catalog price: 10^12.
+const MAX_PRICE: i64 = 1_000_000_000_000;
 
 fn minutes(n: i64) -> std::result::Result<i64, String> {
     if n < 0 {
@@ -343,6 +355,17 @@ effective_from = "2020-01-01"
 "#;
 
     #[test]
+    fn a_price_too_large_to_bill_is_refused_naming_its_key() {
+        for price in ["\"1000000000000\"", "\"9999999999999999999999999999\""] {
+            let text =
+                CATALOG.replacen("list_price = \"9.90\"", &format!("list_price = {price}"), 1);
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains("list_price") && e.contains("too large"), "{e}");
+        }
+        assert!(parse(&CATALOG.replacen("\"9.90\"", "\"999999999999.99\"", 1)).is_ok());
+    }
+
+    #[test]
     fn prices_in_force_follow_effective_from() {
         let c = parse(CATALOG).unwrap();
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
@@ -376,7 +399,10 @@ effective_from = "2020-01-01"
         assert_ne!(twice, CATALOG);
         let e = parse(&twice).unwrap_err();
         assert!(e.contains("[[versions]] rtc_engine lite: two entries share"), "{e}");
-        let e = parse(&CATALOG.replace("currency = \"USD\"", "currency = \"\"")).unwrap_err();
-        assert!(e.contains("currency"), "{e}");
+        for bad in ["", "usd", "€", " USD", "USDX", "US"] {
+            let e = parse(&CATALOG.replace("currency = \"USD\"", &format!("currency = {bad:?}")))
+                .unwrap_err();
+            assert!(e.contains("currency"), "{e}");
+        }
     }
 }

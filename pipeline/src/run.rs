@@ -493,6 +493,33 @@ fn scan(chain: &Chain, store: &Store, chain_hash: &str, windows: &WindowHashes) 
     Ok(Scan { first_unsound: None, last_done })
 }
 
+/// rules.md, Choices: the bills a root holds keep their currency. A catalog in another one is
+/// bad input (rebilling would relabel every issued bill at the same revision, the amounts
+/// unchanged): bill it into a new output root. Read from the bills of the last done days that
+/// have any (a damaged file is the chain's business, not this check's).
+fn same_currency(store: &Store, currency: &str) -> Result<()> {
+    for day in store.done_days()?.iter().rev().take(CURRENCY_DAYS) {
+        let Some(f) = crate::partition::file(store.root(), &rtcbill_schemas::BILLS, *day) else {
+            continue;
+        };
+        let Ok(t) = crate::input::Table::load(&f, &rtcbill_schemas::BILLS) else { continue };
+        let Some(issued) = t.str("currency").ok().and_then(|c| c.first().cloned()) else {
+            continue;
+        };
+        if issued != currency {
+            return Err(Error::Invalid(format!(
+                "catalog.toml: currency {currency:?}, but the bills {} holds are in {issued:?}: bill the new currency into a new output root",
+                store.out.display()
+            )));
+        }
+        return Ok(());
+    }
+    Ok(())
+}
+
+/// How many done days back [`same_currency`] looks for a bill.
+const CURRENCY_DAYS: usize = 62;
+
 /// Most days a run bills after the last usage day (rules.md, Choices: empty usage folders).
 const DAYS_PAST_USAGE: i64 = 400;
 
@@ -552,6 +579,8 @@ pub fn execute(
     overlap: bool,
     on_day: &mut dyn FnMut(&DaySummary, usize, usize),
 ) -> Result<Vec<DaySummary>> {
+    // (outputs in the data root would be read back as input: every dataset folder a stray)
+    crate::destination::outside(out, &[(data, "the data root")])?;
     let clock = std::time::Instant::now();
     let chain = Chain::load(data, source)?;
     tracing::debug!(
@@ -563,6 +592,7 @@ pub fn execute(
     let made = out.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).last();
     let bookkept = out.join(store::META).exists();
     let mut store = Store::open(out)?;
+    same_currency(&store, &chain.inputs.catalog.currency)?;
     let result = std::thread::scope(|scope| {
         let chain = &chain;
         // An ordinary nightly meters its one new day while the history is checked: metering

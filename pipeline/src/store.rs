@@ -343,10 +343,37 @@ fn repair_links(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// An existing folder without `_rtcbill/` is an output root only when it holds nothing but
+/// what a root that lost its bookkeeping keeps (links at `current` and the datasets' paths):
+/// any other entry is someone else's, and opening the folder as a root would remove or move
+/// it (a folder at `current`, the datasets' folders of an earlier version).
+fn refuse_foreign(out: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(out.join(META)).is_ok() {
+        return Ok(());
+    }
+    let ours = |name: &OsStr, link: bool| {
+        link && (name == CURRENT || rtcbill_schemas::OUTPUTS.iter().any(|ds| name == ds.name))
+    };
+    let Ok(listing) = std::fs::read_dir(out) else { return Ok(()) };
+    for e in listing {
+        let e = e.map_err(|e| Error::io(out, e))?;
+        let link = e.file_type().map_err(|x| Error::io(e.path(), x))?.is_symlink();
+        if !ours(&e.file_name(), link) {
+            return Err(Error::Invalid(format!(
+                "{} is not an rtcbill output root (no {META}/) and holds {}: give a new or empty folder",
+                out.display(),
+                e.path().display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating) the output root and takes its lock; a second run gets `Error::Locked`.
     /// Finishes a publication a killed run left half done, and takes up its `work/`.
     pub fn open(out: &Path) -> Result<Store> {
+        refuse_foreign(out)?;
         let meta = out.join(META);
         // (while `_rtcbill` is not a folder, no run holds its lock)
         clear_non_folder(&meta)?;

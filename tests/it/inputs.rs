@@ -545,3 +545,72 @@ fn odd_commands_end_cleanly() {
     std::fs::write(root.path().join("catalog.toml"), far).unwrap();
     fails_with(&root, &["catalog.toml", "reclaim_days 0 to 36500"]);
 }
+
+#[test]
+fn a_job_writes_only_where_it_may_and_a_full_log_does_not_stop_it() {
+    let data = repo().join("sample-data");
+    let d = data.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A folder that is not an output root (no _rtcbill/): nothing in it is removed or moved
+    // (a folder at `current` was removed, the datasets' folders taken for an earlier
+    // version's and published). Exit 65, naming what is there.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(foreign.join("current")).unwrap();
+    std::fs::create_dir_all(foreign.join("bills")).unwrap();
+    std::fs::write(foreign.join("current/keep.txt"), "k").unwrap();
+    std::fs::write(foreign.join("notes.txt"), "n").unwrap();
+    let before = crate::sample::files(&foreign);
+    let o =
+        rtcbill(&["run", "--data", d, "--out", foreign.to_str().unwrap(), "--to", "2026-09-01"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(err.contains("is not an rtcbill output root"), "{err}");
+    assert_eq!(crate::sample::files(&foreign), before);
+    // An output root inside the data root would be read back as input: refused, not made.
+    let copy = dir.path().join("data");
+    copy_dir(&data, &copy);
+    let inside = copy.join("out");
+    let o = rtcbill(&["run", "--data", copy.to_str().unwrap(), "--out", inside.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!inside.exists());
+    // cron's `>> log 2>&1` on a full disk: the job still bills and publishes (it panicked,
+    // exit 101, with nothing billed), in both log formats.
+    for format in ["text", "json"] {
+        let out = dir.path().join(format!("out-{format}"));
+        let full = || std::fs::File::options().write(true).open("/dev/full").unwrap();
+        let o = std::process::Command::new(bin())
+            .args(["--log-format", format, "nightly", "--data", d, "--out"])
+            .args([out.to_str().unwrap(), "--today", "2026-09-03"])
+            .stdout(full())
+            .stderr(full())
+            .status()
+            .unwrap();
+        assert_eq!(o.code(), Some(0), "{format}");
+        assert_eq!(read_dataset(&out, "bills").len(), 18, "{format}");
+    }
+}
+
+#[test]
+fn a_catalog_in_another_currency_than_the_bills_issued_is_refused() {
+    // rules.md, Choices 16: the nightly relabelled every issued bill EUR at revision 1, the
+    // amounts unchanged, and said "revised bills 0".
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    copy_dir(&repo().join("sample-data"), &data);
+    let (d, out) = (data.to_str().unwrap(), dir.path().join("out"));
+    let o = out.to_str().unwrap();
+    ok(rtcbill(&["run", "--data", d, "--out", o, "--to", "2026-09-03"]));
+    let before = crate::sample::files(&out);
+    let catalog = data.join("catalog.toml");
+    let usd = std::fs::read_to_string(&catalog).unwrap();
+    std::fs::write(&catalog, usd.replace("currency = \"USD\"", "currency = \"EUR\"")).unwrap();
+    let r = rtcbill(&["nightly", "--data", d, "--out", o, "--today", "2026-09-05"]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(65), "{err}");
+    assert!(err.contains("currency \"EUR\", but the bills") && err.contains("\"USD\""), "{err}");
+    assert_eq!(crate::sample::files(&out), before);
+    // A new output root takes it.
+    let fresh = dir.path().join("eur");
+    ok(rtcbill(&["run", "--data", d, "--out", fresh.to_str().unwrap(), "--to", "2026-09-01"]));
+    assert!(read_dataset(&fresh, "bills").iter().all(|b| text(b, "currency") == "EUR"));
+}
