@@ -192,12 +192,18 @@ struct Published {
 impl Published {
     /// The range asked for, refused as a usage error when it is backwards.
     fn checked(self) -> anyhow::Result<Published> {
-        if let (Some(f), Some(t)) = (self.from, self.to) {
-            if t < f {
-                return Err(exit::UsageError(format!("--to {t} is before --from {f}")).into());
-            }
-        }
+        forwards(self.from, self.to)?;
         Ok(self)
+    }
+}
+
+/// A range of days given backwards is a bad command line (64), whatever the job.
+fn forwards(from: Option<NaiveDate>, to: Option<NaiveDate>) -> anyhow::Result<()> {
+    match (from, to) {
+        (Some(f), Some(t)) if t < f => {
+            Err(exit::UsageError(format!("--to {t} is before --from {f}")).into())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -301,12 +307,11 @@ fn main() -> ExitCode {
     let say = Say { quiet: cli.quiet, json };
     let overlap = !cli.no_overlap;
     let result = match cli.job {
-        Job::Run { data, out, from, to } => {
-            chain(&data, &out, Plan::Run { from, to }, meter.clone(), overlap, say)
-        }
-        Job::Backfill { data, out, from, to } => {
+        Job::Run { data, out, from, to } => forwards(from, to)
+            .and_then(|()| chain(&data, &out, Plan::Run { from, to }, meter.clone(), overlap, say)),
+        Job::Backfill { data, out, from, to } => forwards(Some(from), to).and_then(|()| {
             chain(&data, &out, Plan::Backfill { from, to }, meter.clone(), overlap, say)
-        }
+        }),
         Job::Nightly { data, out, today } => {
             match today.map(Ok).unwrap_or_else(|| today_in_zone(&data)) {
                 Ok(today) => chain(&data, &out, Plan::Nightly { today }, meter, overlap, say),

@@ -486,6 +486,15 @@ fn report_range_and_errors() {
         assert_eq!(o.status.code(), Some(64), "{job:?}");
         assert!(String::from_utf8_lossy(&o.stderr).contains("--to 2026-09-02 is before --from"));
     }
+    // run and backfill too (they said 65, after loading the inputs)
+    let fresh = tempfile::tempdir().unwrap();
+    for job in ["run", "backfill"] {
+        let range = ["--from", "2026-09-03", "--to", "2026-09-02"];
+        let args = [&[job, "--data", d, "--out", fresh.path().to_str().unwrap()][..], &range];
+        let o = rtcbill(&args.concat());
+        assert_eq!(o.status.code(), Some(64), "{job}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--to 2026-09-02 is before --from"));
+    }
 }
 
 /// The summary's line `label   value`.
