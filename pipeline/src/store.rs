@@ -351,8 +351,11 @@ fn refuse_foreign(out: &Path) -> Result<()> {
     if std::fs::symlink_metadata(out.join(META)).is_ok() {
         return Ok(());
     }
+    // (and a file system's own `lost+found`, when the root is a mount point)
     let ours = |name: &OsStr, link: bool| {
-        link && (name == CURRENT || rtcbill_schemas::OUTPUTS.iter().any(|ds| name == ds.name))
+        name == "lost+found"
+            || link
+                && (name == CURRENT || rtcbill_schemas::OUTPUTS.iter().any(|ds| name == ds.name))
     };
     let Ok(listing) = std::fs::read_dir(out) else { return Ok(()) };
     for e in listing {

@@ -665,17 +665,27 @@ fn revision_history(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resu
     let (by, ramount, change) =
         (t.opt_i64("replaced_by_revision")?, t.money(c::AMOUNT)?, t.money("change")?);
     let kept: BTreeSet<(&str, i64)> = (0..t.rows()).map(|i| (ids[i].as_str(), revs[i])).collect();
-    // Per bill: its account, its first amount (the first revision's row; of the two a
-    // withdrawn revision issued again has, the withdrawal) and the sum of its changes.
-    let mut ledger: BTreeMap<&str, (i64, (i64, bool), Decimal, Decimal)> = BTreeMap::new();
+    // Per bill: its first amount (the first revision's row; of the two a withdrawn revision
+    // issued again has, the withdrawal) and the sum of its changes.
+    struct Ledger {
+        account: i64,
+        first: (i64, bool),
+        first_amount: Decimal,
+        changes: Decimal,
+    }
+    let mut ledger: BTreeMap<&str, Ledger> = BTreeMap::new();
     for i in 0..t.rows() {
         let first = (revs[i], by[i].is_some());
-        let e =
-            ledger.entry(ids[i].as_str()).or_insert((racc[i], first, ramount[i], Decimal::ZERO));
-        if first < e.1 {
-            (e.1, e.2) = (first, ramount[i]);
+        let e = ledger.entry(ids[i].as_str()).or_insert(Ledger {
+            account: racc[i],
+            first,
+            first_amount: ramount[i],
+            changes: Decimal::ZERO,
+        });
+        if first < e.first {
+            (e.first, e.first_amount) = (first, ramount[i]);
         }
-        e.3 += change[i];
+        e.changes += change[i];
     }
     let f = ctx.file(&schemas::BILLS, day)?;
     let t = Table::load(&f, &schemas::BILLS)?;
@@ -683,7 +693,7 @@ fn revision_history(ctx: &Ctx, day: NaiveDate, out: &mut Vec<Violation>) -> Resu
     let amount = t.money(c::AMOUNT)?;
     let now: BTreeMap<&str, Decimal> =
         (0..t.rows()).map(|i| (bids[i].as_str(), amount[i])).collect();
-    for (bill, (account, _, first, changes)) in &ledger {
+    for (bill, Ledger { account, first_amount: first, changes, .. }) in &ledger {
         let bills = now.get(bill).copied().unwrap_or_default();
         if first + changes != bills {
             out.push(Violation {
