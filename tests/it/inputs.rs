@@ -498,11 +498,11 @@ fn odd_commands_end_cleanly() {
     }
     assert!(!fresh.exists());
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
-    // A backfill whose --to is before its --from: refused, nothing written.
+    // A backfill whose --to is before its --from: a bad command line, nothing written.
     let b = tmp.path().join("b");
     let args = ["backfill", "--data", root.path().to_str().unwrap(), "--out", b.to_str().unwrap()];
     let o = rtcbill(&[&args[..], &["--from", "2026-02-10", "--to", "2026-02-09"]].concat());
-    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(64), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!b.exists());
     // No days to generate: a usage error.
     let g = tmp.path().join("g");
@@ -566,6 +566,11 @@ fn a_job_writes_only_where_it_may_and_a_full_log_does_not_stop_it() {
     assert_eq!(o.status.code(), Some(65), "{err}");
     assert!(err.contains("is not an rtcbill output root"), "{err}");
     assert_eq!(crate::sample::files(&foreign), before);
+    // A mount point's lost+found alone is still a new root.
+    let mount = dir.path().join("mount");
+    std::fs::create_dir_all(mount.join("lost+found")).unwrap();
+    ok(rtcbill(&["run", "--data", d, "--out", mount.to_str().unwrap(), "--to", "2026-09-01"]));
+    assert!(mount.join("lost+found").is_dir() && !read_dataset(&mount, "bills").is_empty());
     // An output root inside the data root would be read back as input: refused, not made.
     let copy = dir.path().join("data");
     copy_dir(&data, &copy);
