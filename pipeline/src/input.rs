@@ -472,11 +472,17 @@ impl Inputs {
             });
         }
         let catalog_path = data.join("catalog.toml");
-        if std::fs::symlink_metadata(&catalog_path).is_err() {
-            return Err(Error::Input {
-                file: catalog_path,
-                msg: "missing: every data root holds its catalog (is --data the data root?)".into(),
-            });
+        match std::fs::symlink_metadata(&catalog_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Input {
+                    file: catalog_path,
+                    msg: "missing: every data root holds its catalog (is --data the data root?)"
+                        .into(),
+                })
+            }
+            // (a data root that cannot be read is an I/O error, not a missing catalog)
+            Err(e) => return Err(Error::io(&catalog_path, e)),
+            Ok(_) => {}
         }
         let catalog = crate::catalog_file::load(&catalog_path)?;
 
