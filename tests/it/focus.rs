@@ -339,7 +339,10 @@ fn a_bill_withdrawn_then_issued_again_is_corrected_by_both_changes() {
     );
 
     ok(export(data, out.path(), "2026-08", &file("2026-08")));
-    ok(export(data, out.path(), "2026-09", &file("2026-09")));
+    let sep = ok(export(data, out.path(), "2026-09", &file("2026-09")));
+    // (September is billed to its 1st only: the export says so)
+    let said = String::from_utf8_lossy(&sep.stderr);
+    assert!(said.contains("only 1 of the month's 30 days are billed"), "{said}");
     assert_eq!(corrections("2026-08"), [(bill.clone(), "-0.36".parse().unwrap())]);
     assert_eq!(corrections("2026-09"), [(bill.clone(), "4.17".parse().unwrap())]);
     let revs: Vec<(i64, Option<i64>, Decimal, Decimal)> =
