@@ -343,30 +343,26 @@ fn repair_links(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// An existing folder without `_rtcbill/` is an output root only when it holds nothing but
-/// what a root that lost its bookkeeping keeps (links at `current` and the datasets' paths):
-/// any other entry is someone else's, and opening the folder as a root would remove or move
-/// it (a folder at `current`, the datasets' folders of an earlier version).
+/// In a folder without `_rtcbill/`, what stands where a root keeps its links (`current`, the
+/// datasets' paths) must be links: a folder or file there is someone else's, and opening the
+/// folder as a root would remove it (`current`) or move it into a snapshot (a dataset's path,
+/// as an earlier version's root). Anything else in the folder is never touched.
 fn refuse_foreign(out: &Path) -> Result<()> {
     if std::fs::symlink_metadata(out.join(META)).is_ok() {
         return Ok(());
     }
-    // (and a file system's own `lost+found`, when the root is a mount point)
-    let ours = |name: &OsStr, link: bool| {
-        name == "lost+found"
-            || link
-                && (name == CURRENT || rtcbill_schemas::OUTPUTS.iter().any(|ds| name == ds.name))
-    };
-    let Ok(listing) = std::fs::read_dir(out) else { return Ok(()) };
-    for e in listing {
-        let e = e.map_err(|e| Error::io(out, e))?;
-        let link = e.file_type().map_err(|x| Error::io(e.path(), x))?.is_symlink();
-        if !ours(&e.file_name(), link) {
-            return Err(Error::Invalid(format!(
-                "{} is not an rtcbill output root (no {META}/) and holds {}: give a new or empty folder",
-                out.display(),
-                e.path().display()
-            )));
+    let names = [CURRENT].into_iter().chain(rtcbill_schemas::OUTPUTS.iter().map(|ds| ds.name));
+    for name in names {
+        let path = out.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if !m.file_type().is_symlink() => {
+                return Err(Error::Invalid(format!(
+                    "{} is not an rtcbill output root (no {META}/), and {} is not one of its links: give a new or empty folder",
+                    out.display(),
+                    path.display()
+                )))
+            }
+            _ => {}
         }
     }
     Ok(())

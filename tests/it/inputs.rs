@@ -551,9 +551,9 @@ fn a_job_writes_only_where_it_may_and_a_full_log_does_not_stop_it() {
     let data = repo().join("sample-data");
     let d = data.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // A folder that is not an output root (no _rtcbill/): nothing in it is removed or moved
-    // (a folder at `current` was removed, the datasets' folders taken for an earlier
-    // version's and published). Exit 65, naming what is there.
+    // A folder that is not an output root (no _rtcbill/), with a folder where a root keeps a
+    // link: nothing in it is removed or moved (a folder at `current` was removed, the
+    // datasets' folders taken for an earlier version's and published). Exit 65.
     let foreign = dir.path().join("foreign");
     std::fs::create_dir_all(foreign.join("current")).unwrap();
     std::fs::create_dir_all(foreign.join("bills")).unwrap();
@@ -564,13 +564,16 @@ fn a_job_writes_only_where_it_may_and_a_full_log_does_not_stop_it() {
         rtcbill(&["run", "--data", d, "--out", foreign.to_str().unwrap(), "--to", "2026-09-01"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(65), "{err}");
-    assert!(err.contains("is not an rtcbill output root"), "{err}");
+    assert!(err.contains("is not an rtcbill output root") && err.contains("current"), "{err}");
     assert_eq!(crate::sample::files(&foreign), before);
-    // A mount point's lost+found alone is still a new root.
+    // Other entries are never touched: a mount point's lost+found, a page or an export kept
+    // at the top of the root.
     let mount = dir.path().join("mount");
     std::fs::create_dir_all(mount.join("lost+found")).unwrap();
+    std::fs::write(mount.join("report.html"), "r").unwrap();
     ok(rtcbill(&["run", "--data", d, "--out", mount.to_str().unwrap(), "--to", "2026-09-01"]));
     assert!(mount.join("lost+found").is_dir() && !read_dataset(&mount, "bills").is_empty());
+    assert_eq!(std::fs::read(mount.join("report.html")).unwrap(), b"r");
     // An output root inside the data root would be read back as input: refused, not made.
     let copy = dir.path().join("data");
     copy_dir(&data, &copy);
