@@ -352,15 +352,6 @@ fn main() -> ExitCode {
                         roundings = s.roundings, corrections = s.corrections, billed = %s.billed,
                         "FOCUS export written"
                     );
-                    // (an export of a month still running is not the month's invoice)
-                    let in_month = (month + chrono::Months::new(1) - month).num_days() as usize;
-                    if s.days < in_month {
-                        tracing::warn!(
-                            days = s.days,
-                            "only {} of the month's {in_month} days are billed: the export holds those",
-                            s.days
-                        );
-                    }
                 })
                 .map_err(Into::into)
         }

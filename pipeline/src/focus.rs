@@ -170,6 +170,15 @@ fn export_published(
             month.format("%Y-%m")
         )));
     }
+    // (an export of a month still running is not the month's invoice)
+    let in_month = (next - month).num_days() as usize;
+    if s.days < in_month {
+        tracing::warn!(
+            days = s.days,
+            "only {} of the month's {in_month} days are billed: the export holds those",
+            s.days
+        );
+    }
     let before = rows.len();
     correction_rows(out, &zone, done.range(..month).copied(), (month, next), &mut rows)?;
     s.corrections = rows.len() - before;

@@ -149,10 +149,9 @@ impl Previous {
         Ok(())
     }
 
-    /// The row withdrawing the bill's latest revision, when that is where the bill stands
-    /// (not when the partition's bills were lost: their revision was never withdrawn).
-    fn withdrawal(&self, bill_id: &str) -> Option<&RevisionRow> {
-        let last = self.last_revision(bill_id);
+    /// The row withdrawing the bill's latest revision `last`, when that is where the bill
+    /// stands (not when the partition's bills were lost: their revision was never withdrawn).
+    fn withdrawal(&self, bill_id: &str, last: i64) -> Option<&RevisionRow> {
         self.revisions.iter().find(|r| {
             r.bill_id == bill_id && r.revision == last && r.replaced_by_revision.is_none()
         })
@@ -207,8 +206,9 @@ pub fn revise(
                 ));
             }
             None => {
-                b.revision = prev.last_revision(&b.bill_id) + 1;
-                if let Some(w) = prev.withdrawal(&b.bill_id) {
+                let last = prev.last_revision(&b.bill_id);
+                b.revision = last + 1;
+                if let Some(w) = prev.withdrawal(&b.bill_id, last) {
                     changed.push(reissued(w, b, restated_on));
                 }
             }
